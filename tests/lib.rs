@@ -1,0 +1,1 @@
+//! Contract tests live in `contract/`; this library is intentionally empty.
