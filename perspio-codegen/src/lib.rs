@@ -1,1 +1,28 @@
-//! placeholder
+//! The one place where the PerspioTalk OpenAPI spec becomes Rust source.
+//!
+//! `perspio-api/build.rs` and `cargo xtask regen` both call [`generate`], so the generation
+//! settings exist once and the two cannot drift.
+//!
+//! ```no_run
+//! let spec = perspio_codegen::load_spec(std::path::Path::new("openapi/perspio-talk.normalized.json"))?;
+//! let source = perspio_codegen::generate(&spec)?;
+//! assert!(source.contains("pub struct Client"));
+//! # Ok::<(), perspio_codegen::CodegenError>(())
+//! ```
+//!
+//! # What it checks first
+//! progenitor panics (or asserts) on several constructs without naming the operation. [`check`]
+//! finds them first and names the operation, the construct and the way out; see
+//! [`CodegenError`]. `cargo xtask regen --from` normalises an upstream spec into the form that
+//! passes these checks.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod check;
+mod error;
+mod generate;
+
+pub use check::check;
+pub use error::{CodegenError, Problem};
+pub use generate::{GENERATED_HEADER, generate, load_spec};
