@@ -1,1 +1,85 @@
-//! placeholder
+//! Typed Rust client for **PerspioTalk**, the REST API of the Perspio IoT and asset-tracking
+//! platform (`https://talk.perspio.io`).
+//!
+//! The client is generated at build time by [progenitor](https://github.com/oxidecomputer/progenitor)
+//! from the checked-in spec `openapi/perspio-talk.yaml`, and every call goes through a
+//! [`reqwest_middleware`] stack whose first layer, [`perspio_auth::AuthMiddleware`], gets and
+//! caches OAuth2 tokens, adds the Perspio headers, and refreshes and retries once on `401`.
+//!
+//! ```no_run
+//! use perspio_api::{Client, types};
+//!
+//! # async fn run() -> Result<(), perspio_api::Error> {
+//! // PERSPIO_CLIENT_ID, PERSPIO_CLIENT_SECRET, PERSPIO_TENANT_ID, PERSPIO_SUBSCRIPTION_KEY
+//! let client = Client::from_env()?;
+//!
+//! match client.list_assets().call().await?.into_inner() {
+//!     types::AssetList::Array(assets) => {
+//!         for asset in &assets {
+//!             // Asset fields are not published: every field is kept in an open map.
+//!             println!("{:?}", asset.get("id"));
+//!         }
+//!     }
+//!     // Any other JSON object is kept whole.
+//!     types::AssetList::OpenObject(other) => println!("{other:?}"),
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! # Operations
+//! One method per operation of the spec, with the builder interface
+//! (`client.list_assets().call()`): see [`Client`]. Each builder has two ways to send:
+//! - `call()` returns [`Error`], which names the operation and keeps every cause typed
+//!   (the authentication error via [`Error::auth_error`], status, body and `Retry-After` of an
+//!   error answer);
+//! - `send()` is progenitor's own and returns [`progenitor_client::Error`]; a middleware
+//!   failure then arrives as `Error::Custom` with the operation and the cause chain as text.
+//!
+//! # What the spec covers
+//! Only the four operations that Perspio's public documentation and sample code show:
+//! `list_assets`, `list_sites`, `list_location_labels`, `get_current_user`. Response bodies are
+//! not published, so response objects are open: fields with evidence are typed, everything
+//! else stays reachable in a `serde_json::Map`.
+//!
+//! # Headers
+//! progenitor adds an `api-version` header to every request; PerspioTalk defines none and
+//! Azure API Management may route on one, so the client removes it before sending.
+//!
+//! # Limitations
+//! - Error bodies are not specified by PerspioTalk; they are handed over as JSON
+//!   ([`ApiErrorResponse::body`]): `null` for an empty body, a JSON string for a body that is
+//!   not JSON.
+//! - The spec is read from `../openapi` at build time, so the crate builds inside this
+//!   workspace (it is not yet packaged for crates.io).
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+/// The progenitor output. Nobody edits it: change the spec and run `cargo xtask regen`.
+#[allow(
+    missing_docs,
+    missing_debug_implementations,
+    unreachable_pub,
+    unused_imports,
+    unused_qualifications,
+    clippy::all,
+    clippy::pedantic,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    rustdoc::all
+)]
+mod generated {
+    include!(concat!(env!("OUT_DIR"), "/perspio_talk.rs"));
+}
+
+mod client;
+mod error;
+mod hooks;
+
+pub use client::{
+    ClientBuilder, DEFAULT_BASE_URL, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, ENV_BASE_URL,
+};
+pub use error::{ApiErrorResponse, Error};
+pub use generated::{Client, builder, types};
+pub use hooks::OperationId;
+pub use progenitor_client::{self, ResponseValue};

@@ -1,0 +1,266 @@
+//! Building a [`Client`]: one line for the common case, a builder for the rest, and a
+//! constructor that takes a caller-built middleware stack.
+
+use std::time::Duration;
+
+use perspio_auth::{AuthConfig, AuthMiddleware, Credentials};
+use reqwest_middleware::ClientWithMiddleware;
+use url::Url;
+
+use crate::Error;
+use crate::generated::Client;
+
+/// The production PerspioTalk host.
+pub const DEFAULT_BASE_URL: &str = "https://talk.perspio.io";
+/// The variable [`ClientBuilder::from_env`] reads the base URL from.
+pub const ENV_BASE_URL: &str = "PERSPIO_BASE_URL";
+/// Default timeout of one HTTP attempt, connect to last body byte.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default connect timeout of one HTTP attempt.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+const USER_AGENT: &str = concat!("perspio-rs/", env!("CARGO_PKG_VERSION"));
+
+impl Client {
+    /// A client for the production host with the default middleware stack, configured from
+    /// the `PERSPIO_*` environment variables (see [`ClientBuilder::from_env`]).
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), perspio_api::Error> {
+    /// let client = perspio_api::Client::from_env()?;
+    /// let assets = client.list_assets().call().await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::AuthConfig`] naming the variable that is missing or malformed;
+    /// [`Error::InvalidBaseUrl`] for a bad `PERSPIO_BASE_URL`.
+    pub fn from_env() -> Result<Client, Error> {
+        ClientBuilder::from_env()?.build()
+    }
+
+    /// A builder for a client with the default middleware stack and these credentials.
+    pub fn builder(credentials: Credentials) -> ClientBuilder {
+        ClientBuilder::new(credentials)
+    }
+
+    /// A client that sends every operation through `stack`, a middleware stack you built.
+    ///
+    /// Use it to add your own middlewares or replace the default ones. Timeouts, connection
+    /// pool and redirect policy are those of the `reqwest::Client` inside `stack`; keep
+    /// [`perspio_auth::same_origin_redirect_policy`] on it, since reqwest does not strip
+    /// `Ocp-Apim-Subscription-Key` on cross-host redirects. Requests are built with a second,
+    /// plain `reqwest::Client` that never sends anything.
+    ///
+    /// ```no_run
+    /// # fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// use perspio_auth::{AuthConfig, AuthMiddleware, Credentials};
+    /// let http = reqwest::Client::builder()
+    ///     .redirect(perspio_auth::same_origin_redirect_policy())
+    ///     .build()?;
+    /// let auth = AuthMiddleware::new(Credentials::from_env()?, AuthConfig::from_env()?)?;
+    /// let stack = reqwest_middleware::ClientBuilder::new(http).with(auth).build();
+    /// let client = perspio_api::Client::from_middleware("https://talk.perspio.io", stack)?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::InvalidBaseUrl`]; [`Error::HttpClient`] if the request-building client cannot
+    /// be created.
+    pub fn from_middleware(base_url: &str, stack: ClientWithMiddleware) -> Result<Client, Error> {
+        let base_url = normalize_base_url(base_url)?;
+        let builder_client = reqwest::Client::builder()
+            .build()
+            .map_err(Error::HttpClient)?;
+        Ok(Client::new_with_client(&base_url, builder_client, stack))
+    }
+}
+
+/// Configures a [`Client`] with the default middleware stack: [`AuthMiddleware`] (token cache,
+/// Perspio headers, one retry on 401) over a `reqwest::Client` with timeouts and a
+/// same-origin redirect policy.
+///
+/// ```no_run
+/// # fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::time::Duration;
+/// use perspio_auth::{ClientSecret, Credentials, SubscriptionKey};
+///
+/// let credentials = Credentials::new(
+///     "my-client-id",
+///     ClientSecret::new("my-client-secret"),
+///     "in-my-tenant",
+///     SubscriptionKey::new("my-subscription-key"),
+/// )?;
+/// let client = perspio_api::Client::builder(credentials)
+///     .with_base_url("https://dev-talk.perspio.io")
+///     .with_timeout(Duration::from_secs(60))
+///     .build()?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct ClientBuilder {
+    credentials: Credentials,
+    auth_config: AuthConfig,
+    base_url: String,
+    timeout: Duration,
+    connect_timeout: Duration,
+}
+
+impl ClientBuilder {
+    /// A builder with these credentials and every default.
+    pub fn new(credentials: Credentials) -> Self {
+        ClientBuilder {
+            credentials,
+            auth_config: AuthConfig::default(),
+            base_url: DEFAULT_BASE_URL.to_owned(),
+            timeout: DEFAULT_TIMEOUT,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+        }
+    }
+
+    /// A builder configured from the environment: the credentials from `PERSPIO_CLIENT_ID`,
+    /// `PERSPIO_CLIENT_SECRET`, `PERSPIO_TENANT_ID` and `PERSPIO_SUBSCRIPTION_KEY`;
+    /// `PERSPIO_TOKEN_URL` and `PERSPIO_SCOPE` when set; the base URL from
+    /// `PERSPIO_BASE_URL` when set.
+    ///
+    /// # Errors
+    /// [`Error::AuthConfig`] naming the variable that is missing or malformed.
+    pub fn from_env() -> Result<Self, Error> {
+        Self::from_env_with(|name| std::env::var(name).ok())
+    }
+
+    /// As [`from_env`](Self::from_env), reading variables through `lookup`.
+    ///
+    /// # Errors
+    /// As [`from_env`](Self::from_env).
+    pub fn from_env_with(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
+        let credentials = Credentials::from_env_with(&lookup).map_err(Error::AuthConfig)?;
+        let auth_config = AuthConfig::default()
+            .with_env_overrides(&lookup)
+            .map_err(Error::AuthConfig)?;
+        let mut builder = Self::new(credentials).with_auth_config(auth_config);
+        if let Some(base_url) = lookup(ENV_BASE_URL) {
+            builder = builder.with_base_url(base_url);
+        }
+        Ok(builder)
+    }
+
+    /// The PerspioTalk host (a trailing `/` is ignored). Credentials are sent to this host
+    /// only. Defaults to [`DEFAULT_BASE_URL`].
+    pub fn with_base_url(mut self, base_url: impl Into<String>) -> Self {
+        self.base_url = base_url.into();
+        self
+    }
+
+    /// Token endpoint, scope and cache timings of the authentication middleware; its API base
+    /// URL is replaced by this builder's. Defaults to [`AuthConfig::default`].
+    pub fn with_auth_config(mut self, auth_config: AuthConfig) -> Self {
+        self.auth_config = auth_config;
+        self
+    }
+
+    /// Timeout of one HTTP attempt. Defaults to [`DEFAULT_TIMEOUT`] (30 s).
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Connect timeout of one HTTP attempt. Defaults to [`DEFAULT_CONNECT_TIMEOUT`] (10 s).
+    pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// The client, with the default middleware stack.
+    ///
+    /// # Errors
+    /// [`Error::InvalidBaseUrl`], [`Error::AuthConfig`] (for example plain `http` to a host
+    /// that is not loopback), [`Error::HttpClient`].
+    pub fn build(self) -> Result<Client, Error> {
+        let base_url = normalize_base_url(&self.base_url)?;
+        let api_url = Url::parse(&base_url).map_err(|_| Error::InvalidBaseUrl {
+            url: self.base_url.clone(),
+            reason: "not an absolute url",
+        })?;
+        let auth = AuthMiddleware::new(
+            self.credentials,
+            self.auth_config.with_api_base_url(api_url),
+        )
+        .map_err(Error::AuthConfig)?;
+        let http = reqwest::Client::builder()
+            .user_agent(USER_AGENT)
+            .timeout(self.timeout)
+            .connect_timeout(self.connect_timeout)
+            .redirect(perspio_auth::same_origin_redirect_policy())
+            .build()
+            .map_err(Error::HttpClient)?;
+        let stack = reqwest_middleware::ClientBuilder::new(http.clone())
+            .with(auth)
+            .build();
+        Ok(Client::new_with_client(&base_url, http, stack))
+    }
+}
+
+/// Checks `raw` is an absolute `http(s)` URL without query or fragment and drops trailing
+/// slashes, since generated paths start with `/`.
+pub(crate) fn normalize_base_url(raw: &str) -> Result<String, Error> {
+    let invalid = |reason| Error::InvalidBaseUrl {
+        url: raw.to_owned(),
+        reason,
+    };
+    let url = Url::parse(raw.trim()).map_err(|_| invalid("not an absolute url"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(invalid("the scheme must be http or https"));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(invalid("it has no host"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(invalid("it must not have a query or fragment"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(invalid("it must not carry user information"));
+    }
+    Ok(url.as_str().trim_end_matches('/').to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    #[test]
+    fn base_urls_lose_trailing_slashes_and_keep_path_stems() {
+        assert_eq!(
+            normalize_base_url("https://talk.perspio.io/").unwrap(),
+            "https://talk.perspio.io"
+        );
+        assert_eq!(
+            normalize_base_url("https://talk.perspio.io").unwrap(),
+            "https://talk.perspio.io"
+        );
+        assert_eq!(
+            normalize_base_url("http://127.0.0.1:8080/stem//").unwrap(),
+            "http://127.0.0.1:8080/stem"
+        );
+    }
+
+    #[test]
+    fn bad_base_urls_are_typed_errors_naming_the_url() {
+        for (raw, reason) in [
+            ("talk.perspio.io", "not an absolute url"),
+            ("ftp://talk.perspio.io", "the scheme must be http or https"),
+            ("https://talk.perspio.io/?x=1", "it must not have a query or fragment"),
+            ("https://user:pw@talk.perspio.io", "it must not carry user information"),
+        ] {
+            match normalize_base_url(raw) {
+                Err(Error::InvalidBaseUrl { url, reason: r }) => {
+                    assert_eq!(url, raw);
+                    assert_eq!(r, reason);
+                }
+                other => panic!("{raw}: {other:?}"),
+            }
+        }
+    }
+}

@@ -1,0 +1,305 @@
+//! [`Error`]: what can go wrong building a client or calling an operation.
+
+use std::cell::RefCell;
+use std::future::Future;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderMap, StatusCode};
+use progenitor_client::{Error as ProgenitorError, ResponseValue};
+
+use crate::generated::types::ApiError;
+
+tokio::task_local! {
+    /// Where `exec` leaves a middleware failure for the `call()` in progress.
+    pub(crate) static MIDDLEWARE_FAILURE: RefCell<Option<reqwest_middleware::Error>>;
+}
+
+/// Everything that can go wrong building a [`Client`](crate::Client) or calling an operation
+/// with `call()`.
+///
+/// Errors of a call name the operation (`list_assets`, …). Messages never contain a secret:
+/// no token, client secret or subscription key.
+///
+/// ```no_run
+/// # async fn run(client: perspio_api::Client) {
+/// match client.list_assets().call().await {
+///     Ok(assets) => println!("{:?}", assets.into_inner()),
+///     Err(e) if e.status() == Some(http::StatusCode::TOO_MANY_REQUESTS) => {
+///         eprintln!("throttled; retry after {:?}", e.retry_after());
+///     }
+///     Err(e) if e.auth_error().is_some() => eprintln!("authentication failed: {e}"),
+///     Err(e) => eprintln!("{e}"),
+/// }
+/// # }
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The base URL is not an absolute `http(s)` URL without query or fragment.
+    #[error("invalid base url `{url}`: {reason}")]
+    InvalidBaseUrl {
+        /// The URL as given.
+        url: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// The authentication configuration is missing or invalid (for example an unset
+    /// `PERSPIO_*` variable).
+    #[error("invalid authentication configuration")]
+    AuthConfig(#[source] perspio_auth::AuthError),
+    /// The HTTP client could not be built.
+    #[error("cannot build the http client")]
+    HttpClient(#[source] reqwest::Error),
+
+    /// A middleware (authentication, retry, rate limit) failed before a response arrived.
+    /// [`Error::auth_error`] gives the typed authentication error when there is one.
+    #[error("{operation}: {}", if self.auth_error().is_some() { "authentication failed" } else { "middleware failed" })]
+    Middleware {
+        /// The operation that was being sent.
+        operation: &'static str,
+        /// The middleware's error; downcast its `Middleware` payload to the middleware's
+        /// error type, or use [`Error::auth_error`].
+        #[source]
+        source: reqwest_middleware::Error,
+    },
+    /// The request could not be sent or no response came (connect, timeout, reset).
+    #[error("{operation}: the request failed")]
+    Transport {
+        /// The operation that was being sent.
+        operation: &'static str,
+        /// reqwest's error.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// PerspioTalk answered with an error status (4xx or 5xx).
+    #[error("{operation}: the api answered {}", .response.status)]
+    Api {
+        /// The operation that was sent.
+        operation: &'static str,
+        /// Status, headers and body of the answer.
+        response: Box<ApiErrorResponse>,
+    },
+    /// A response arrived whose body is not the documented shape.
+    #[error("{operation}: the response body is not the documented shape")]
+    InvalidResponse {
+        /// The operation that was sent.
+        operation: &'static str,
+        /// The body as received.
+        body: Bytes,
+        /// What the decoder said.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A response body could not be read.
+    #[error("{operation}: reading the response body failed")]
+    ResponseBody {
+        /// The operation that was sent.
+        operation: &'static str,
+        /// reqwest's error.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// A success status the spec does not list for this operation (for example 202).
+    #[error("{operation}: unexpected response status {status}")]
+    UnexpectedStatus {
+        /// The operation that was sent.
+        operation: &'static str,
+        /// The status received.
+        status: StatusCode,
+        /// The body as received (possibly empty).
+        body: Bytes,
+    },
+    /// The request could not be built (for example a parameter that does not fit).
+    #[error("{operation}: invalid request: {message}")]
+    InvalidRequest {
+        /// The operation.
+        operation: &'static str,
+        /// What was wrong.
+        message: String,
+    },
+}
+
+/// An error answer from PerspioTalk: status, headers and body.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ApiErrorResponse {
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// The response headers (`Retry-After` among them).
+    pub headers: HeaderMap,
+    /// The body as JSON: whatever JSON was sent, `null` for an empty body, a JSON string for a
+    /// body that is not JSON. Its shape is not documented: do not match on its text.
+    pub body: serde_json::Value,
+}
+
+impl ApiErrorResponse {
+    /// The wait advised by `Retry-After` (seconds or an HTTP date), if present and valid.
+    pub fn retry_after(&self) -> Option<Duration> {
+        let value = self
+            .headers
+            .get(http::header::RETRY_AFTER)?
+            .to_str()
+            .ok()?
+            .trim();
+        if let Ok(seconds) = value.parse::<u64>() {
+            return Some(Duration::from_secs(seconds));
+        }
+        let at = httpdate::parse_http_date(value).ok()?;
+        Some(
+            at.duration_since(std::time::SystemTime::now())
+                .unwrap_or(Duration::ZERO),
+        )
+    }
+}
+
+impl Error {
+    /// The operation a call error belongs to; `None` for construction errors.
+    pub fn operation(&self) -> Option<&'static str> {
+        match self {
+            Error::InvalidBaseUrl { .. } | Error::AuthConfig(_) | Error::HttpClient(_) => None,
+            Error::Middleware { operation, .. }
+            | Error::Transport { operation, .. }
+            | Error::Api { operation, .. }
+            | Error::InvalidResponse { operation, .. }
+            | Error::ResponseBody { operation, .. }
+            | Error::UnexpectedStatus { operation, .. }
+            | Error::InvalidRequest { operation, .. } => Some(operation),
+        }
+    }
+
+    /// The HTTP status of the answer, when one arrived.
+    pub fn status(&self) -> Option<StatusCode> {
+        match self {
+            Error::Api { response, .. } => Some(response.status),
+            Error::UnexpectedStatus { status, .. } => Some(*status),
+            Error::Transport { source, .. } | Error::ResponseBody { source, .. } => {
+                source.status()
+            }
+            _ => None,
+        }
+    }
+
+    /// The error answer, for [`Error::Api`].
+    pub fn api_response(&self) -> Option<&ApiErrorResponse> {
+        match self {
+            Error::Api { response, .. } => Some(response),
+            _ => None,
+        }
+    }
+
+    /// The wait advised by the answer's `Retry-After`, for [`Error::Api`].
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.api_response()?.retry_after()
+    }
+
+    /// The authentication error behind this one, if any.
+    pub fn auth_error(&self) -> Option<&perspio_auth::AuthError> {
+        match self {
+            Error::AuthConfig(e) => Some(e),
+            Error::Middleware {
+                source: reqwest_middleware::Error::Middleware(e),
+                ..
+            } => e.downcast_ref::<perspio_auth::AuthError>(),
+            _ => None,
+        }
+    }
+
+    /// Whether trying the same call again later may succeed: transport failures, 429, 5xx,
+    /// and authentication failures that are themselves retryable.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::Transport { .. } | Error::ResponseBody { .. } => true,
+            Error::Api { response, .. } => {
+                response.status == StatusCode::TOO_MANY_REQUESTS
+                    || response.status.is_server_error()
+            }
+            Error::Middleware { .. } => self.auth_error().is_some_and(|e| e.is_retryable()),
+            _ => false,
+        }
+    }
+
+    /// Turns progenitor's error for `operation` into ours.
+    fn from_progenitor(
+        operation: &'static str,
+        error: ProgenitorError<ApiError>,
+        middleware_failure: Option<reqwest_middleware::Error>,
+    ) -> Self {
+        match error {
+            ProgenitorError::Custom(message) => match middleware_failure {
+                Some(source) => Error::Middleware { operation, source },
+                None => Error::InvalidRequest { operation, message },
+            },
+            ProgenitorError::InvalidRequest(message) => Error::InvalidRequest { operation, message },
+            ProgenitorError::CommunicationError(source)
+            | ProgenitorError::InvalidUpgrade(source) => Error::Transport { operation, source },
+            ProgenitorError::ResponseBodyError(source) => {
+                Error::ResponseBody { operation, source }
+            }
+            ProgenitorError::InvalidResponsePayload(body, source) => Error::InvalidResponse {
+                operation,
+                body,
+                source,
+            },
+            ProgenitorError::ErrorResponse(value) => Error::Api {
+                operation,
+                response: Box::new(ApiErrorResponse {
+                    status: value.status(),
+                    headers: value.headers().clone(),
+                    body: value.into_inner().0,
+                }),
+            },
+            ProgenitorError::UnexpectedResponse(response) => Error::UnexpectedStatus {
+                operation,
+                status: response.status(),
+                body: Bytes::new(),
+            },
+        }
+    }
+}
+
+/// Runs a generated `send()` and turns its failure into an [`Error`] naming `operation`.
+///
+/// Called by the generated `call()` methods.
+pub(crate) async fn finish<T>(
+    operation: &'static str,
+    send: impl Future<Output = Result<ResponseValue<T>, ProgenitorError<ApiError>>>,
+) -> Result<ResponseValue<T>, Error> {
+    MIDDLEWARE_FAILURE
+        .scope(RefCell::new(None), async {
+            match send.await {
+                Ok(value) => Ok(value),
+                Err(ProgenitorError::UnexpectedResponse(response)) => {
+                    Err(unexpected(operation, response).await)
+                }
+                Err(error) => {
+                    let failure = MIDDLEWARE_FAILURE.with(RefCell::take);
+                    Err(Error::from_progenitor(operation, error, failure))
+                }
+            }
+        })
+        .await
+}
+
+/// A status the spec does not list: an error status becomes [`Error::Api`] like any other.
+async fn unexpected(operation: &'static str, response: reqwest::Response) -> Error {
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response.bytes().await.unwrap_or_default();
+    if status.is_client_error() || status.is_server_error() {
+        Error::Api {
+            operation,
+            response: Box::new(ApiErrorResponse {
+                status,
+                headers,
+                body: serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),
+            }),
+        }
+    } else {
+        Error::UnexpectedStatus {
+            operation,
+            status,
+            body,
+        }
+    }
+}
