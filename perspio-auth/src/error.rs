@@ -1,0 +1,209 @@
+//! The one error type of this crate.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::StatusCode;
+
+/// Everything that can go wrong while configuring the middleware or obtaining a token.
+///
+/// The error is [`Clone`] (wrapped causes sit behind an [`Arc`]) because one failed token
+/// request is shared by every caller that waited for it.
+///
+/// No variant ever holds a client secret, subscription key, access token or request body.
+///
+/// # Downcasting from reqwest-middleware
+///
+/// [`AuthMiddleware`](crate::AuthMiddleware) returns
+/// `reqwest_middleware::Error::Middleware(anyhow::Error::new(auth_error))`:
+///
+/// ```
+/// # fn inspect(err: reqwest_middleware::Error) {
+/// if let reqwest_middleware::Error::Middleware(inner) = &err {
+///     if let Some(auth) = inner.downcast_ref::<perspio_auth::AuthError>() {
+///         eprintln!("authentication failed (retryable: {})", auth.is_retryable());
+///     }
+/// }
+/// # }
+/// ```
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuthError {
+    /// A required environment variable is not set.
+    #[error("environment variable {name} is not set")]
+    MissingEnvVar {
+        /// The variable, e.g. `PERSPIO_CLIENT_ID`.
+        name: &'static str,
+    },
+
+    /// An environment variable is set but its value cannot be used. The value is never included.
+    #[error("environment variable {name} is invalid: {reason}")]
+    InvalidEnvVar {
+        /// The variable, e.g. `PERSPIO_TOKEN_URL`.
+        name: &'static str,
+        /// Why the value was refused.
+        reason: String,
+    },
+
+    /// A value given in code cannot be used. The value itself is never included.
+    #[error("invalid configuration for {field}: {reason}")]
+    InvalidConfig {
+        /// The configuration field, e.g. `client_id` or `token_url`.
+        field: &'static str,
+        /// Why the value was refused.
+        reason: String,
+    },
+
+    /// Credentials would travel over plain `http` to a host that is not a loopback address.
+    #[error(
+        "refusing to send credentials over plain http to {origin}: use https, a loopback address, or enable insecure http explicitly"
+    )]
+    InsecureTransport {
+        /// `scheme://host:port` of the refused URL.
+        origin: String,
+    },
+
+    /// A request was addressed to an origin other than the configured API origin; it was
+    /// refused instead of being sent, so no credential left the process.
+    #[error("refusing to send credentials to {origin}: the configured api origin is {allowed}")]
+    CredentialsWouldLeak {
+        /// `scheme://host:port` of the refused request.
+        origin: String,
+        /// `scheme://host:port` the credentials belong to.
+        allowed: String,
+    },
+
+    /// The token endpoint could not be reached (connect error, timeout, reset) after all attempts.
+    #[error("token endpoint unreachable after {attempts} attempt(s)")]
+    TokenEndpointUnreachable {
+        /// How many requests were sent.
+        attempts: u32,
+        /// The last transport error.
+        #[source]
+        source: Arc<reqwest::Error>,
+    },
+
+    /// The token endpoint did not produce a token within the overall deadline.
+    #[error("token endpoint gave no answer within the overall deadline of {deadline:?}")]
+    TokenEndpointTimedOut {
+        /// The configured overall deadline.
+        deadline: Duration,
+    },
+
+    /// The token endpoint answered `429 Too Many Requests` on every attempt.
+    #[error("token endpoint throttled the request after {attempts} attempt(s)")]
+    TokenEndpointThrottled {
+        /// The last `Retry-After`, if the endpoint sent one.
+        retry_after: Option<Duration>,
+        /// How many requests were sent.
+        attempts: u32,
+    },
+
+    /// The token endpoint refused to issue a token (any status other than 200 and 429).
+    ///
+    /// The Entra fields are copied from the JSON error body when there is one.
+    #[error(
+        "token endpoint rejected the request with status {status}{}{}",
+        error.as_deref().map(|e| format!(" ({e})")).unwrap_or_default(),
+        error_description.as_deref().map(|d| format!(": {d}")).unwrap_or_default()
+    )]
+    TokenRejected {
+        /// The HTTP status.
+        status: StatusCode,
+        /// Entra's `error`, e.g. `invalid_client`.
+        error: Option<String>,
+        /// Entra's `error_codes`, e.g. `[7000215]`.
+        error_codes: Vec<u64>,
+        /// Entra's `error_description`.
+        error_description: Option<String>,
+        /// Entra's `trace_id`.
+        trace_id: Option<String>,
+        /// Entra's `correlation_id`.
+        correlation_id: Option<String>,
+        /// How many requests were sent.
+        attempts: u32,
+    },
+
+    /// The token endpoint answered 200 with a body that is not a usable token response.
+    #[error("malformed token response: {reason}")]
+    MalformedTokenResponse {
+        /// What is wrong; never the body itself.
+        reason: String,
+    },
+
+    /// A [`TokenSource`](crate::TokenSource) or [`TokenStore`](crate::TokenStore) implementation failed.
+    #[error("{component} failed")]
+    Extension {
+        /// Which extension failed, e.g. `token store`.
+        component: &'static str,
+        /// The cause reported by the implementation.
+        #[source]
+        source: Arc<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+impl AuthError {
+    /// Whether trying again later can succeed: transport failures, timeouts, throttling and
+    /// 5xx answers are retryable; configuration errors and Entra refusals such as
+    /// `invalid_client` are not.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::TokenEndpointUnreachable { .. }
+            | Self::TokenEndpointTimedOut { .. }
+            | Self::TokenEndpointThrottled { .. } => true,
+            Self::TokenRejected { status, error, .. } => {
+                status.is_server_error() || error.as_deref() == Some("temporarily_unavailable")
+            }
+            Self::Extension { .. } => true,
+            Self::MissingEnvVar { .. }
+            | Self::InvalidEnvVar { .. }
+            | Self::InvalidConfig { .. }
+            | Self::InsecureTransport { .. }
+            | Self::CredentialsWouldLeak { .. }
+            | Self::MalformedTokenResponse { .. } => false,
+        }
+    }
+
+    /// The HTTP status the token endpoint answered with, when the error comes from an answer.
+    pub fn status(&self) -> Option<StatusCode> {
+        match self {
+            Self::TokenRejected { status, .. } => Some(*status),
+            Self::TokenEndpointThrottled { .. } => Some(StatusCode::TOO_MANY_REQUESTS),
+            Self::TokenEndpointUnreachable { source, .. } => source.status(),
+            _ => None,
+        }
+    }
+
+    /// Wraps an error of a custom [`TokenSource`](crate::TokenSource) or
+    /// [`TokenStore`](crate::TokenStore).
+    pub fn extension(
+        component: &'static str,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Self::Extension {
+            component,
+            source: Arc::new(source),
+        }
+    }
+
+    /// Entra's `trace_id`, when the token endpoint sent one.
+    pub fn trace_id(&self) -> Option<&str> {
+        match self {
+            Self::TokenRejected { trace_id, .. } => trace_id.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// Entra's `correlation_id`, when the token endpoint sent one.
+    pub fn correlation_id(&self) -> Option<&str> {
+        match self {
+            Self::TokenRejected { correlation_id, .. } => correlation_id.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// Converts into the error type of a reqwest-middleware [`Middleware`](reqwest_middleware::Middleware).
+    pub(crate) fn into_middleware_error(self) -> reqwest_middleware::Error {
+        reqwest_middleware::Error::Middleware(anyhow::Error::new(self))
+    }
+}

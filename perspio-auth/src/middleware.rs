@@ -1,0 +1,293 @@
+//! The reqwest-middleware [`Middleware`]: origin check, headers, token, and the 401 path.
+
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use http::Extensions;
+use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderName, HeaderValue};
+use reqwest::{Request, Response, StatusCode};
+use reqwest_middleware::{Middleware, Next};
+use url::Url;
+
+use crate::cache::{TokenCache, TokenInfo};
+use crate::clock::{Clock, SystemClock};
+use crate::config::{AuthConfig, origin_of};
+use crate::credentials::Credentials;
+use crate::error::AuthError;
+use crate::redirect::same_origin;
+use crate::source::{ClientCredentialsSource, TokenSource};
+use crate::store::{InMemoryTokenStore, TokenStore};
+
+/// The `tid` header: the Perspio tenant id.
+pub const TENANT_HEADER: HeaderName = HeaderName::from_static("tid");
+/// The Azure API Management subscription-key header.
+pub const SUBSCRIPTION_KEY_HEADER: HeaderName =
+    HeaderName::from_static("ocp-apim-subscription-key");
+
+/// Authenticates every PerspioTalk request.
+///
+/// For each request to the configured API origin it adds `Authorization: Bearer …` (from a
+/// cached token), `tid`, `Ocp-Apim-Subscription-Key` and `Accept: application/json` (each only
+/// when absent); on `401` it refreshes the token (at most once per interval for the whole
+/// client) and retries the request once. Requests to any other origin are refused with
+/// [`AuthError::CredentialsWouldLeak`] and never sent.
+///
+/// Clones share one token cache. A request that already carries `Authorization` keeps it
+/// and is not retried on `401`.
+///
+/// Errors reach the caller as `reqwest_middleware::Error::Middleware` wrapping an
+/// [`AuthError`]; see [`AuthError`] for downcasting.
+#[derive(Clone)]
+pub struct AuthMiddleware {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    cache: Arc<TokenCache>,
+    api_base_url: Url,
+    tenant_header: HeaderValue,
+    subscription_key_header: HeaderValue,
+}
+
+impl fmt::Debug for AuthMiddleware {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthMiddleware")
+            .field("api_origin", &origin_of(&self.inner.api_base_url))
+            .field("tenant", &self.inner.tenant_header)
+            .field("subscription_key", &"SubscriptionKey([redacted])")
+            .field("cache", &self.inner.cache)
+            .finish()
+    }
+}
+
+impl AuthMiddleware {
+    /// The client-credentials middleware with the default store and the system clock.
+    ///
+    /// # Errors
+    ///
+    /// [`AuthError::InvalidConfig`] or [`AuthError::InsecureTransport`] for unusable URLs.
+    pub fn new(credentials: Credentials, config: AuthConfig) -> Result<Self, AuthError> {
+        Self::builder(credentials).with_config(config).build()
+    }
+
+    /// [`Credentials::from_env`] and [`AuthConfig::from_env`].
+    ///
+    /// # Errors
+    ///
+    /// As those two and [`new`](Self::new).
+    pub fn from_env() -> Result<Self, AuthError> {
+        Self::new(Credentials::from_env()?, AuthConfig::from_env()?)
+    }
+
+    /// A builder, to replace the token source, store or clock.
+    pub fn builder(credentials: Credentials) -> AuthMiddlewareBuilder {
+        AuthMiddlewareBuilder {
+            credentials,
+            config: AuthConfig::default(),
+            source: None,
+            store: None,
+            clock: None,
+        }
+    }
+
+    /// The current token's metadata, acquiring a token if none is usable.
+    ///
+    /// # Errors
+    ///
+    /// The token could not be obtained.
+    pub async fn token_info(&self) -> Result<TokenInfo, AuthError> {
+        self.inner.cache.token_info().await
+    }
+
+    /// The cached token's metadata, if any, without calling the token endpoint.
+    pub fn cached_token_info(&self) -> Option<TokenInfo> {
+        self.inner.cache.cached_token_info()
+    }
+
+    fn check_origin(&self, url: &Url) -> Result<(), AuthError> {
+        if same_origin(url, &self.inner.api_base_url) {
+            Ok(())
+        } else {
+            Err(AuthError::CredentialsWouldLeak {
+                origin: origin_of(url),
+                allowed: origin_of(&self.inner.api_base_url),
+            })
+        }
+    }
+}
+
+#[async_trait]
+impl Middleware for AuthMiddleware {
+    async fn handle(
+        &self,
+        mut request: Request,
+        extensions: &mut Extensions,
+        next: Next<'_>,
+    ) -> reqwest_middleware::Result<Response> {
+        if let Err(error) = self.check_origin(request.url()) {
+            tracing::warn!(%error, "request refused");
+            return Err(error.into_middleware_error());
+        }
+        let headers = request.headers_mut();
+        if !headers.contains_key(ACCEPT) {
+            headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+        }
+        if !headers.contains_key(TENANT_HEADER) {
+            headers.insert(TENANT_HEADER, self.inner.tenant_header.clone());
+        }
+        if !headers.contains_key(SUBSCRIPTION_KEY_HEADER) {
+            headers.insert(
+                SUBSCRIPTION_KEY_HEADER,
+                self.inner.subscription_key_header.clone(),
+            );
+        }
+        if headers.contains_key(AUTHORIZATION) {
+            return next.run(request, extensions).await;
+        }
+
+        let (authorization, generation) = self
+            .inner
+            .cache
+            .authorization()
+            .await
+            .map_err(AuthError::into_middleware_error)?;
+        request.headers_mut().insert(AUTHORIZATION, authorization);
+        let replay = request.try_clone();
+
+        let response = next.clone().run(request, extensions).await?;
+        if response.status() != StatusCode::UNAUTHORIZED {
+            return Ok(response);
+        }
+
+        let can_retry = replay.is_some();
+        match self
+            .inner
+            .cache
+            .on_unauthorized(generation, can_retry)
+            .await
+        {
+            Ok(Some(entry)) => match replay {
+                Some(mut replay) => {
+                    tracing::info!(
+                        method = %replay.method(),
+                        path = replay.url().path(),
+                        "401 from the api; retrying once with a new token"
+                    );
+                    replay
+                        .headers_mut()
+                        .insert(AUTHORIZATION, entry.header.clone());
+                    drop(response);
+                    next.run(replay, extensions).await
+                }
+                None => Ok(response),
+            },
+            Ok(None) => {
+                if !can_retry {
+                    tracing::info!("401 for a request whose body cannot be replayed; not retrying");
+                }
+                Ok(response)
+            }
+            Err(error) => {
+                tracing::warn!(%error, "token refresh after a 401 failed; returning the 401");
+                Ok(response)
+            }
+        }
+    }
+}
+
+/// Builds an [`AuthMiddleware`] with a custom token source, store or clock.
+///
+/// ```
+/// use std::sync::Arc;
+/// use perspio_auth::{AccessToken, AuthMiddleware, ClientSecret, Credentials, ManualClock,
+///     StaticTokenSource, SubscriptionKey};
+///
+/// let creds = Credentials::new("app", ClientSecret::new("s"), "in-tenant", SubscriptionKey::new("k"))?;
+/// let clock = ManualClock::new();
+/// let source = Arc::new(StaticTokenSource::new(AccessToken::new("test-token")));
+/// let middleware = AuthMiddleware::builder(creds)
+///     .with_token_source(source.clone())
+///     .with_clock(clock.clone())
+///     .build()?;
+/// # let _ = middleware;
+/// # Ok::<(), perspio_auth::AuthError>(())
+/// ```
+pub struct AuthMiddlewareBuilder {
+    credentials: Credentials,
+    config: AuthConfig,
+    source: Option<Arc<dyn TokenSource>>,
+    store: Option<Arc<dyn TokenStore>>,
+    clock: Option<Arc<dyn Clock>>,
+}
+
+impl fmt::Debug for AuthMiddlewareBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthMiddlewareBuilder")
+            .field("credentials", &self.credentials)
+            .field("config", &self.config)
+            .field("source", &self.source)
+            .field("store", &self.store)
+            .field("clock", &self.clock)
+            .finish()
+    }
+}
+
+impl AuthMiddlewareBuilder {
+    /// Endpoints and timings. Defaults to [`AuthConfig::default()`].
+    pub fn with_config(mut self, config: AuthConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Where tokens come from. Defaults to a [`ClientCredentialsSource`] built from the
+    /// credentials and config.
+    pub fn with_token_source(mut self, source: Arc<dyn TokenSource>) -> Self {
+        self.source = Some(source);
+        self
+    }
+
+    /// Where tokens are kept. Defaults to a new [`InMemoryTokenStore`].
+    pub fn with_store(mut self, store: Arc<dyn TokenStore>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// The clock. Defaults to [`SystemClock`].
+    pub fn with_clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Some(Arc::new(clock));
+        self
+    }
+
+    /// Validates the configuration and builds the middleware.
+    ///
+    /// # Errors
+    ///
+    /// [`AuthError::InvalidConfig`] or [`AuthError::InsecureTransport`] for unusable URLs.
+    pub fn build(self) -> Result<AuthMiddleware, AuthError> {
+        self.config.validate()?;
+        let source = match self.source {
+            Some(source) => source,
+            None => Arc::new(ClientCredentialsSource::new(
+                &self.credentials,
+                &self.config,
+            )?),
+        };
+        let cache = TokenCache::new(
+            source,
+            self.store
+                .unwrap_or_else(|| Arc::new(InMemoryTokenStore::new())),
+            self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
+            self.config.timings,
+            self.config.jitter,
+        );
+        Ok(AuthMiddleware {
+            inner: Arc::new(Inner {
+                cache: Arc::new(cache),
+                api_base_url: self.config.api_base_url,
+                tenant_header: self.credentials.tenant_header.clone(),
+                subscription_key_header: self.credentials.subscription_key_header.clone(),
+            }),
+        })
+    }
+}

@@ -1,0 +1,424 @@
+//! HTTP to the Entra token endpoint: its own client, retries, `Retry-After`, Entra errors.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use reqwest::StatusCode;
+use reqwest::header::{ACCEPT, HeaderMap, RETRY_AFTER};
+use serde_json::Value;
+use url::Url;
+
+use crate::clock::{Clock, elapsed_between};
+use crate::config::TokenEndpointConfig;
+use crate::credentials::{AccessToken, RefreshToken};
+use crate::error::AuthError;
+
+/// A successful answer of the token endpoint.
+pub(crate) struct TokenResponse {
+    pub(crate) access_token: AccessToken,
+    pub(crate) expires_in: Option<Duration>,
+    pub(crate) scope: Option<String>,
+    pub(crate) refresh_token: Option<RefreshToken>,
+    /// When the successful request was sent.
+    pub(crate) issued_at: SystemTime,
+}
+
+/// The token endpoint with its own HTTP client (redirects off, short timeouts).
+#[derive(Clone)]
+pub(crate) struct TokenEndpoint {
+    client: reqwest::Client,
+    url: Url,
+    config: TokenEndpointConfig,
+}
+
+impl fmt::Debug for TokenEndpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenEndpoint")
+            .field("url", &self.url.as_str())
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What one attempt produced, and whether another attempt may help.
+struct AttemptFailure {
+    error: AuthError,
+    retryable: bool,
+    retry_after: Option<Duration>,
+}
+
+impl TokenEndpoint {
+    pub(crate) fn new(url: Url, config: TokenEndpointConfig) -> Result<Self, AuthError> {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(config.connect_timeout)
+            .timeout(config.attempt_timeout)
+            .build()
+            .map_err(|e| AuthError::InvalidConfig {
+                field: "token_endpoint",
+                reason: format!("cannot build the http client: {e}"),
+            })?;
+        Ok(Self {
+            client,
+            url,
+            config,
+        })
+    }
+
+    /// POSTs `form` (never logged, never part of an error) with retries for transient failures.
+    pub(crate) async fn request_token(
+        &self,
+        form: &[(&str, &str)],
+        clock: &dyn Clock,
+    ) -> Result<TokenResponse, AuthError> {
+        let deadline = self.config.deadline;
+        match tokio::time::timeout(deadline, self.request_with_retries(form, clock)).await {
+            Ok(result) => result,
+            Err(_elapsed) => Err(AuthError::TokenEndpointTimedOut { deadline }),
+        }
+    }
+
+    async fn request_with_retries(
+        &self,
+        form: &[(&str, &str)],
+        clock: &dyn Clock,
+    ) -> Result<TokenResponse, AuthError> {
+        let started = clock.now();
+        let mut attempt = 1;
+        loop {
+            let failure = match self.attempt(form, clock, attempt).await {
+                Ok(response) => return Ok(response),
+                Err(failure) => failure,
+            };
+            if !failure.retryable || attempt >= self.config.max_attempts {
+                return Err(failure.error);
+            }
+            let delay = match failure.retry_after {
+                Some(retry_after) => retry_after.min(self.config.retry_after_cap),
+                None => backoff_delay(
+                    self.config.retry_base,
+                    self.config.retry_max,
+                    attempt,
+                    self.config.jitter,
+                ),
+            };
+            let spent = elapsed_between(started, clock.now());
+            if spent.saturating_add(delay) >= self.config.deadline {
+                tracing::debug!(
+                    attempt,
+                    delay_ms = delay.as_millis() as u64,
+                    "no time left before the token deadline; not retrying"
+                );
+                return Err(failure.error);
+            }
+            tracing::debug!(
+                attempt,
+                delay_ms = delay.as_millis() as u64,
+                error = %failure.error,
+                "token request failed; retrying"
+            );
+            clock.sleep(delay).await;
+            attempt += 1;
+        }
+    }
+
+    async fn attempt(
+        &self,
+        form: &[(&str, &str)],
+        clock: &dyn Clock,
+        attempt: u32,
+    ) -> Result<TokenResponse, AttemptFailure> {
+        let issued_at = clock.now();
+        let unreachable = |e: reqwest::Error| AttemptFailure {
+            retryable: !e.is_builder() && !e.is_redirect(),
+            error: AuthError::TokenEndpointUnreachable {
+                attempts: attempt,
+                source: Arc::new(e.without_url()),
+            },
+            retry_after: None,
+        };
+        let response = self
+            .client
+            .post(self.url.clone())
+            .header(ACCEPT, "application/json")
+            .form(form)
+            .send()
+            .await
+            .map_err(unreachable)?;
+        let status = response.status();
+        let retry_after = parse_retry_after(response.headers(), clock.now());
+        let body = response.bytes().await.map_err(unreachable)?;
+
+        if status.is_success() {
+            return parse_token_response(&body, issued_at).map_err(|error| AttemptFailure {
+                error,
+                retryable: false,
+                retry_after: None,
+            });
+        }
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            return Err(AttemptFailure {
+                error: AuthError::TokenEndpointThrottled {
+                    retry_after,
+                    attempts: attempt,
+                },
+                retryable: true,
+                retry_after,
+            });
+        }
+        let error = entra_error(status, &body, attempt);
+        Err(AttemptFailure {
+            retryable: error.is_retryable(),
+            error,
+            retry_after,
+        })
+    }
+}
+
+/// Exponential backoff with full jitter: a delay in `[0, min(max, base × 2^(attempt−1))]`;
+/// without jitter, the upper bound.
+pub(crate) fn backoff_delay(base: Duration, max: Duration, attempt: u32, jitter: bool) -> Duration {
+    let factor = 1u32
+        .checked_shl(attempt.saturating_sub(1))
+        .unwrap_or(u32::MAX);
+    let ceiling = base.saturating_mul(factor).min(max);
+    if jitter {
+        ceiling.mul_f64(rand::random::<f64>())
+    } else {
+        ceiling
+    }
+}
+
+/// `Retry-After` as delay-seconds or an HTTP-date (relative to `now`).
+pub(crate) fn parse_retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
+    let raw = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(seconds) = raw.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let date = httpdate::parse_http_date(raw).ok()?;
+    Some(elapsed_between(now, date))
+}
+
+/// `expires_in` as a number or a string holding one. Missing, zero, negative, non-finite or
+/// unreadable values give `None` (the caller then uses its fallback lifetime).
+pub(crate) fn parse_expires_in(value: Option<&Value>) -> Option<Duration> {
+    let seconds = match value? {
+        Value::Number(n) => n.as_f64()?,
+        Value::String(s) => s.trim().parse::<f64>().ok()?,
+        _ => return None,
+    };
+    if !seconds.is_finite() || seconds <= 0.0 {
+        return None;
+    }
+    // Anything beyond ten years is nonsense; cap it rather than overflow time arithmetic.
+    const TEN_YEARS: f64 = 10.0 * 365.0 * 24.0 * 3600.0;
+    Some(Duration::from_secs_f64(seconds.min(TEN_YEARS)))
+}
+
+fn parse_token_response(body: &[u8], issued_at: SystemTime) -> Result<TokenResponse, AuthError> {
+    let malformed = |reason: &str| AuthError::MalformedTokenResponse {
+        reason: reason.to_owned(),
+    };
+    // Parse into a `Value` and extract by hand: serde's messages can quote the input.
+    let json: Value =
+        serde_json::from_slice(body).map_err(|e| AuthError::MalformedTokenResponse {
+            reason: format!("body is not json ({})", e.classify_name()),
+        })?;
+    let object = json
+        .as_object()
+        .ok_or_else(|| malformed("body is not a json object"))?;
+    let access_token = match object.get("access_token") {
+        Some(Value::String(token)) if !token.is_empty() => AccessToken::new(token.clone()),
+        Some(_) => return Err(malformed("access_token is not a non-empty string")),
+        None => return Err(malformed("access_token is missing")),
+    };
+    if reqwest::header::HeaderValue::from_str(&format!("Bearer {}", access_token.expose_secret()))
+        .is_err()
+    {
+        return Err(malformed("access_token is not a valid header value"));
+    }
+    match object.get("token_type") {
+        None => {}
+        Some(Value::String(kind)) if kind.eq_ignore_ascii_case("bearer") => {}
+        Some(_) => return Err(malformed("token_type is not Bearer")),
+    }
+    Ok(TokenResponse {
+        access_token,
+        expires_in: parse_expires_in(object.get("expires_in")),
+        scope: object
+            .get("scope")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        refresh_token: object
+            .get("refresh_token")
+            .and_then(Value::as_str)
+            .map(RefreshToken::new),
+        issued_at,
+    })
+}
+
+trait ClassifyName {
+    fn classify_name(&self) -> &'static str;
+}
+
+impl ClassifyName for serde_json::Error {
+    fn classify_name(&self) -> &'static str {
+        match self.classify() {
+            serde_json::error::Category::Io => "io error",
+            serde_json::error::Category::Syntax => "syntax error",
+            serde_json::error::Category::Data => "unexpected data",
+            serde_json::error::Category::Eof => "unexpected end of input",
+        }
+    }
+}
+
+/// A [`AuthError::TokenRejected`] with Entra's fields when the body is Entra's JSON error.
+fn entra_error(status: StatusCode, body: &[u8], attempts: u32) -> AuthError {
+    let json: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let text = |key: &str| json.get(key).and_then(Value::as_str).map(str::to_owned);
+    AuthError::TokenRejected {
+        status,
+        error: text("error"),
+        error_codes: json
+            .get("error_codes")
+            .and_then(Value::as_array)
+            .map(|codes| codes.iter().filter_map(Value::as_u64).collect())
+            .unwrap_or_default(),
+        error_description: text("error_description"),
+        trace_id: text("trace_id"),
+        correlation_id: text("correlation_id"),
+        attempts,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use reqwest::header::HeaderValue;
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn expires_in_is_read_from_a_number_or_a_numeric_string() {
+        assert_eq!(
+            parse_expires_in(Some(&json!(3599))),
+            Some(Duration::from_secs(3599))
+        );
+        assert_eq!(
+            parse_expires_in(Some(&json!("3599"))),
+            Some(Duration::from_secs(3599))
+        );
+        assert_eq!(
+            parse_expires_in(Some(&json!(" 60.5 "))),
+            Some(Duration::from_secs_f64(60.5))
+        );
+    }
+
+    #[test]
+    fn unusable_expires_in_values_are_treated_as_missing() {
+        for value in [
+            json!(0),
+            json!(-5),
+            json!("-5"),
+            json!("soon"),
+            json!(null),
+            json!(true),
+            json!([]),
+        ] {
+            assert_eq!(parse_expires_in(Some(&value)), None, "{value}");
+        }
+        assert_eq!(parse_expires_in(None), None);
+    }
+
+    #[test]
+    fn a_huge_expires_in_is_capped_instead_of_overflowing() {
+        let capped = parse_expires_in(Some(&json!(1e300))).unwrap();
+        assert!(capped <= Duration::from_secs(10 * 365 * 24 * 3600));
+        assert!(SystemTime::now().checked_add(capped).is_some());
+    }
+
+    #[test]
+    fn retry_after_is_read_as_seconds_or_http_date() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let mut headers = HeaderMap::new();
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("7"));
+        assert_eq!(
+            parse_retry_after(&headers, now),
+            Some(Duration::from_secs(7))
+        );
+        let later = httpdate::fmt_http_date(now + Duration::from_secs(20));
+        headers.insert(RETRY_AFTER, HeaderValue::from_str(&later).unwrap());
+        assert_eq!(
+            parse_retry_after(&headers, now),
+            Some(Duration::from_secs(20))
+        );
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("whenever"));
+        assert_eq!(parse_retry_after(&headers, now), None);
+    }
+
+    #[test]
+    fn backoff_doubles_per_attempt_up_to_the_maximum_and_full_jitter_stays_below_it() {
+        let base = Duration::from_millis(100);
+        let max = Duration::from_millis(350);
+        assert_eq!(backoff_delay(base, max, 1, false), base);
+        assert_eq!(backoff_delay(base, max, 2, false), base * 2);
+        assert_eq!(backoff_delay(base, max, 3, false), max);
+        assert_eq!(backoff_delay(base, max, 40, false), max);
+        for attempt in 1..5 {
+            assert!(backoff_delay(base, max, attempt, true) <= max);
+        }
+    }
+
+    #[test]
+    fn a_malformed_token_response_does_not_quote_the_body() {
+        let now = SystemTime::now();
+        for body in [
+            &b"<html>secret-ish</html>"[..],
+            br#"{"access_token": 12345678}"#,
+            br#"["secret-ish"]"#,
+            br#"{"token_type":"Bearer"}"#,
+            br#"{"access_token":"abc","token_type":"mac"}"#,
+        ] {
+            let err = parse_token_response(body, now).err().unwrap();
+            assert!(matches!(err, AuthError::MalformedTokenResponse { .. }));
+            let shown = format!("{err} {err:?}");
+            assert!(
+                !shown.contains("secret-ish") && !shown.contains("12345678"),
+                "{shown}"
+            );
+        }
+    }
+
+    #[test]
+    fn entra_error_fields_are_copied_from_the_body() {
+        let body = json!({
+            "error": "invalid_client",
+            "error_description": "AADSTS7000215: Invalid client secret provided.",
+            "error_codes": [7000215],
+            "trace_id": "trace-1",
+            "correlation_id": "corr-1",
+        });
+        let err = entra_error(StatusCode::UNAUTHORIZED, body.to_string().as_bytes(), 1);
+        let AuthError::TokenRejected {
+            error,
+            error_codes,
+            trace_id,
+            correlation_id,
+            ..
+        } = &err
+        else {
+            panic!("{err:?}")
+        };
+        assert_eq!(error.as_deref(), Some("invalid_client"));
+        assert_eq!(error_codes, &[7000215]);
+        assert_eq!(trace_id.as_deref(), Some("trace-1"));
+        assert_eq!(correlation_id.as_deref(), Some("corr-1"));
+        assert!(!err.is_retryable());
+        assert!(
+            entra_error(StatusCode::BAD_GATEWAY, b"", 1).is_retryable(),
+            "5xx is transient"
+        );
+    }
+}
