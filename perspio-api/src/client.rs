@@ -44,6 +44,14 @@ impl Client {
         ClientBuilder::new(credentials)
     }
 
+    /// A builder for a client with the default middleware stack around an
+    /// [`AuthMiddleware`] you configured (another token source or store, an injected clock).
+    /// Its API base URL must be the client's base URL, or every request is refused with
+    /// [`perspio_auth::AuthError::CredentialsWouldLeak`].
+    pub fn builder_with_auth(auth: AuthMiddleware) -> ClientBuilder {
+        ClientBuilder::with_auth(auth)
+    }
+
     /// A client that sends every operation through `stack`, a middleware stack you built.
     ///
     /// Use it to add your own middlewares or replace the default ones. Timeouts, connection
@@ -99,8 +107,7 @@ impl Client {
 /// ```
 #[derive(Debug)]
 pub struct ClientBuilder {
-    credentials: Credentials,
-    auth_config: AuthConfig,
+    auth: Auth,
     base_url: String,
     timeout: Duration,
     connect_timeout: Duration,
@@ -109,9 +116,20 @@ pub struct ClientBuilder {
 impl ClientBuilder {
     /// A builder with these credentials and every default.
     pub fn new(credentials: Credentials) -> Self {
-        ClientBuilder {
+        Self::from_auth(Auth::FromCredentials {
             credentials,
-            auth_config: AuthConfig::default(),
+            config: AuthConfig::default(),
+        })
+    }
+
+    /// A builder around an [`AuthMiddleware`] you configured; see [`Client::builder_with_auth`].
+    pub fn with_auth(auth: AuthMiddleware) -> Self {
+        Self::from_auth(Auth::Ready(auth))
+    }
+
+    fn from_auth(auth: Auth) -> Self {
+        ClientBuilder {
+            auth,
             base_url: DEFAULT_BASE_URL.to_owned(),
             timeout: DEFAULT_TIMEOUT,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
@@ -153,9 +171,12 @@ impl ClientBuilder {
     }
 
     /// Token endpoint, scope and cache timings of the authentication middleware; its API base
-    /// URL is replaced by this builder's. Defaults to [`AuthConfig::default`].
+    /// URL is replaced by this builder's. Ignored by a builder made
+    /// [`with_auth`](Self::with_auth). Defaults to [`AuthConfig::default`].
     pub fn with_auth_config(mut self, auth_config: AuthConfig) -> Self {
-        self.auth_config = auth_config;
+        if let Auth::FromCredentials { config, .. } = &mut self.auth {
+            *config = auth_config;
+        }
         self
     }
 
@@ -182,11 +203,14 @@ impl ClientBuilder {
             url: self.base_url.clone(),
             reason: "not an absolute url",
         })?;
-        let auth = AuthMiddleware::new(
-            self.credentials,
-            self.auth_config.with_api_base_url(api_url),
-        )
-        .map_err(Error::AuthConfig)?;
+        let auth = match self.auth {
+            Auth::FromCredentials {
+                credentials,
+                config,
+            } => AuthMiddleware::new(credentials, config.with_api_base_url(api_url))
+                .map_err(Error::AuthConfig)?,
+            Auth::Ready(auth) => auth,
+        };
         let http = reqwest::Client::builder()
             .user_agent(USER_AGENT)
             .timeout(self.timeout)
@@ -199,6 +223,16 @@ impl ClientBuilder {
             .build();
         Ok(Client::new_with_client(&base_url, http, stack))
     }
+}
+
+/// Where the builder's authentication middleware comes from.
+#[derive(Debug)]
+enum Auth {
+    FromCredentials {
+        credentials: Credentials,
+        config: AuthConfig,
+    },
+    Ready(AuthMiddleware),
 }
 
 /// Checks `raw` is an absolute `http(s)` URL without query or fragment and drops trailing
