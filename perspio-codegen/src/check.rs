@@ -84,11 +84,11 @@ impl Kind {
 fn check_responses(spec: &OpenAPI, op_name: &str, op: &Operation, problems: &mut Vec<Problem>) {
     let mut success: Vec<(String, Kind)> = Vec::new();
     let mut errors: Vec<(String, Kind)> = Vec::new();
-    if let Some(default) = &op.responses.default {
-        if let Some(kind) = classify(spec, op_name, "default", default, problems) {
-            success.push(("default".into(), kind.clone()));
-            errors.push(("default".into(), kind));
-        }
+    if let Some(default) = &op.responses.default
+        && let Some(kind) = classify(spec, op_name, "default", default, problems)
+    {
+        success.push(("default".into(), kind.clone()));
+        errors.push(("default".into(), kind));
     }
     for (status, response) in &op.responses.responses {
         let (label, is_success) = match status {
@@ -145,7 +145,9 @@ fn classify(
         Err(reference) => {
             problems.push(Problem {
                 operation: op_name.into(),
-                construct: format!("response {label} refers to `{reference}`, which does not exist"),
+                construct: format!(
+                    "response {label} refers to `{reference}`, which does not exist"
+                ),
                 fix: "fix the $ref".into(),
             });
             return None;
@@ -229,7 +231,11 @@ mod tests {
         let p = problems(&s);
         assert_eq!(p.len(), 1, "{p:?}");
         assert_eq!(p[0].operation, "get_a");
-        assert!(p[0].construct.contains("success response types"), "{}", p[0]);
+        assert!(
+            p[0].construct.contains("success response types"),
+            "{}",
+            p[0]
+        );
     }
 
     #[test]
@@ -241,7 +247,10 @@ mod tests {
             "/c": {"get": {"operationId": "same", "responses": ok}},
         })));
         let p = problems(&s);
-        assert!(p.iter().any(|p| p.operation == "GET /a" && p.construct == "no operationId"));
+        assert!(
+            p.iter()
+                .any(|p| p.operation == "GET /a" && p.construct == "no operationId")
+        );
         assert!(
             p.iter()
                 .any(|p| p.operation == "same" && p.construct.contains("used twice"))

@@ -75,12 +75,47 @@ pub fn generate(spec: &OpenAPI) -> Result<String, CodegenError> {
     ))
 }
 
+/// The crate the generated CLI calls into (`use perspio_api::*;` at its top).
+const CLI_CLIENT_CRATE: &str = "perspio_api";
+
+/// Turns a spec into the formatted source of a [clap](https://docs.rs/clap) CLI over the
+/// `perspio_api` client: one `clap::Command` per operation (`Cli::get_command`), the
+/// `CliCommand` list (`CliCommand::iter`) and a `CliConfig` trait through which the caller
+/// prints results. Generated with the same settings as [`generate`], so the two always agree.
+///
+/// The source starts with `use perspio_api::*;`; since that brings `perspio_api::Error` into
+/// scope while the CLI expects progenitor's `Error<T>`, the including module must import
+/// `perspio_api::progenitor_client::Error` explicitly (an explicit import shadows a glob).
+/// It also needs `anyhow`, `clap`, `schemars` and `serde` as dependencies.
+///
+/// # Errors
+/// As [`generate`].
+pub fn generate_cli(spec: &OpenAPI) -> Result<String, CodegenError> {
+    crate::check(spec)?;
+    let tokens = catch_progenitor(|| Generator::new(&settings()).cli(spec, CLI_CLIENT_CRATE))?;
+    let file: syn::File = syn::parse2(tokens).map_err(|e| CodegenError::Generator {
+        step: "parse cli",
+        message: e.to_string(),
+    })?;
+    Ok(format!(
+        "{GENERATED_HEADER}\n{}",
+        prettyplease::unparse(&file)
+    ))
+}
+
 fn run_progenitor(spec: &OpenAPI) -> Result<proc_macro2::TokenStream, CodegenError> {
+    catch_progenitor(|| Generator::new(&settings()).generate_tokens(spec))
+}
+
+/// Runs one progenitor step, turning its errors and panics into [`CodegenError::Generator`].
+fn catch_progenitor(
+    step: impl FnOnce() -> Result<proc_macro2::TokenStream, progenitor::Error> + std::panic::UnwindSafe,
+) -> Result<proc_macro2::TokenStream, CodegenError> {
     // progenitor reports some unsupported constructs by panicking (`todo!`, `assert!`). `check`
     // catches the known ones; this turns any other into an error instead of a bare panic.
     let previous_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
-    let result = std::panic::catch_unwind(|| Generator::new(&settings()).generate_tokens(spec));
+    let result = std::panic::catch_unwind(step);
     std::panic::set_hook(previous_hook);
     match result {
         Ok(Ok(tokens)) => Ok(tokens),
@@ -115,10 +150,10 @@ fn call_methods(file: &syn::File) -> Result<syn::Item, CodegenError> {
             let syn::ImplItem::Fn(f) = member else {
                 continue;
             };
-            if let syn::ReturnType::Type(_, ty) = &f.sig.output {
-                if let Some(builder) = builder_name(ty) {
-                    ops.push((f.sig.ident.clone(), builder));
-                }
+            if let syn::ReturnType::Type(_, ty) = &f.sig.output
+                && let Some(builder) = builder_name(ty)
+            {
+                ops.push((f.sig.ident.clone(), builder));
             }
         }
     }
@@ -134,10 +169,11 @@ fn call_methods(file: &syn::File) -> Result<syn::Item, CodegenError> {
 
     let mut impls = Vec::new();
     for (op, builder) in ops {
-        let success = success_type(builder_items, &builder).ok_or_else(|| CodegenError::Generator {
-            step: "call methods",
-            message: format!("builder `{builder}` of operation `{op}` has no `send` method"),
-        })?;
+        let success =
+            success_type(builder_items, &builder).ok_or_else(|| CodegenError::Generator {
+                step: "call methods",
+                message: format!("builder `{builder}` of operation `{op}` has no `send` method"),
+            })?;
         let op_name = op.to_string();
         let doc = format!(
             " Sends the `{op_name}` request, like [`send`](Self::send), but every failure is a \
@@ -217,11 +253,13 @@ fn first_generic(ty: &syn::Type, outer: &str) -> Option<syn::Type> {
     let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
         return None;
     };
-    args.args.iter().find_map(|a| match a {
-        syn::GenericArgument::Type(t) => Some(t),
-        _ => None,
-    })
-    .cloned()
+    args.args
+        .iter()
+        .find_map(|a| match a {
+            syn::GenericArgument::Type(t) => Some(t),
+            _ => None,
+        })
+        .cloned()
 }
 
 #[cfg(test)]
@@ -232,8 +270,8 @@ mod tests {
 
     #[test]
     fn the_checked_in_spec_generates_a_client_with_a_call_method_per_operation() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../openapi/perspio-talk.normalized.json");
+        let path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../openapi/perspio-talk.normalized.json");
         let spec = load_spec(&path).unwrap();
         let source = generate(&spec).unwrap();
         assert!(source.starts_with(GENERATED_HEADER));
@@ -251,6 +289,59 @@ mod tests {
     }
 
     #[test]
+    fn the_checked_in_spec_generates_a_cli_command_per_operation() {
+        let path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../openapi/perspio-talk.normalized.json");
+        let source = generate_cli(&load_spec(&path).unwrap()).unwrap();
+        assert!(source.starts_with(GENERATED_HEADER));
+        assert!(source.contains("use perspio_api::*;"));
+        for op in [
+            "list_assets",
+            "list_sites",
+            "list_location_labels",
+            "get_current_user",
+        ] {
+            assert!(
+                source.contains(&format!("pub fn cli_{op}()")),
+                "no command for {op}"
+            );
+            assert!(
+                source.contains(&format!("=> \"{op}\"")),
+                "{op} not in CliCommand"
+            );
+        }
+    }
+
+    #[test]
+    fn a_new_operation_in_the_spec_becomes_a_new_cli_command_with_no_hand_edit() {
+        let path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../openapi/perspio-talk.normalized.json");
+        let mut doc: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        doc["paths"]["/sites/v3/{siteId}"] = serde_json::json!({"get": {
+            "operationId": "get_site",
+            "summary": "Get one site",
+            "parameters": [{"name": "siteId", "in": "path", "required": true,
+                            "description": "The site id, like IN-SITE-000123.",
+                            "schema": {"type": "string"}}],
+            "responses": {"200": {"description": "The site.", "content": {"application/json":
+                {"schema": {"$ref": "#/components/schemas/Site"}}}}}
+        }});
+        let spec: OpenAPI = serde_json::from_value(doc).unwrap();
+
+        let source = generate_cli(&spec).unwrap();
+
+        assert!(
+            source.contains("pub fn cli_get_site()"),
+            "no command for get_site"
+        );
+        assert!(source.contains("CliCommand::GetSite"));
+        assert!(source.contains("\"get_site\""), "operation id not listed");
+        assert!(source.contains(".long(\"site-id\")"), "no --site-id flag");
+        assert!(source.contains("Get one site"), "summary is not the help");
+    }
+
+    #[test]
     fn a_spec_progenitor_cannot_take_is_an_error_not_a_panic() {
         let spec: OpenAPI = serde_json::from_value(serde_json::json!({
             "openapi": "3.0.3",
@@ -262,6 +353,10 @@ mod tests {
         }))
         .unwrap();
         let err = generate(&spec).unwrap_err();
-        assert!(err.to_string().contains("a: 2 different success response types"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("a: 2 different success response types"),
+            "{err}"
+        );
     }
 }

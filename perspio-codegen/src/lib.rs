@@ -1,7 +1,8 @@
 //! The one place where the PerspioTalk OpenAPI spec becomes Rust source.
 //!
 //! `perspio-api/build.rs` and `cargo xtask regen` both call [`generate`], so the generation
-//! settings exist once and the two cannot drift.
+//! settings exist once and the two cannot drift. `perspio-cli/build.rs` calls [`generate_cli`]
+//! with the same settings, so the `perspio` command line follows the spec too.
 //!
 //! ```no_run
 //! let spec = perspio_codegen::load_spec(std::path::Path::new("openapi/perspio-talk.normalized.json"))?;
@@ -25,4 +26,4 @@ mod generate;
 
 pub use check::check;
 pub use error::{CodegenError, Problem};
-pub use generate::{GENERATED_HEADER, generate, load_spec};
+pub use generate::{GENERATED_HEADER, generate, generate_cli, load_spec};
