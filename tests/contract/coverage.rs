@@ -50,7 +50,8 @@ fn has_test_for(source: &str, id: &str) -> bool {
 
 #[test]
 fn the_guard_sees_a_missing_test() {
-    let source = "#[tokio::test]\nasync fn list_assets_works() {}\nasync fn list_sites_not_a_test() {}";
+    let source =
+        "#[tokio::test]\nasync fn list_assets_works() {}\nasync fn list_sites_not_a_test() {}";
     assert!(has_test_for(source, "list_assets"));
     assert!(!has_test_for(source, "list_sites"));
     assert!(!has_test_for(source, "get_current_user"));

@@ -5,7 +5,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use perspio_auth::{AuthConfig, AuthMiddleware, ClientSecret, Credentials, ManualClock, SubscriptionKey};
+use perspio_auth::{
+    AuthConfig, AuthMiddleware, ClientSecret, Credentials, ManualClock, SubscriptionKey,
+};
 use wiremock::matchers::{body_string_contains, method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
@@ -18,7 +20,9 @@ pub const TOKEN_PATH: &str = "/7d548d61-6361-4a6e-85e6-509e2c05d05e/oauth2/v2.0/
 
 /// A file under `tests/data/`.
 pub fn fixture(name: &str) -> serde_json::Value {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data").join(name);
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("data")
+        .join(name);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
@@ -146,10 +150,6 @@ impl Perspio {
     pub async fn api_requests(&self) -> Vec<Request> {
         self.api.received_requests().await.unwrap_or_default()
     }
-
-    pub async fn token_requests(&self) -> Vec<Request> {
-        self.entra.received_requests().await.unwrap_or_default()
-    }
 }
 
 /// A token endpoint that issues `token-1`, `token-2`, … valid for an hour.
@@ -231,9 +231,16 @@ pub fn assert_perspio_headers(request: &Request, token: &str) {
     };
     assert_eq!(header("authorization"), Some(format!("Bearer {token}")));
     assert_eq!(header("tid").as_deref(), Some(TENANT_ID));
-    assert_eq!(header("ocp-apim-subscription-key").as_deref(), Some(SUBSCRIPTION_KEY));
+    assert_eq!(
+        header("ocp-apim-subscription-key").as_deref(),
+        Some(SUBSCRIPTION_KEY)
+    );
     assert_eq!(header("accept").as_deref(), Some("application/json"));
-    assert_eq!(header("api-version"), None, "progenitor's api-version header must be removed");
+    assert_eq!(
+        header("api-version"),
+        None,
+        "progenitor's api-version header must be removed"
+    );
 }
 
 /// Captures everything `tracing` emits (TRACE and up) while the guard lives, on this thread.

@@ -18,7 +18,9 @@ async fn list_assets_sends_get_assets_v3_with_perspio_headers_and_keeps_every_fi
     // Arrange
     let perspio = Perspio::start().await;
     perspio.token_endpoint_answers(1).await;
-    perspio.operation_answers("/assets/v3/", "assets.json", 1).await;
+    perspio
+        .operation_answers("/assets/v3/", "assets.json", 1)
+        .await;
 
     // Act
     let response = perspio.client().list_assets().call().await.unwrap();
@@ -26,7 +28,11 @@ async fn list_assets_sends_get_assets_v3_with_perspio_headers_and_keeps_every_fi
     // Assert
     let request = single_request(&perspio).await;
     assert_eq!(request.method.as_str(), "GET");
-    assert_eq!(request.url.path(), "/assets/v3/", "trailing slash as documented");
+    assert_eq!(
+        request.url.path(),
+        "/assets/v3/",
+        "trailing slash as documented"
+    );
     assert_eq!(request.url.query(), None);
     assert!(request.body.is_empty());
     assert_perspio_headers(&request, &fixture_access_token());
@@ -44,7 +50,9 @@ async fn list_assets_sends_get_assets_v3_with_perspio_headers_and_keeps_every_fi
 async fn list_sites_sends_get_sites_v3_with_perspio_headers_and_keeps_every_field() {
     let perspio = Perspio::start().await;
     perspio.token_endpoint_answers(1).await;
-    perspio.operation_answers("/sites/v3/", "sites.json", 1).await;
+    perspio
+        .operation_answers("/sites/v3/", "sites.json", 1)
+        .await;
 
     let response = perspio.client().list_sites().call().await.unwrap();
 
@@ -56,7 +64,10 @@ async fn list_sites_sends_get_sites_v3_with_perspio_headers_and_keeps_every_fiel
     let types::SiteList::Array(sites) = response.into_inner() else {
         panic!("an array of sites decodes as SiteList::Array");
     };
-    assert_eq!(serde_json::Value::Object(sites[0].0.clone()), fixture("sites.json")[0]);
+    assert_eq!(
+        serde_json::Value::Object(sites[0].0.clone()),
+        fixture("sites.json")[0]
+    );
 }
 
 #[tokio::test]
@@ -67,7 +78,12 @@ async fn list_location_labels_sends_get_locations_v3_labels_and_keeps_a_wrapper_
         .operation_answers("/locations/v3/labels", "location_labels.json", 1)
         .await;
 
-    let response = perspio.client().list_location_labels().call().await.unwrap();
+    let response = perspio
+        .client()
+        .list_location_labels()
+        .call()
+        .await
+        .unwrap();
 
     let request = single_request(&perspio).await;
     assert_eq!(request.method.as_str(), "GET");
@@ -125,7 +141,9 @@ async fn get_current_user_sends_get_directory_v3_user_and_types_the_evidenced_fi
 async fn a_base_url_with_a_trailing_slash_reaches_the_same_paths() {
     let perspio = Perspio::start().await;
     perspio.token_endpoint_answers(1).await;
-    perspio.operation_answers("/sites/v3/", "sites.json", 1).await;
+    perspio
+        .operation_answers("/sites/v3/", "sites.json", 1)
+        .await;
     let client = perspio_api::Client::builder_with_auth(perspio.auth())
         .with_base_url(format!("{}/", perspio.api.uri()))
         .build()
