@@ -1,1 +1,42 @@
-fn main() {}
+//! `cargo xtask <task>`: maintainer tasks for this workspace (the rust-analyzer convention).
+//!
+//! Run `cargo xtask --help` for the list. Each task lives in its own module.
+
+// Printing what it did is this binary's job; the workspace lint is meant for library code.
+#![allow(clippy::print_stdout)]
+
+mod regen;
+
+use std::path::{Path, PathBuf};
+
+use clap::{Parser, Subcommand};
+
+/// Maintainer tasks for the perspio workspace.
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask", bin_name = "cargo xtask")]
+struct Cli {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Debug, Subcommand)]
+enum Task {
+    /// Re-derive the normalised spec, provenance hashes and API.md from openapi/perspio-talk.yaml,
+    /// or import a new upstream spec with `--from`.
+    Regen(regen::RegenArgs),
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.task {
+        Task::Regen(args) => regen::run(&project_root(), &args),
+    }
+}
+
+/// The workspace root: the parent of this crate's directory.
+fn project_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}

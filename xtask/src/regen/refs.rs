@@ -1,0 +1,92 @@
+//! Every `$ref` must point somewhere: a broken one is an error naming it and where it is.
+
+use serde_json::Value;
+
+/// Checks every `$ref` in `doc` against `target` (the merged document); `location` names the
+/// file `doc` came from.
+///
+/// # Errors
+/// Lists every broken or external `$ref` with its place in the document.
+pub(crate) fn check(doc: &Value, target: &Value, location: &str) -> anyhow::Result<()> {
+    let mut broken = Vec::new();
+    walk(doc, target, &mut Vec::new(), &mut broken);
+    if broken.is_empty() {
+        return Ok(());
+    }
+    anyhow::bail!(
+        "{location}: {} broken $ref(s):\n{}",
+        broken.len(),
+        broken
+            .iter()
+            .map(|b| format!("  - {b}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    )
+}
+
+fn walk(v: &Value, target: &Value, at: &mut Vec<String>, broken: &mut Vec<String>) {
+    match v {
+        Value::Object(map) => {
+            if let Some(Value::String(r)) = map.get("$ref") {
+                let place = if at.is_empty() {
+                    "(root)".to_owned()
+                } else {
+                    at.join(" › ")
+                };
+                match r.strip_prefix('#') {
+                    Some(pointer) if target.pointer(pointer).is_some() => {}
+                    Some(_) => broken.push(format!("`{r}` at {place} points to nothing")),
+                    None => broken.push(format!(
+                        "`{r}` at {place} is an external reference (not supported: bundle the \
+                         spec into one file first)"
+                    )),
+                }
+            }
+            for (k, child) in map {
+                // A property literally named `$ref` is a schema, not a reference.
+                at.push(k.clone());
+                walk(child, target, at, broken);
+                at.pop();
+            }
+        }
+        Value::Array(list) => {
+            for (i, child) in list.iter().enumerate() {
+                at.push(i.to_string());
+                walk(child, target, at, broken);
+                at.pop();
+            }
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_broken_ref_is_an_error_naming_it_and_where_it_is() {
+        let doc = json!({"paths": {"/a": {"get": {"responses": {"200": {
+            "$ref": "#/components/responses/Missing"
+        }}}}}, "components": {"responses": {}}});
+        let err = check(&doc, &doc, "upstream.yaml").unwrap_err().to_string();
+        assert!(err.contains("upstream.yaml"), "{err}");
+        assert!(err.contains("`#/components/responses/Missing`"), "{err}");
+        assert!(err.contains("paths › /a › get › responses › 200"), "{err}");
+    }
+
+    #[test]
+    fn an_external_ref_is_reported_and_a_good_one_passes() {
+        let doc = json!({"a": {"$ref": "other.yaml#/x"}, "b": {"$ref": "#/c"}, "c": {}});
+        let err = check(&doc, &doc, "f.json").unwrap_err().to_string();
+        assert!(
+            err.contains("1 broken") && err.contains("external"),
+            "{err}"
+        );
+        let good = json!({"b": {"$ref": "#/c/~1x"}, "c": {"/x": 1}});
+        check(&good, &good, "f.json").unwrap();
+    }
+}

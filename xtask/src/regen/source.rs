@@ -1,0 +1,234 @@
+//! Reading one upstream spec: a file or a URL, YAML or JSON (detected by content), OpenAPI 3.0
+//! or 3.1.
+
+use std::time::Duration;
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+/// How long a `--from <URL>` fetch may take.
+const FETCH_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Why a source could not be read.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum SourceError {
+    #[error("cannot read {location}")]
+    Read {
+        location: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot fetch {location} (no network? wrong URL?)")]
+    Fetch {
+        location: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error("{location} is neither JSON nor YAML ({format} parse failed)")]
+    Parse {
+        location: String,
+        format: &'static str,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error("{location} is not an OpenAPI 3 document: {why}")]
+    NotOpenApi { location: String, why: String },
+}
+
+/// The format a source was written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Format {
+    Json,
+    Yaml,
+}
+
+impl Format {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Format::Json => "json",
+            Format::Yaml => "yaml",
+        }
+    }
+}
+
+/// One loaded upstream document.
+#[derive(Debug, Clone)]
+pub(crate) struct Source {
+    /// The path or URL as given.
+    pub(crate) location: String,
+    pub(crate) format: Format,
+    /// sha256 of the bytes read, lowercase hex.
+    pub(crate) sha256: String,
+    pub(crate) doc: Value,
+}
+
+impl Source {
+    /// Reads `location` (a path, or an `http(s)://` URL) and parses it.
+    pub(crate) fn load(location: &str) -> Result<Self, SourceError> {
+        let text = if location.starts_with("http://") || location.starts_with("https://") {
+            fetch(location)?
+        } else {
+            std::fs::read_to_string(location).map_err(|source| SourceError::Read {
+                location: location.to_owned(),
+                source,
+            })?
+        };
+        Self::parse(location, &text)
+    }
+
+    /// Parses `text`, read from `location`.
+    pub(crate) fn parse(location: &str, text: &str) -> Result<Self, SourceError> {
+        let (format, doc) = parse_text(location, text)?;
+        check_openapi(location, &doc)?;
+        Ok(Self {
+            location: location.to_owned(),
+            format,
+            sha256: sha256_hex(text.as_bytes()),
+            doc,
+        })
+    }
+
+    /// The `openapi` version string.
+    pub(crate) fn version(&self) -> &str {
+        self.doc
+            .get("openapi")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+    }
+}
+
+fn fetch(url: &str) -> Result<String, SourceError> {
+    let fetch_error = |source: reqwest::Error| SourceError::Fetch {
+        location: url.to_owned(),
+        source: Box::new(source),
+    };
+    let client = reqwest::blocking::Client::builder()
+        .timeout(FETCH_TIMEOUT)
+        .build()
+        .map_err(fetch_error)?;
+    client
+        .get(url)
+        .send()
+        .and_then(reqwest::blocking::Response::error_for_status)
+        .and_then(reqwest::blocking::Response::text)
+        .map_err(fetch_error)
+}
+
+/// JSON when the first non-blank character opens an object, YAML otherwise.
+pub(crate) fn parse_text(location: &str, text: &str) -> Result<(Format, Value), SourceError> {
+    let text = text.trim_start_matches('\u{feff}');
+    if text.trim_start().starts_with('{') {
+        serde_json::from_str(text)
+            .map(|doc| (Format::Json, doc))
+            .map_err(|e| SourceError::Parse {
+                location: location.to_owned(),
+                format: "JSON",
+                source: Box::new(e),
+            })
+    } else {
+        serde_norway::from_str(text)
+            .map(|doc| (Format::Yaml, doc))
+            .map_err(|e| SourceError::Parse {
+                location: location.to_owned(),
+                format: "YAML",
+                source: Box::new(e),
+            })
+    }
+}
+
+fn check_openapi(location: &str, doc: &Value) -> Result<(), SourceError> {
+    let not = |why: String| SourceError::NotOpenApi {
+        location: location.to_owned(),
+        why,
+    };
+    let Some(root) = doc.as_object() else {
+        return Err(not("the document is not a mapping".into()));
+    };
+    if let Some(swagger) = root.get("swagger") {
+        return Err(not(format!(
+            "it is Swagger {swagger}; convert it to OpenAPI 3 first"
+        )));
+    }
+    match root.get("openapi").and_then(Value::as_str) {
+        Some(v) if v.starts_with("3.0") || v.starts_with("3.1") => {}
+        Some(v) => return Err(not(format!("`openapi: {v}` is not 3.0 or 3.1"))),
+        None => return Err(not("it has no `openapi` version field".into())),
+    }
+    if !root.get("info").is_some_and(Value::is_object) {
+        return Err(not("it has no `info` object".into()));
+    }
+    Ok(())
+}
+
+/// Lowercase hex sha256.
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    #[test]
+    fn yaml_and_json_are_detected_by_content() {
+        let yaml = "openapi: 3.1.0\ninfo: {title: t, version: '1'}\npaths:\n  /a:\n    get:\n      responses:\n        200: {description: ok}\n";
+        let s = Source::parse("a.txt", yaml).unwrap();
+        assert_eq!(s.format, Format::Yaml);
+        assert!(s.doc["paths"]["/a"]["get"]["responses"]["200"].is_object());
+        let s = Source::parse(
+            "b.txt",
+            r#"{"openapi":"3.0.3","info":{"title":"t","version":"1"}}"#,
+        )
+        .unwrap();
+        assert_eq!(s.format, Format::Json);
+    }
+
+    #[test]
+    fn input_that_is_not_openapi_is_a_clear_error() {
+        let err = Source::parse("swagger.json", r#"{"swagger":"2.0","info":{}}"#).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("swagger.json is not an OpenAPI 3 document"),
+            "{err}"
+        );
+        assert!(err.to_string().contains("Swagger"), "{err}");
+        let err = Source::parse("list.yaml", "- a\n- b\n").unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("list.yaml is not an OpenAPI 3 document"),
+            "{err}"
+        );
+        let err = Source::parse("bad.json", "{ not json").unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("bad.json is neither JSON nor YAML"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn an_unreadable_file_is_an_error_naming_it() {
+        let err = Source::load("/nonexistent/upstream.yaml").unwrap_err();
+        assert!(matches!(err, SourceError::Read { .. }));
+        assert!(
+            err.to_string().contains("/nonexistent/upstream.yaml"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn an_unreachable_url_is_a_fetch_error_naming_it() {
+        // Port 9 on localhost: nothing listens there, so this fails fast without a network.
+        let err = Source::load("http://127.0.0.1:9/spec.yaml").unwrap_err();
+        assert!(matches!(err, SourceError::Fetch { .. }), "{err}");
+        assert!(
+            err.to_string().contains("http://127.0.0.1:9/spec.yaml"),
+            "{err}"
+        );
+    }
+}

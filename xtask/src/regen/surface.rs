@@ -1,0 +1,472 @@
+//! `openapi/API.md`: the API surface as the generated Rust code really is.
+//!
+//! The Rust side (method names, builder setters and their types, `send` signatures) is read
+//! from the source `perspio_codegen::generate` returns, parsed with `syn`; the HTTP side
+//! (parameters, where they go, status codes) from the normalised spec.
+
+use std::fmt::Write as _;
+
+use quote::ToTokens;
+use serde_json::Value;
+
+use super::HTTP_METHODS;
+use super::normalize::describe_schema;
+
+/// One operation as the generated code exposes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RustOperation {
+    /// `list_assets` (`Client::list_assets()`).
+    pub(crate) method: String,
+    /// `ListAssets` (`builder::ListAssets`).
+    pub(crate) builder: String,
+    /// `GET /assets/v3/`, from the doc comment of `send`.
+    pub(crate) http: String,
+    pub(crate) setters: Vec<Setter>,
+    /// `types::AssetList` in `ResponseValue<types::AssetList>`.
+    pub(crate) success: String,
+    /// `types::ApiError` in `Error<types::ApiError>`.
+    pub(crate) error: String,
+}
+
+/// One builder setter: `.name(value)` taking `ty`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Setter {
+    pub(crate) name: String,
+    pub(crate) ty: String,
+}
+
+/// Reads every operation from the generated source.
+///
+/// # Errors
+/// When the source does not parse, or its shape is not progenitor's builder interface.
+pub(crate) fn extract(source: &str) -> anyhow::Result<Vec<RustOperation>> {
+    let file = syn::parse_file(source)
+        .map_err(|e| anyhow::anyhow!("the generated source does not parse: {e}"))?;
+    let builder_items = file
+        .items
+        .iter()
+        .find_map(|item| match item {
+            syn::Item::Mod(m) if m.ident == "builder" => m.content.as_ref().map(|(_, i)| i),
+            _ => None,
+        })
+        .ok_or_else(|| anyhow::anyhow!("the generated source has no `builder` module"))?;
+
+    let mut ops = Vec::new();
+    for item in &file.items {
+        let syn::Item::Impl(imp) = item else { continue };
+        if imp.trait_.is_some() || !is_named(&imp.self_ty, "Client") {
+            continue;
+        }
+        for member in &imp.items {
+            let syn::ImplItem::Fn(f) = member else {
+                continue;
+            };
+            let syn::ReturnType::Type(_, ty) = &f.sig.output else {
+                continue;
+            };
+            let Some(builder) = builder_name(ty) else {
+                continue;
+            };
+            let op = read_builder(builder_items, &f.sig.ident.to_string(), &builder)?;
+            ops.push(op);
+        }
+    }
+    Ok(ops)
+}
+
+fn read_builder(items: &[syn::Item], method: &str, builder: &str) -> anyhow::Result<RustOperation> {
+    let mut op = RustOperation {
+        method: method.to_owned(),
+        builder: builder.to_owned(),
+        http: String::new(),
+        setters: Vec::new(),
+        success: String::new(),
+        error: String::new(),
+    };
+    for item in items {
+        let syn::Item::Impl(imp) = item else { continue };
+        if imp.trait_.is_some() || !is_named(&imp.self_ty, builder) {
+            continue;
+        }
+        for member in &imp.items {
+            let syn::ImplItem::Fn(f) = member else {
+                continue;
+            };
+            if !matches!(f.vis, syn::Visibility::Public(_)) {
+                continue;
+            }
+            let name = f.sig.ident.to_string();
+            if name == "new" {
+                continue;
+            }
+            if name == "send" {
+                op.http = doc_text(&f.attrs)
+                    .strip_prefix("Sends a `")
+                    .map(|rest| rest.replacen("` request to `", " ", 1).replace('`', ""))
+                    .unwrap_or_default();
+                if let syn::ReturnType::Type(_, ty) = &f.sig.output {
+                    let ok = generic_arg(ty, "Result", 0);
+                    op.success = ok
+                        .as_ref()
+                        .and_then(|t| generic_arg(t, "ResponseValue", 0))
+                        .map_or_else(String::new, |t| type_string(&t));
+                    op.error = generic_arg(ty, "Result", 1)
+                        .and_then(|t| generic_arg(&t, "Error", 0))
+                        .map_or_else(|| "()".into(), |t| type_string(&t));
+                }
+                continue;
+            }
+            op.setters.push(Setter {
+                name,
+                ty: setter_type(&f.sig),
+            });
+        }
+    }
+    anyhow::ensure!(
+        !op.http.is_empty(),
+        "builder `{builder}` of `Client::{method}()` has no documented `send` method"
+    );
+    Ok(op)
+}
+
+/// The type a setter takes: `T` for `V: TryInto<T>`, the bound for other generics, else the
+/// argument's type.
+fn setter_type(sig: &syn::Signature) -> String {
+    let Some(syn::FnArg::Typed(arg)) = sig.inputs.iter().nth(1) else {
+        return "()".into();
+    };
+    let arg_ty = type_string(&arg.ty);
+    let mut bounds: Vec<String> = Vec::new();
+    for param in &sig.generics.params {
+        if let syn::GenericParam::Type(t) = param
+            && t.ident == arg_ty
+        {
+            bounds.extend(t.bounds.iter().map(token_string));
+        }
+    }
+    for pred in sig.generics.where_clause.iter().flat_map(|w| &w.predicates) {
+        if let syn::WherePredicate::Type(p) = pred
+            && type_string(&p.bounded_ty) == arg_ty
+        {
+            bounds.extend(p.bounds.iter().map(token_string));
+        }
+    }
+    match bounds.first() {
+        Some(b) => b
+            .strip_prefix("std::convert::TryInto<")
+            .and_then(|inner| inner.strip_suffix('>'))
+            .map_or_else(|| b.clone(), str::to_owned),
+        None => arg_ty,
+    }
+}
+
+fn doc_text(attrs: &[syn::Attribute]) -> String {
+    attrs
+        .iter()
+        .filter(|a| a.path().is_ident("doc"))
+        .filter_map(|a| match &a.meta {
+            syn::Meta::NameValue(nv) => match &nv.value {
+                syn::Expr::Lit(syn::ExprLit {
+                    lit: syn::Lit::Str(s),
+                    ..
+                }) => Some(s.value().trim().to_owned()),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn is_named(ty: &syn::Type, name: &str) -> bool {
+    matches!(ty, syn::Type::Path(p) if p.path.segments.last().is_some_and(|s| s.ident == name))
+}
+
+fn builder_name(ty: &syn::Type) -> Option<String> {
+    let syn::Type::Path(p) = ty else { return None };
+    let segments: Vec<_> = p.path.segments.iter().collect();
+    match segments.as_slice() {
+        [module, last] if module.ident == "builder" => Some(last.ident.to_string()),
+        _ => None,
+    }
+}
+
+fn generic_arg(ty: &syn::Type, outer: &str, index: usize) -> Option<syn::Type> {
+    let syn::Type::Path(p) = ty else { return None };
+    let last = p.path.segments.last()?;
+    if last.ident != outer {
+        return None;
+    }
+    let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
+        return None;
+    };
+    args.args
+        .iter()
+        .filter_map(|a| match a {
+            syn::GenericArgument::Type(t) => Some(t.clone()),
+            _ => None,
+        })
+        .nth(index)
+}
+
+fn type_string(ty: &syn::Type) -> String {
+    token_string(ty)
+}
+
+/// Tokens as Rust is written: `types :: Foo < '_ >` → `types::Foo<'_>`.
+fn token_string(tokens: &impl ToTokens) -> String {
+    let mut s = tokens.to_token_stream().to_string();
+    for (from, to) in [
+        (" :: ", "::"),
+        (":: ", "::"),
+        (" < ", "<"),
+        ("< ", "<"),
+        (" <", "<"),
+        (" >", ">"),
+        (" ,", ","),
+        ("& ", "&"),
+        ("( ", "("),
+        (" )", ")"),
+    ] {
+        s = s.replace(from, to);
+    }
+    s
+}
+
+/// Renders `API.md` from the normalised spec and the operations read from the generated code.
+pub(crate) fn render(spec: &Value, ops: &[RustOperation]) -> String {
+    let mut out = String::new();
+    let title = spec["info"]["title"].as_str().unwrap_or("API");
+    let version = spec["info"]["version"].as_str().unwrap_or("?");
+    let _ = writeln!(
+        out,
+        "<!-- @generated by `cargo xtask regen` from openapi/perspio-talk.yaml (via \
+         perspio-codegen). Do not edit: change the spec and run `cargo xtask regen`. -->"
+    );
+    let _ = writeln!(out, "# {title} API surface\n");
+    let _ = writeln!(
+        out,
+        "The operations of the spec (version `{version}`, normalised to OpenAPI {}) and the Rust \
+         each becomes in `perspio-api`. Every call is `client.<method>()`, then the builder \
+         setters, then `.send().await` (progenitor's error type) or `.call().await` (returns \
+         `perspio_api::Error`, naming the operation). A setter taking `T` accepts any value \
+         that is `TryInto<T>`; a required parameter left unset fails the call before it is sent.\n",
+        spec["openapi"].as_str().unwrap_or("?")
+    );
+    let _ = writeln!(out, "| HTTP | Rust | success | error |\n|---|---|---|---|");
+    let spec_ops = spec_operations(spec);
+    for (http, _) in &spec_ops {
+        if let Some(op) = ops.iter().find(|o| o.http == *http) {
+            let _ = writeln!(
+                out,
+                "| `{http}` | `Client::{}()` | `{}` | `{}` |",
+                op.method, op.success, op.error
+            );
+        }
+    }
+    for (http, op_spec) in &spec_ops {
+        let _ = writeln!(out);
+        let Some(op) = ops.iter().find(|o| o.http == *http) else {
+            let _ = writeln!(out, "## `{http}`\n\nNot found in the generated code.");
+            continue;
+        };
+        let _ = writeln!(out, "## `{http}` → `Client::{}()`\n", op.method);
+        if let Some(summary) = op_spec.get("summary").and_then(Value::as_str) {
+            let _ = writeln!(out, "{}\n", summary.trim());
+        }
+        let _ = writeln!(out, "```rust,ignore");
+        let _ = write!(out, "client.{}()", op.method);
+        for s in &op.setters {
+            let _ = write!(out, "\n    .{}(/* {} */)", s.name, s.ty);
+        }
+        let _ = writeln!(
+            out,
+            "\n    .send().await // Result<ResponseValue<{}>, Error<{}>>",
+            op.success, op.error
+        );
+        let _ = writeln!(out, "```\n");
+        let params = parameters(spec, op_spec);
+        if op.setters.is_empty() {
+            let _ = writeln!(out, "No parameters.\n");
+        } else {
+            let _ = writeln!(
+                out,
+                "| setter | Rust type | parameter | in | required |\n|---|---|---|---|---|"
+            );
+            for s in &op.setters {
+                let p = params.iter().find(|p| loose(&p.name) == loose(&s.name));
+                let (name, location, required) = match (p, s.name.as_str()) {
+                    (Some(p), _) => (
+                        format!("`{}`", p.name),
+                        p.location.clone(),
+                        if p.required { "yes" } else { "no" }.to_owned(),
+                    ),
+                    (None, "body") => {
+                        ("request body".into(), "body".into(), body_required(op_spec))
+                    }
+                    (None, "body_map") => (
+                        "request body (built field by field)".into(),
+                        "body".into(),
+                        body_required(op_spec),
+                    ),
+                    (None, _) => ("?".into(), "?".into(), "?".into()),
+                };
+                let _ = writeln!(
+                    out,
+                    "| `.{}()` | `{}` | {name} | {location} | {required} |",
+                    s.name, s.ty
+                );
+            }
+            let _ = writeln!(out);
+        }
+        let _ = writeln!(out, "| status | body |\n|---|---|");
+        for (status, response) in op_spec
+            .get("responses")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+        {
+            let _ = writeln!(out, "| {status} | {} |", response_body(spec, response));
+        }
+    }
+    out
+}
+
+/// `("GET /path", operation)` in document order.
+fn spec_operations(spec: &Value) -> Vec<(String, &Value)> {
+    let mut ops = Vec::new();
+    for (path, item) in spec
+        .get("paths")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+    {
+        for (method, op) in item.as_object().into_iter().flatten() {
+            if HTTP_METHODS.contains(&method.as_str()) {
+                ops.push((format!("{} {path}", method.to_uppercase()), op));
+            }
+        }
+    }
+    ops
+}
+
+struct Param {
+    name: String,
+    location: String,
+    required: bool,
+}
+
+fn parameters(spec: &Value, op: &Value) -> Vec<Param> {
+    op.get("parameters")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|p| resolve(spec, p))
+        .map(|p| Param {
+            name: p["name"].as_str().unwrap_or("?").to_owned(),
+            location: p["in"].as_str().unwrap_or("?").to_owned(),
+            required: p["required"].as_bool().unwrap_or(false),
+        })
+        .collect()
+}
+
+fn body_required(op: &Value) -> String {
+    if op["requestBody"]["required"].as_bool().unwrap_or(false) {
+        "yes".into()
+    } else {
+        "no".into()
+    }
+}
+
+fn response_body(spec: &Value, response: &Value) -> String {
+    let reference = response.get("$ref").and_then(Value::as_str);
+    let response = resolve(spec, response);
+    let body = match response.get("content").and_then(Value::as_object) {
+        Some(c) if !c.is_empty() => c
+            .iter()
+            .map(|(mt, media)| match media.get("schema") {
+                Some(s) => format!("`{mt}` {}", describe_schema(s).replace('|', "\\|")),
+                None => format!("`{mt}`"),
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
+        _ => "no body".into(),
+    };
+    match reference {
+        Some(r) => format!("{body} (`{}`)", r.rsplit('/').next().unwrap_or(r)),
+        None => body,
+    }
+}
+
+fn resolve<'a>(spec: &'a Value, mut v: &'a Value) -> &'a Value {
+    for _ in 0..8 {
+        match v.get("$ref").and_then(Value::as_str) {
+            Some(r) if r.starts_with("#/") => match spec.pointer(&r[1..]) {
+                Some(target) => v = target,
+                None => return v,
+            },
+            _ => return v,
+        }
+    }
+    v
+}
+
+/// Names compared without case and separators: `api-version` ~ `api_version`.
+fn loose(name: &str) -> String {
+    name.chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_lowercase())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_surface_names_methods_setters_and_send_types() {
+        let spec = json!({
+            "openapi": "3.0.3", "info": {"title": "T", "version": "1"},
+            "paths": {"/assets/{id}": {"get": {"operationId": "getAsset", "summary": "One asset",
+                "parameters": [
+                    {"name": "id", "in": "path", "required": true, "schema": {"type": "string"}},
+                    {"name": "limit", "in": "query", "schema": {"type": "integer", "format": "int32"}}
+                ],
+                "responses": {
+                    "200": {"description": "ok", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Asset"}}}},
+                    "404": {"description": "e", "content": {"application/json": {"schema": {}}}}
+                }}}},
+            "components": {"schemas": {"Asset": {"type": "object", "properties": {"id": {"type": "string"}}}}}
+        });
+        let parsed: openapiv3::OpenAPI = serde_json::from_value(spec.clone()).unwrap();
+        let source = perspio_codegen::generate(&parsed).unwrap();
+        let ops = extract(&source).unwrap();
+        assert_eq!(ops.len(), 1);
+        let op = &ops[0];
+        assert_eq!(op.method, "get_asset");
+        assert_eq!(op.http, "GET /assets/{id}");
+        assert_eq!(op.success, "types::Asset");
+        assert!(!op.error.is_empty());
+        let setters: Vec<(&str, &str)> = op
+            .setters
+            .iter()
+            .map(|s| (s.name.as_str(), s.ty.as_str()))
+            .collect();
+        assert_eq!(setters[0].0, "id");
+        assert_eq!(setters[1], ("limit", "i32"));
+        let md = render(&spec, &ops);
+        assert!(md.starts_with("<!-- @generated"), "{md}");
+        assert!(
+            md.contains("## `GET /assets/{id}` → `Client::get_asset()`"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| `.limit()` | `i32` | `limit` | query | no |"),
+            "{md}"
+        );
+        assert!(md.contains("| 200 | `application/json` Asset |"), "{md}");
+    }
+}
