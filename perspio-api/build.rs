@@ -14,7 +14,8 @@ fn main() -> ExitCode {
         println!("cargo::error=OUT_DIR is not set: build.rs must be run by cargo");
         return ExitCode::FAILURE;
     };
-    let generated = perspio_codegen::load_spec(&spec_path).and_then(|spec| perspio_codegen::generate(&spec));
+    let generated =
+        perspio_codegen::load_spec(&spec_path).and_then(|spec| perspio_codegen::generate(&spec));
     let source = match generated {
         Ok(source) => source,
         Err(e) => {

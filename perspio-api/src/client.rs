@@ -118,7 +118,7 @@ impl ClientBuilder {
     pub fn new(credentials: Credentials) -> Self {
         Self::from_auth(Auth::FromCredentials {
             credentials,
-            config: AuthConfig::default(),
+            config: Box::default(),
         })
     }
 
@@ -175,7 +175,7 @@ impl ClientBuilder {
     /// [`with_auth`](Self::with_auth). Defaults to [`AuthConfig::default`].
     pub fn with_auth_config(mut self, auth_config: AuthConfig) -> Self {
         if let Auth::FromCredentials { config, .. } = &mut self.auth {
-            *config = auth_config;
+            **config = auth_config;
         }
         self
     }
@@ -230,7 +230,7 @@ impl ClientBuilder {
 enum Auth {
     FromCredentials {
         credentials: Credentials,
-        config: AuthConfig,
+        config: Box<AuthConfig>,
     },
     Ready(AuthMiddleware),
 }
@@ -285,8 +285,14 @@ mod tests {
         for (raw, reason) in [
             ("talk.perspio.io", "not an absolute url"),
             ("ftp://talk.perspio.io", "the scheme must be http or https"),
-            ("https://talk.perspio.io/?x=1", "it must not have a query or fragment"),
-            ("https://user:pw@talk.perspio.io", "it must not carry user information"),
+            (
+                "https://talk.perspio.io/?x=1",
+                "it must not have a query or fragment",
+            ),
+            (
+                "https://user:pw@talk.perspio.io",
+                "it must not carry user information",
+            ),
         ] {
             match normalize_base_url(raw) {
                 Err(Error::InvalidBaseUrl { url, reason: r }) => {

@@ -173,9 +173,7 @@ impl Error {
         match self {
             Error::Api { response, .. } => Some(response.status),
             Error::UnexpectedStatus { status, .. } => Some(*status),
-            Error::Transport { source, .. } | Error::ResponseBody { source, .. } => {
-                source.status()
-            }
+            Error::Transport { source, .. } | Error::ResponseBody { source, .. } => source.status(),
             _ => None,
         }
     }
@@ -230,12 +228,12 @@ impl Error {
                 Some(source) => Error::Middleware { operation, source },
                 None => Error::InvalidRequest { operation, message },
             },
-            ProgenitorError::InvalidRequest(message) => Error::InvalidRequest { operation, message },
+            ProgenitorError::InvalidRequest(message) => {
+                Error::InvalidRequest { operation, message }
+            }
             ProgenitorError::CommunicationError(source)
             | ProgenitorError::InvalidUpgrade(source) => Error::Transport { operation, source },
-            ProgenitorError::ResponseBodyError(source) => {
-                Error::ResponseBody { operation, source }
-            }
+            ProgenitorError::ResponseBodyError(source) => Error::ResponseBody { operation, source },
             ProgenitorError::InvalidResponsePayload(body, source) => Error::InvalidResponse {
                 operation,
                 body,

@@ -82,4 +82,5 @@ pub use client::{
 pub use error::{ApiErrorResponse, Error};
 pub use generated::{Client, builder, types};
 pub use hooks::OperationId;
+pub use perspio_auth as auth;
 pub use progenitor_client::{self, ResponseValue};

@@ -200,7 +200,7 @@ pub struct RefusesTokens {
 impl Respond for RefusesTokens {
     fn respond(&self, request: &Request) -> ResponseTemplate {
         let sent = bearer(request).unwrap_or_default();
-        if self.refused.iter().any(|t| *t == sent) {
+        if self.refused.contains(&sent) {
             ResponseTemplate::new(401).set_body_json(fixture("apim_401.json"))
         } else {
             ResponseTemplate::new(200).set_body_json(self.body.clone())
