@@ -1,0 +1,594 @@
+//! Retries: `Retry-After`, transient failures with backoff, and the per-call deadline.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use http::{Extensions, Method, StatusCode};
+use rand::Rng;
+use reqwest::{Request, Response};
+use reqwest_middleware::{Middleware, Next};
+
+use crate::clock::{Clock, SystemClock};
+use crate::error::PolicyError;
+use crate::retry_after::parse_retry_after;
+
+/// How random the backoff delay is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Jitter {
+    /// "Full jitter": a delay drawn uniformly from zero to the exponential ceiling, so that
+    /// many clients failing together do not retry together. The default.
+    #[default]
+    Full,
+    /// Exactly the exponential ceiling; deterministic, for tests.
+    None,
+}
+
+/// Request extension that lets a non-idempotent request (POST, PATCH) be retried after a
+/// transient failure, for calls the caller knows to be safe to repeat.
+///
+/// Without it, POST and PATCH are never repeated after a transport error or a 5xx (they may
+/// have been processed); only a `429`, which the server answers *instead of* processing, is
+/// retried for every method.
+///
+/// Set it per request with [`reqwest_middleware::RequestBuilder::with_extension`], or insert it
+/// into the [`Extensions`] given to
+/// [`ClientWithMiddleware::execute_with_extensions`](reqwest_middleware::ClientWithMiddleware::execute_with_extensions):
+///
+/// ```no_run
+/// # async fn run(client: reqwest_middleware::ClientWithMiddleware) -> Result<(), reqwest_middleware::Error> {
+/// use perspio_policy::RetryNonIdempotent;
+///
+/// client
+///     .post("https://talk.perspio.io/assets/v3/")
+///     .with_extension(RetryNonIdempotent)
+///     .send()
+///     .await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RetryNonIdempotent;
+
+/// Configuration of [`RetryMiddleware`].
+///
+/// | setting | default |
+/// |---|---|
+/// | [`with_max_attempts`](Self::with_max_attempts) | 4 requests in all |
+/// | [`with_base_delay`](Self::with_base_delay) | 500 ms |
+/// | [`with_max_delay`](Self::with_max_delay) | 30 s |
+/// | [`with_max_retry_after`](Self::with_max_retry_after) | 90 s |
+/// | [`with_deadline`](Self::with_deadline) | 180 s |
+/// | [`with_transient_statuses`](Self::with_transient_statuses) | 502, 503, 504 |
+/// | [`with_jitter`](Self::with_jitter) | [`Jitter::Full`] |
+///
+/// ```
+/// use std::time::Duration;
+/// use perspio_policy::RetryConfig;
+///
+/// let config = RetryConfig::default()
+///     .with_max_attempts(6)
+///     .with_max_retry_after(Duration::from_secs(300))
+///     .with_deadline(Duration::from_secs(600));
+/// assert_eq!(config.max_attempts(), 6);
+/// ```
+#[derive(Debug, Clone)]
+pub struct RetryConfig {
+    max_attempts: u32,
+    base_delay: Duration,
+    max_delay: Duration,
+    max_retry_after: Duration,
+    deadline: Duration,
+    transient_statuses: Vec<StatusCode>,
+    jitter: Jitter,
+}
+
+impl RetryConfig {
+    /// Default for [`with_max_attempts`](Self::with_max_attempts).
+    pub const DEFAULT_MAX_ATTEMPTS: u32 = 4;
+    /// Default for [`with_base_delay`](Self::with_base_delay).
+    pub const DEFAULT_BASE_DELAY: Duration = Duration::from_millis(500);
+    /// Default for [`with_max_delay`](Self::with_max_delay).
+    pub const DEFAULT_MAX_DELAY: Duration = Duration::from_secs(30);
+    /// Default for [`with_max_retry_after`](Self::with_max_retry_after): the documented
+    /// per-application window (20 requests per 90 s).
+    pub const DEFAULT_MAX_RETRY_AFTER: Duration = Duration::from_secs(90);
+    /// Default for [`with_deadline`](Self::with_deadline).
+    pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(180);
+    /// Default for [`with_transient_statuses`](Self::with_transient_statuses).
+    pub const DEFAULT_TRANSIENT_STATUSES: [StatusCode; 3] = [
+        StatusCode::BAD_GATEWAY,
+        StatusCode::SERVICE_UNAVAILABLE,
+        StatusCode::GATEWAY_TIMEOUT,
+    ];
+
+    /// The maximum number of requests per call, the first one included (`1` disables retries;
+    /// `0` is treated as `1`). Defaults to 4.
+    pub fn with_max_attempts(mut self, max_attempts: u32) -> Self {
+        self.max_attempts = max_attempts.max(1);
+        self
+    }
+
+    /// The backoff ceiling before the first retry; it doubles for each further retry, up to
+    /// [`with_max_delay`](Self::with_max_delay). Used when the server gives no `Retry-After`.
+    /// Defaults to 500 ms.
+    pub fn with_base_delay(mut self, base_delay: Duration) -> Self {
+        self.base_delay = base_delay;
+        self
+    }
+
+    /// The largest backoff delay. Defaults to 30 s.
+    pub fn with_max_delay(mut self, max_delay: Duration) -> Self {
+        self.max_delay = max_delay;
+        self
+    }
+
+    /// The longest `Retry-After` the middleware will wait out. A response advising a longer
+    /// wait (for example the hourly quota) is returned to the caller unchanged, `Retry-After`
+    /// header included. Defaults to 90 s.
+    pub fn with_max_retry_after(mut self, max_retry_after: Duration) -> Self {
+        self.max_retry_after = max_retry_after;
+        self
+    }
+
+    /// The overall time budget of one call: every attempt, every wait and every rate-limit
+    /// slot. When the next wait would cross it, or a request in flight reaches it, the call
+    /// ends with [`PolicyError::DeadlineExceeded`]. Defaults to 180 s.
+    pub fn with_deadline(mut self, deadline: Duration) -> Self {
+        self.deadline = deadline;
+        self
+    }
+
+    /// The statuses treated as transient failures, retried (for idempotent or opted-in
+    /// requests) with backoff, or after their `Retry-After` when they carry one. `429` is
+    /// always retried and need not be listed; `500` is not listed by default because it
+    /// usually means a bug, not a passing failure. Defaults to 502, 503 and 504.
+    pub fn with_transient_statuses(
+        mut self,
+        statuses: impl IntoIterator<Item = StatusCode>,
+    ) -> Self {
+        self.transient_statuses = statuses.into_iter().collect();
+        self
+    }
+
+    /// How random the backoff is. Defaults to [`Jitter::Full`].
+    pub fn with_jitter(mut self, jitter: Jitter) -> Self {
+        self.jitter = jitter;
+        self
+    }
+
+    /// See [`with_max_attempts`](Self::with_max_attempts).
+    pub fn max_attempts(&self) -> u32 {
+        self.max_attempts
+    }
+
+    /// See [`with_base_delay`](Self::with_base_delay).
+    pub fn base_delay(&self) -> Duration {
+        self.base_delay
+    }
+
+    /// See [`with_max_delay`](Self::with_max_delay).
+    pub fn max_delay(&self) -> Duration {
+        self.max_delay
+    }
+
+    /// See [`with_max_retry_after`](Self::with_max_retry_after).
+    pub fn max_retry_after(&self) -> Duration {
+        self.max_retry_after
+    }
+
+    /// See [`with_deadline`](Self::with_deadline).
+    pub fn deadline(&self) -> Duration {
+        self.deadline
+    }
+
+    /// See [`with_transient_statuses`](Self::with_transient_statuses).
+    pub fn transient_statuses(&self) -> &[StatusCode] {
+        &self.transient_statuses
+    }
+
+    /// See [`with_jitter`](Self::with_jitter).
+    pub fn jitter(&self) -> Jitter {
+        self.jitter
+    }
+
+    /// The backoff before retry number `retry` (1 for the first retry): full jitter over
+    /// `min(max_delay, base_delay * 2^(retry - 1))`.
+    pub(crate) fn backoff(&self, retry: u32) -> Duration {
+        let ceiling = self.backoff_ceiling(retry);
+        match self.jitter {
+            Jitter::None => ceiling,
+            Jitter::Full => {
+                let nanos = u64::try_from(ceiling.as_nanos()).unwrap_or(u64::MAX);
+                Duration::from_nanos(rand::rng().random_range(0..=nanos))
+            }
+        }
+    }
+
+    fn backoff_ceiling(&self, retry: u32) -> Duration {
+        let factor = 1u32
+            .checked_shl(retry.saturating_sub(1))
+            .unwrap_or(u32::MAX);
+        self.base_delay
+            .checked_mul(factor)
+            .unwrap_or(Duration::MAX)
+            .min(self.max_delay)
+    }
+}
+
+impl Default for RetryConfig {
+    fn default() -> Self {
+        Self {
+            max_attempts: Self::DEFAULT_MAX_ATTEMPTS,
+            base_delay: Self::DEFAULT_BASE_DELAY,
+            max_delay: Self::DEFAULT_MAX_DELAY,
+            max_retry_after: Self::DEFAULT_MAX_RETRY_AFTER,
+            deadline: Self::DEFAULT_DEADLINE,
+            transient_statuses: Self::DEFAULT_TRANSIENT_STATUSES.to_vec(),
+            jitter: Jitter::default(),
+        }
+    }
+}
+
+/// The call deadline, passed down the stack so that the rate limiter can refuse a slot the
+/// call could not live to use.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CallDeadline {
+    pub(crate) start: Instant,
+    pub(crate) at: Instant,
+    pub(crate) deadline: Duration,
+    pub(crate) attempts_before: u32,
+}
+
+impl CallDeadline {
+    pub(crate) fn exceeded(
+        &self,
+        now: Instant,
+        next_wait: Option<Duration>,
+        attempts: u32,
+    ) -> PolicyError {
+        PolicyError::DeadlineExceeded {
+            deadline: self.deadline,
+            elapsed: now.saturating_duration_since(self.start),
+            attempts,
+            next_wait,
+            last_status: None,
+            last_error: None,
+        }
+    }
+}
+
+/// Why a request is retried; the `reason` field of the tracing event.
+#[derive(Debug, Clone, Copy)]
+enum Reason {
+    RetryAfter,
+    TooManyRequests,
+    TransientStatus,
+    ConnectError,
+    Timeout,
+    ConnectionError,
+}
+
+impl Reason {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::RetryAfter => "retry-after",
+            Self::TooManyRequests => "too-many-requests",
+            Self::TransientStatus => "transient-status",
+            Self::ConnectError => "connect-error",
+            Self::Timeout => "timeout",
+            Self::ConnectionError => "connection-error",
+        }
+    }
+}
+
+/// Middleware that retries a call according to a [`RetryConfig`].
+///
+/// What is retried, at most [`max_attempts`](RetryConfig::with_max_attempts) requests in all and
+/// within the [deadline](RetryConfig::with_deadline):
+///
+/// | outcome | methods | wait |
+/// |---|---|---|
+/// | `429` | all (the server did not process it) | its `Retry-After`, else backoff |
+/// | 502, 503, 504 (configurable) | idempotent, or opted in with [`RetryNonIdempotent`] | its `Retry-After` if any, else backoff |
+/// | connect error, timeout, connection reset/closed | idempotent, or opted in | backoff |
+/// | anything else, including errors of inner middlewares | — | not retried |
+///
+/// Idempotent methods are GET, HEAD, PUT, DELETE, OPTIONS and TRACE. A `Retry-After` above
+/// [`max_retry_after`](RetryConfig::with_max_retry_after) is not waited out: the response
+/// goes back to the caller. A request whose body cannot be cloned (a stream) is sent once,
+/// as is, and never retried.
+///
+/// Every retry emits a `WARN` tracing event (target `perspio_policy`) with `reason`, `delay`,
+/// `attempt`, `method` and `status`; decisions *not* to retry emit `DEBUG` events. Headers are
+/// never logged.
+///
+/// See the [crate docs](crate) for where it goes in the middleware stack.
+#[derive(Debug, Clone)]
+pub struct RetryMiddleware {
+    config: RetryConfig,
+    clock: Arc<dyn Clock>,
+}
+
+impl RetryMiddleware {
+    /// A retry middleware on the real clock.
+    pub fn new(config: RetryConfig) -> Self {
+        Self {
+            config,
+            clock: Arc::new(SystemClock),
+        }
+    }
+
+    /// Uses `clock` for waits and the deadline (tests pass a
+    /// [`ManualClock`](crate::ManualClock)). Defaults to [`SystemClock`].
+    pub fn with_clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &RetryConfig {
+        &self.config
+    }
+
+    /// Whether the outcome of attempt `attempt` should be retried, and after how long.
+    fn decide(
+        &self,
+        outcome: &reqwest_middleware::Result<Response>,
+        method: &Method,
+        may_repeat: bool,
+        attempt: u32,
+    ) -> Option<(Duration, Reason)> {
+        match outcome {
+            Ok(response) => {
+                let status = response.status();
+                let too_many = status == StatusCode::TOO_MANY_REQUESTS;
+                if !too_many && !self.config.transient_statuses.contains(&status) {
+                    return None;
+                }
+                if !too_many && !may_repeat {
+                    tracing::debug!(
+                        target: "perspio_policy",
+                        %method,
+                        status = status.as_u16(),
+                        attempt,
+                        "transient status not retried: method is not idempotent"
+                    );
+                    return None;
+                }
+                match parse_retry_after(response.headers(), self.clock.now()) {
+                    Some(advised) if advised > self.config.max_retry_after => {
+                        tracing::debug!(
+                            target: "perspio_policy",
+                            %method,
+                            status = status.as_u16(),
+                            attempt,
+                            advised = ?advised,
+                            max_retry_after = ?self.config.max_retry_after,
+                            "not retried: Retry-After is above the cap; response returned"
+                        );
+                        None
+                    }
+                    Some(advised) => Some((advised, Reason::RetryAfter)),
+                    None if too_many => {
+                        Some((self.config.backoff(attempt), Reason::TooManyRequests))
+                    }
+                    None => Some((self.config.backoff(attempt), Reason::TransientStatus)),
+                }
+            }
+            Err(reqwest_middleware::Error::Reqwest(err)) => {
+                let reason = if err.is_connect() {
+                    Reason::ConnectError
+                } else if err.is_timeout() {
+                    Reason::Timeout
+                } else if err.is_request() {
+                    Reason::ConnectionError
+                } else {
+                    return None;
+                };
+                if !may_repeat {
+                    tracing::debug!(
+                        target: "perspio_policy",
+                        %method,
+                        attempt,
+                        reason = reason.as_str(),
+                        "transport failure not retried: method is not idempotent"
+                    );
+                    return None;
+                }
+                Some((self.config.backoff(attempt), reason))
+            }
+            Err(reqwest_middleware::Error::Middleware(_)) => None,
+        }
+    }
+}
+
+impl Default for RetryMiddleware {
+    fn default() -> Self {
+        Self::new(RetryConfig::default())
+    }
+}
+
+fn is_idempotent(method: &Method) -> bool {
+    matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS | Method::TRACE
+    )
+}
+
+#[async_trait::async_trait]
+impl Middleware for RetryMiddleware {
+    async fn handle(
+        &self,
+        req: Request,
+        extensions: &mut Extensions,
+        next: Next<'_>,
+    ) -> reqwest_middleware::Result<Response> {
+        let start = self.clock.instant();
+        let method = req.method().clone();
+        let may_repeat = is_idempotent(&method) || extensions.get::<RetryNonIdempotent>().is_some();
+        let mut call = CallDeadline {
+            start,
+            at: start + self.config.deadline,
+            deadline: self.config.deadline,
+            attempts_before: 0,
+        };
+        let mut template = Some(req);
+        let mut attempt: u32 = 0;
+        loop {
+            attempt += 1;
+            let Some(current) = template.take() else {
+                // Unreachable: the loop only continues while a template is kept.
+                return Err(call
+                    .exceeded(self.clock.instant(), None, attempt - 1)
+                    .into());
+            };
+            let last_attempt = attempt >= self.config.max_attempts;
+            let to_send = if last_attempt {
+                current
+            } else {
+                match current.try_clone() {
+                    Some(copy) => {
+                        template = Some(current);
+                        copy
+                    }
+                    None => {
+                        tracing::debug!(
+                            target: "perspio_policy",
+                            %method,
+                            "request body cannot be cloned: sent once, not retried"
+                        );
+                        current
+                    }
+                }
+            };
+
+            let now = self.clock.instant();
+            let remaining = call.at.saturating_duration_since(now);
+            if remaining.is_zero() {
+                return Err(call.exceeded(now, None, attempt - 1).into());
+            }
+            call.attempts_before = attempt - 1;
+            extensions.insert(call);
+            let outcome = tokio::select! {
+                biased;
+                outcome = next.clone().run(to_send, extensions) => outcome,
+                () = self.clock.deadline_timer(remaining) => {
+                    tracing::debug!(
+                        target: "perspio_policy",
+                        %method,
+                        attempt,
+                        "call deadline reached during a request"
+                    );
+                    return Err(call.exceeded(self.clock.instant(), None, attempt).into());
+                }
+            };
+
+            if template.is_none() {
+                return outcome;
+            }
+            let Some((wait, reason)) = self.decide(&outcome, &method, may_repeat, attempt) else {
+                return outcome;
+            };
+            let status = outcome.as_ref().ok().map(|response| response.status());
+
+            let now = self.clock.instant();
+            if now + wait > call.at {
+                tracing::debug!(
+                    target: "perspio_policy",
+                    %method,
+                    attempt,
+                    reason = reason.as_str(),
+                    delay = ?wait,
+                    "not retried: the wait would cross the call deadline"
+                );
+                return Err(PolicyError::DeadlineExceeded {
+                    deadline: call.deadline,
+                    elapsed: now.saturating_duration_since(call.start),
+                    attempts: attempt,
+                    next_wait: Some(wait),
+                    last_status: status,
+                    last_error: outcome.err(),
+                }
+                .into());
+            }
+
+            tracing::warn!(
+                target: "perspio_policy",
+                %method,
+                attempt,
+                max_attempts = self.config.max_attempts,
+                status = status.map(|s| s.as_u16()),
+                reason = reason.as_str(),
+                delay = ?wait,
+                "retrying request"
+            );
+            drop(outcome);
+            self.clock.sleep(wait).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    #[test]
+    fn backoff_ceiling_doubles_from_the_base_and_stops_at_the_maximum() {
+        let config = RetryConfig::default()
+            .with_base_delay(Duration::from_millis(100))
+            .with_max_delay(Duration::from_millis(500))
+            .with_jitter(Jitter::None);
+        let delays: Vec<_> = (1..=5).map(|retry| config.backoff(retry)).collect();
+        assert_eq!(
+            delays,
+            [100, 200, 400, 500, 500]
+                .map(Duration::from_millis)
+                .to_vec()
+        );
+        assert_eq!(
+            config.backoff(200),
+            Duration::from_millis(500),
+            "no overflow"
+        );
+    }
+
+    #[test]
+    fn full_jitter_stays_between_zero_and_the_ceiling() {
+        let config = RetryConfig::default()
+            .with_base_delay(Duration::from_millis(100))
+            .with_max_delay(Duration::from_secs(1));
+        for retry in 1..=6 {
+            let ceiling = config.backoff_ceiling(retry);
+            for _ in 0..200 {
+                assert!(config.backoff(retry) <= ceiling);
+            }
+        }
+        let draws: std::collections::HashSet<_> = (0..50).map(|_| config.backoff(3)).collect();
+        assert!(draws.len() > 1, "full jitter must vary the delay");
+    }
+
+    #[test]
+    fn only_idempotent_methods_are_retried_by_default() {
+        for method in [
+            Method::GET,
+            Method::HEAD,
+            Method::PUT,
+            Method::DELETE,
+            Method::OPTIONS,
+        ] {
+            assert!(is_idempotent(&method), "{method}");
+        }
+        for method in [Method::POST, Method::PATCH] {
+            assert!(!is_idempotent(&method), "{method}");
+        }
+    }
+
+    #[test]
+    fn zero_max_attempts_means_one_request() {
+        assert_eq!(
+            RetryConfig::default().with_max_attempts(0).max_attempts(),
+            1
+        );
+    }
+}

@@ -1,0 +1,245 @@
+//! Transient failures: 5xx, resets; idempotency; attempts; non-cloneable bodies.
+
+use std::sync::atomic::Ordering;
+
+use perspio_policy::{ManualClock, RetryNonIdempotent};
+use wiremock::matchers::{body_string, method};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::helpers::{deterministic_retry, reset_then_ok_server, retry_client, secs};
+
+#[tokio::test]
+async fn a_503_then_200_for_a_get_is_retried_once_after_the_base_backoff() {
+    // Arrange
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(503))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .expect(1)
+        .named("gateway hiccup")
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200))
+        .expect(1)
+        .named("recovered")
+        .mount(&server)
+        .await;
+    let clock = ManualClock::new();
+    let client = retry_client(deterministic_retry(), &clock);
+
+    // Act
+    let response = client.get(server.uri()).send().await.unwrap();
+
+    // Assert
+    assert_eq!(response.status(), 200);
+    assert_eq!(clock.sleeps(), vec![secs(1)]);
+}
+
+#[tokio::test]
+async fn a_503_for_a_post_is_returned_after_one_request() {
+    // Arrange
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(503))
+        .expect(1)
+        .named("create fails transiently, may have been processed")
+        .mount(&server)
+        .await;
+    let clock = ManualClock::new();
+    let client = retry_client(deterministic_retry(), &clock);
+
+    // Act
+    let response = client.post(server.uri()).body("{}").send().await.unwrap();
+
+    // Assert
+    assert_eq!(response.status(), 503);
+    assert!(clock.sleeps().is_empty());
+}
+
+#[tokio::test]
+async fn a_patch_is_not_repeated_after_a_502_either() {
+    // Arrange
+    let server = MockServer::start().await;
+    Mock::given(method("PATCH"))
+        .respond_with(ResponseTemplate::new(502))
+        .expect(1)
+        .named("update fails at the gateway")
+        .mount(&server)
+        .await;
+    let clock = ManualClock::new();
+    let client = retry_client(deterministic_retry(), &clock);
+
+    // Act
+    let response = client.patch(server.uri()).body("{}").send().await.unwrap();
+
+    // Assert
+    assert_eq!(response.status(), 502);
+}
+
+#[tokio::test]
+async fn a_post_opted_in_with_retry_non_idempotent_is_retried_after_a_503() {
+    // Arrange
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(body_string("{\"name\":\"pump\"}"))
+        .respond_with(ResponseTemplate::new(503))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .expect(1)
+        .named("create fails transiently")
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(body_string("{\"name\":\"pump\"}"))
+        .respond_with(ResponseTemplate::new(201))
+        .expect(1)
+        .named("the same body is sent again and succeeds")
+        .mount(&server)
+        .await;
+    let clock = ManualClock::new();
+    let client = retry_client(deterministic_retry(), &clock);
+
+    // Act
+    let response = client
+        .post(server.uri())
+        .body("{\"name\":\"pump\"}")
+        .with_extension(RetryNonIdempotent)
+        .send()
+        .await
+        .unwrap();
+
+    // Assert
+    assert_eq!(response.status(), 201);
+    assert_eq!(clock.sleeps(), vec![secs(1)]);
+}
+
+#[tokio::test]
+async fn an_always_failing_get_makes_exactly_max_attempts_requests_with_doubling_waits() {
+    // Arrange
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(504))
+        .expect(5)
+        .named("gateway keeps timing out")
+        .mount(&server)
+        .await;
+    let clock = ManualClock::new();
+    let client = retry_client(deterministic_retry().with_max_attempts(5), &clock);
+
+    // Act
+    let response = client.get(server.uri()).send().await.unwrap();
+
+    // Assert: the last response is returned as is
+    assert_eq!(response.status(), 504);
+    assert_eq!(clock.sleeps(), vec![secs(1), secs(2), secs(4), secs(8)]);
+}
+
+#[tokio::test]
+async fn a_500_is_not_retried_by_default_but_can_be_made_transient() {
+    // Arrange
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(500))
+        .expect(1 + 2)
+        .named("internal error")
+        .mount(&server)
+        .await;
+    let clock = ManualClock::new();
+    let default_client = retry_client(deterministic_retry(), &clock);
+    let opted_client = retry_client(
+        deterministic_retry()
+            .with_max_attempts(2)
+            .with_transient_statuses([http::StatusCode::INTERNAL_SERVER_ERROR]),
+        &clock,
+    );
+
+    // Act
+    let by_default = default_client.get(server.uri()).send().await.unwrap();
+    let when_listed = opted_client.get(server.uri()).send().await.unwrap();
+
+    // Assert: 1 request by default, 2 when 500 is listed
+    assert_eq!(by_default.status(), 500);
+    assert_eq!(when_listed.status(), 500);
+}
+
+#[tokio::test]
+async fn a_connection_reset_then_success_for_a_get_is_retried() {
+    // Arrange
+    let (url, connections) = reset_then_ok_server(1).await;
+    let clock = ManualClock::new();
+    let client = retry_client(deterministic_retry(), &clock);
+
+    // Act
+    let response = client.get(&url).send().await.unwrap();
+
+    // Assert
+    assert_eq!(response.status(), 200);
+    assert_eq!(connections.load(Ordering::SeqCst), 2);
+    assert_eq!(clock.sleeps(), vec![secs(1)]);
+}
+
+#[tokio::test]
+async fn a_connection_reset_for_a_post_is_returned_not_repeated() {
+    // Arrange
+    let (url, connections) = reset_then_ok_server(1).await;
+    let clock = ManualClock::new();
+    let client = retry_client(deterministic_retry(), &clock);
+
+    // Act
+    let err = client.post(&url).body("{}").send().await.unwrap_err();
+
+    // Assert
+    assert!(
+        matches!(err, reqwest_middleware::Error::Reqwest(_)),
+        "{err:?}"
+    );
+    assert_eq!(connections.load(Ordering::SeqCst), 1);
+    assert!(clock.sleeps().is_empty());
+}
+
+#[tokio::test]
+async fn a_connect_error_for_a_get_is_retried_up_to_max_attempts() {
+    // Arrange: a port with nothing listening
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    drop(listener);
+    let clock = ManualClock::new();
+    let client = retry_client(deterministic_retry().with_max_attempts(3), &clock);
+
+    // Act
+    let err = client.get(&url).send().await.unwrap_err();
+
+    // Assert: the last transport error comes back after 3 tries
+    match &err {
+        reqwest_middleware::Error::Reqwest(inner) => assert!(inner.is_connect(), "{err:?}"),
+        other => panic!("expected a reqwest error, got {other:?}"),
+    }
+    assert_eq!(clock.sleeps(), vec![secs(1), secs(2)]);
+}
+
+#[tokio::test]
+async fn a_streaming_body_is_sent_once_and_not_retried() {
+    // Arrange
+    let server = MockServer::start().await;
+    Mock::given(method("PUT"))
+        .and(body_string("streamed"))
+        .respond_with(ResponseTemplate::new(503))
+        .expect(1)
+        .named("the one attempt, body received in full")
+        .mount(&server)
+        .await;
+    let clock = ManualClock::new();
+    let client = retry_client(deterministic_retry(), &clock);
+    let chunks: Vec<Result<bytes::Bytes, std::io::Error>> =
+        vec![Ok("stream".into()), Ok("ed".into())];
+    let body = reqwest::Body::wrap_stream(futures::stream::iter(chunks));
+
+    // Act: PUT is idempotent, but its body cannot be replayed
+    let response = client.put(server.uri()).body(body).send().await.unwrap();
+
+    // Assert: sent (not failed before sending), and the 503 returned without a retry
+    assert_eq!(response.status(), 503);
+    assert!(clock.sleeps().is_empty());
+}
