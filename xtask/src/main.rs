@@ -34,8 +34,14 @@ fn main() -> anyhow::Result<()> {
 }
 
 /// The workspace root: the parent of this crate's directory.
+///
+/// Read at run time first (`cargo run` and `cargo test` set `CARGO_MANIFEST_DIR`): a binary
+/// compiled for one checkout and reused from a shared target directory by a copy of the
+/// workspace must act on the copy, not on the checkout it was compiled in.
 fn project_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);
+    manifest_dir
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from("."))

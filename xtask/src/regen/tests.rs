@@ -210,3 +210,20 @@ fn a_failed_import_leaves_the_checked_in_files_untouched() {
     let leftovers = std::fs::read_dir(root.join("openapi")).unwrap().count();
     assert_eq!(leftovers, 4, "no temporary file is left behind");
 }
+
+/// The demo import keeps `types::ApiError` as every operation's error type, which the
+/// handwritten `perspio-api` error module needs.
+#[test]
+fn the_demo_import_keeps_api_error_as_every_error_type() {
+    let dir = scratch();
+    let root = dir.path();
+    run(root, &import_args(&[fixture("demo-3.1.yaml")])).unwrap();
+    let api_md = std::fs::read_to_string(root.join(API_MD)).unwrap();
+    for row in api_md
+        .lines()
+        .filter(|l| l.starts_with("| `") && l.contains("`Client::"))
+    {
+        assert!(row.ends_with("| `types::ApiError` |"), "{row}");
+    }
+    assert!(api_md.contains("`Client::get_assets_v3()`"), "{api_md}");
+}
