@@ -14,7 +14,7 @@
 //! # Stack order
 //!
 //! Middlewares run in the order they are added. Build the stack as
-//! **retry → rate limit → auth**:
+//! **retry → rate limit → auth** ([`policy_stack`] adds the first two in this order):
 //!
 //! ```text
 //! caller ─▶ RetryMiddleware ─▶ RateLimitMiddleware ─▶ AuthMiddleware ─▶ reqwest
@@ -55,6 +55,7 @@
 //! let limiter = RateLimitMiddleware::new(
 //!     RateLimit::perspio_documented().with_max_wait(Duration::from_secs(60)),
 //! );
+//! // Same as `policy_stack(ClientBuilder::new(http), retry, Some(limiter))`:
 //! let client = ClientBuilder::new(http)
 //!     .with(retry)
 //!     .with(limiter)
@@ -107,9 +108,11 @@ mod error;
 mod rate_limit;
 mod retry;
 mod retry_after;
+mod stack;
 
 pub use clock::{BoxFuture, Clock, ManualClock, SystemClock};
 pub use error::PolicyError;
 pub use rate_limit::{Limit, RateLimit, RateLimitMiddleware};
 pub use retry::{Jitter, RetryConfig, RetryMiddleware, RetryNonIdempotent};
 pub use retry_after::parse_retry_after;
+pub use stack::policy_stack;

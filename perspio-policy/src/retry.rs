@@ -423,6 +423,20 @@ impl Middleware for RetryMiddleware {
         extensions: &mut Extensions,
         next: Next<'_>,
     ) -> reqwest_middleware::Result<Response> {
+        let outcome = self.run(req, extensions, next).await;
+        // The deadline belongs to this call only; do not leak it to a reused `Extensions`.
+        extensions.remove::<CallDeadline>();
+        outcome
+    }
+}
+
+impl RetryMiddleware {
+    async fn run(
+        &self,
+        req: Request,
+        extensions: &mut Extensions,
+        next: Next<'_>,
+    ) -> reqwest_middleware::Result<Response> {
         let start = self.clock.instant();
         let method = req.method().clone();
         let may_repeat = is_idempotent(&method) || extensions.get::<RetryNonIdempotent>().is_some();

@@ -6,5 +6,6 @@ mod deadline;
 mod helpers;
 mod rate_limit;
 mod retry_after;
+mod stack;
 mod tracing_events;
 mod transient;
