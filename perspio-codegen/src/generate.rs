@@ -86,7 +86,9 @@ const CLI_CLIENT_CRATE: &str = "perspio_api";
 /// The source starts with `use perspio_api::*;`; since that brings `perspio_api::Error` into
 /// scope while the CLI expects progenitor's `Error<T>`, the including module must import
 /// `perspio_api::progenitor_client::Error` explicitly (an explicit import shadows a glob).
-/// It also needs `anyhow`, `clap`, `schemars` and `serde` as dependencies.
+/// It also needs `anyhow`, `clap` and `serde` as dependencies, and a `schemars::JsonSchema`
+/// in scope for every response type: these settings do not derive it on the client's types,
+/// so the including module supplies one (see `perspio-cli/src/generated.rs`).
 ///
 /// # Errors
 /// As [`generate`].

@@ -1,0 +1,280 @@
+//! Settings: flags, then `PERSPIO_*` variables, then defaults; and the client built from them.
+//!
+//! | flag | variable | default |
+//! |---|---|---|
+//! | `--client-id` | `PERSPIO_CLIENT_ID` | required |
+//! | `--client-secret` | `PERSPIO_CLIENT_SECRET` | required |
+//! | `--tenant-id` | `PERSPIO_TENANT_ID` | required |
+//! | `--subscription-key` | `PERSPIO_SUBSCRIPTION_KEY` | required |
+//! | `--base-url` | `PERSPIO_BASE_URL` | `https://talk.perspio.io` |
+//! | `--token-url` | `PERSPIO_TOKEN_URL` | the Perspio Entra token endpoint |
+//! | `--scope` | `PERSPIO_SCOPE` | `api://perspiotalk/.default` |
+//!
+//! With `--sandbox` the variables are not read at all (a production setup in the shell never
+//! reaches the sandbox); the sandbox's demo values take their place, and flags still win, so
+//! `--sandbox --client-secret wrong` shows what a refused secret looks like.
+
+use perspio_api::Client;
+use perspio_auth::{AuthConfig, AuthError, AuthMiddleware, Credentials};
+use url::Url;
+
+use crate::exit::{CliError, Exit, auth_error, cause_chain};
+use crate::output::OutputFormat;
+
+/// Options every subcommand takes.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct GlobalArgs {
+    /// Run against a PerspioTalk sandbox started in this process on 127.0.0.1, with its demo
+    /// credentials: no account, no network, no variables needed.
+    #[arg(long, global = true)]
+    pub(crate) sandbox: bool,
+
+    /// Output format. JSON is pretty on a terminal and compact when piped; `table` shows a
+    /// list as rows and columns.
+    #[arg(long, short = 'o', global = true, value_enum, default_value_t = OutputFormat::Json)]
+    pub(crate) output: OutputFormat,
+
+    /// Show what the client is doing on stderr: -v token and retry events, -vv details.
+    /// Never prints a secret or a token.
+    #[arg(long, short = 'v', global = true, action = clap::ArgAction::Count)]
+    pub(crate) verbose: u8,
+
+    /// The PerspioTalk host [env: PERSPIO_BASE_URL] [default: https://talk.perspio.io].
+    #[arg(long, global = true, value_name = "URL", conflicts_with = "sandbox")]
+    pub(crate) base_url: Option<String>,
+
+    /// The Entra token endpoint [env: PERSPIO_TOKEN_URL].
+    #[arg(long, global = true, value_name = "URL", conflicts_with = "sandbox")]
+    pub(crate) token_url: Option<String>,
+
+    /// The OAuth2 scope [env: PERSPIO_SCOPE] [default: api://perspiotalk/.default].
+    #[arg(long, global = true, value_name = "SCOPE")]
+    pub(crate) scope: Option<String>,
+
+    /// The Entra application (client) id [env: PERSPIO_CLIENT_ID].
+    #[arg(long, global = true, value_name = "ID")]
+    pub(crate) client_id: Option<String>,
+
+    /// The client secret [env: PERSPIO_CLIENT_SECRET]. Prefer the variable: a flag is
+    /// visible to other users of this machine in the process list.
+    #[arg(long, global = true, value_name = "SECRET")]
+    pub(crate) client_secret: Option<String>,
+
+    /// The Perspio tenant id, sent as `tid` [env: PERSPIO_TENANT_ID].
+    #[arg(long, global = true, value_name = "TID")]
+    pub(crate) tenant_id: Option<String>,
+
+    /// The subscription key, sent as `Ocp-Apim-Subscription-Key` [env:
+    /// PERSPIO_SUBSCRIPTION_KEY]. Prefer the variable, as for the secret.
+    #[arg(long, global = true, value_name = "KEY")]
+    pub(crate) subscription_key: Option<String>,
+}
+
+/// Every setting, by variable, with its flag.
+pub(crate) const SETTINGS: [(&str, &str); 7] = [
+    (perspio_auth::ENV_CLIENT_ID, "--client-id"),
+    (perspio_auth::ENV_CLIENT_SECRET, "--client-secret"),
+    (perspio_auth::ENV_TENANT_ID, "--tenant-id"),
+    (perspio_auth::ENV_SUBSCRIPTION_KEY, "--subscription-key"),
+    (perspio_api::ENV_BASE_URL, "--base-url"),
+    (perspio_auth::ENV_TOKEN_URL, "--token-url"),
+    (perspio_auth::ENV_SCOPE, "--scope"),
+];
+
+fn flag_of(variable: &str) -> &'static str {
+    SETTINGS
+        .iter()
+        .find(|(v, _)| *v == variable)
+        .map_or("a flag", |(_, f)| *f)
+}
+
+impl GlobalArgs {
+    /// The value given by flag for a variable's setting.
+    fn flag(&self, variable: &str) -> Option<String> {
+        let value = match variable {
+            perspio_auth::ENV_CLIENT_ID => &self.client_id,
+            perspio_auth::ENV_CLIENT_SECRET => &self.client_secret,
+            perspio_auth::ENV_TENANT_ID => &self.tenant_id,
+            perspio_auth::ENV_SUBSCRIPTION_KEY => &self.subscription_key,
+            perspio_api::ENV_BASE_URL => &self.base_url,
+            perspio_auth::ENV_TOKEN_URL => &self.token_url,
+            perspio_auth::ENV_SCOPE => &self.scope,
+            _ => &None,
+        };
+        value.clone()
+    }
+
+    /// The settings: each flag, else `fallback` (the environment, or the sandbox's values).
+    ///
+    /// # Errors
+    /// [`Exit::Usage`] naming the variable and the flag of a missing or malformed setting.
+    pub(crate) fn resolve(
+        &self,
+        fallback: impl Fn(&str) -> Option<String>,
+    ) -> Result<Settings, CliError> {
+        let lookup = |name: &str| self.flag(name).or_else(|| fallback(name));
+        let credentials = Credentials::from_env_with(lookup).map_err(|e| setting_error(&e))?;
+        let auth_config = AuthConfig::default()
+            .with_env_overrides(lookup)
+            .map_err(|e| setting_error(&e))?;
+        let base_url = lookup(perspio_api::ENV_BASE_URL)
+            .unwrap_or_else(|| perspio_api::DEFAULT_BASE_URL.into());
+        let api_url = Url::parse(base_url.trim()).map_err(|e| {
+            CliError::new(
+                Exit::Usage,
+                format!(
+                    "invalid setting {} ({}): not an absolute url: {e}",
+                    perspio_api::ENV_BASE_URL,
+                    flag_of(perspio_api::ENV_BASE_URL)
+                ),
+            )
+        })?;
+        Ok(Settings {
+            credentials,
+            auth_config: auth_config.with_api_base_url(api_url),
+            base_url,
+        })
+    }
+}
+
+/// A configuration error as one line naming the variable and its flag. Values are never shown.
+fn setting_error(error: &AuthError) -> CliError {
+    match error {
+        AuthError::MissingEnvVar { name } => CliError::new(
+            Exit::Usage,
+            format!(
+                "missing setting: set {name} or pass {} (or try --sandbox)",
+                flag_of(name)
+            ),
+        ),
+        AuthError::InvalidEnvVar { name, reason } => CliError::new(
+            Exit::Usage,
+            format!("invalid setting {name} ({}): {reason}", flag_of(name)),
+        ),
+        other => CliError::new(
+            Exit::Usage,
+            format!("invalid configuration: {}", cause_chain(other)),
+        ),
+    }
+}
+
+/// Resolved settings; secrets stay inside perspio-auth's secret types.
+#[derive(Debug)]
+pub(crate) struct Settings {
+    credentials: Credentials,
+    auth_config: AuthConfig,
+    base_url: String,
+}
+
+/// A client and the authentication middleware inside it (they share one token cache).
+#[derive(Debug)]
+pub(crate) struct Connection {
+    pub(crate) client: Client,
+    pub(crate) auth: AuthMiddleware,
+}
+
+const USER_AGENT: &str = concat!("perspio-cli/", env!("CARGO_PKG_VERSION"));
+
+impl Settings {
+    /// The client, with the authentication middleware kept at hand so that the CLI can
+    /// acquire the token first and report an authentication failure as a typed error.
+    ///
+    /// The stack is perspio-api's default one (authentication over a `reqwest::Client` with
+    /// perspio-api's timeouts and the same-origin redirect policy), built here so that the
+    /// middleware can be shared.
+    ///
+    /// # Errors
+    /// [`Exit::Usage`] for unusable URLs; [`Exit::Other`] if the HTTP client cannot be built.
+    pub(crate) fn connect(self) -> Result<Connection, CliError> {
+        let auth = AuthMiddleware::new(self.credentials, self.auth_config).map_err(|e| {
+            let mut error = auth_error(&e);
+            error.exit = Exit::Usage;
+            error.message = format!("invalid configuration: {}", cause_chain(&e));
+            error
+        })?;
+        let http = reqwest::Client::builder()
+            .user_agent(USER_AGENT)
+            .timeout(perspio_api::DEFAULT_TIMEOUT)
+            .connect_timeout(perspio_api::DEFAULT_CONNECT_TIMEOUT)
+            .redirect(perspio_auth::same_origin_redirect_policy())
+            .build()
+            .map_err(|e| {
+                CliError::new(
+                    Exit::Other,
+                    format!("cannot build the http client: {}", cause_chain(&e)),
+                )
+            })?;
+        let stack = reqwest_middleware::ClientBuilder::new(http)
+            .with(auth.clone())
+            .build();
+        let client = Client::from_middleware(&self.base_url, stack).map_err(|e| {
+            CliError::new(
+                Exit::Usage,
+                format!(
+                    "invalid setting {} ({}): {}",
+                    perspio_api::ENV_BASE_URL,
+                    flag_of(perspio_api::ENV_BASE_URL),
+                    cause_chain(&e)
+                ),
+            )
+        })?;
+        Ok(Connection { client, auth })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use clap::{Args, FromArgMatches};
+
+    use super::*;
+
+    fn parse(args: &[&str]) -> GlobalArgs {
+        let command = GlobalArgs::augment_args(clap::Command::new("perspio"));
+        let matches = command
+            .try_get_matches_from(std::iter::once("perspio").chain(args.iter().copied()))
+            .unwrap();
+        GlobalArgs::from_arg_matches(&matches).unwrap()
+    }
+
+    fn env(name: &str) -> Option<String> {
+        match name {
+            "PERSPIO_CLIENT_ID" => Some("env-client".into()),
+            "PERSPIO_CLIENT_SECRET" => Some("env-secret".into()),
+            "PERSPIO_TENANT_ID" => Some("in-env".into()),
+            "PERSPIO_SUBSCRIPTION_KEY" => Some("env-key".into()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn flags_override_variables_and_the_base_url_defaults_to_production() {
+        let settings = parse(&["--client-id", "flag-client"]).resolve(env).unwrap();
+        assert_eq!(settings.credentials.client_id(), "flag-client");
+        assert_eq!(settings.credentials.tenant_id(), "in-env");
+        assert_eq!(settings.base_url, perspio_api::DEFAULT_BASE_URL);
+    }
+
+    #[test]
+    fn a_missing_setting_names_the_variable_and_the_flag() {
+        let error = parse(&[])
+            .resolve(|name| env(name).filter(|_| name != "PERSPIO_TENANT_ID"))
+            .unwrap_err();
+        assert_eq!(error.exit, Exit::Usage);
+        assert!(error.message.contains("PERSPIO_TENANT_ID"), "{error}");
+        assert!(error.message.contains("--tenant-id"), "{error}");
+    }
+
+    #[test]
+    fn a_malformed_base_url_is_a_usage_error_naming_it() {
+        let error = parse(&["--base-url", "not a url"])
+            .resolve(env)
+            .unwrap_err();
+        assert_eq!(error.exit, Exit::Usage);
+        assert!(
+            error.message.contains("PERSPIO_BASE_URL (--base-url)"),
+            "{error}"
+        );
+    }
+}

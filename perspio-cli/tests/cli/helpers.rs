@@ -1,0 +1,74 @@
+//! Running the binary and asserting on what it printed.
+
+use std::process::Command;
+
+/// The sandbox's demo secrets (sandbox-only values; the tests check they never appear).
+pub(crate) const SANDBOX_SECRET: &str = "sandbox~secret.valid-only-against-the-local-sandbox";
+pub(crate) const SANDBOX_SUBSCRIPTION_KEY: &str = "5a4db0c5sandbox0subscription0key";
+/// Every token the sandbox issues starts with this.
+pub(crate) const SANDBOX_TOKEN_PREFIX: &str = "sbx_";
+
+/// Exit codes, as documented in `src/exit.rs`.
+pub(crate) const EXIT_USAGE: i32 = 2;
+pub(crate) const EXIT_AUTH: i32 = 3;
+pub(crate) const EXIT_API: i32 = 4;
+pub(crate) const EXIT_NETWORK: i32 = 5;
+
+/// What one run of `perspio` produced.
+#[derive(Debug)]
+pub(crate) struct Run {
+    pub(crate) code: i32,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
+}
+
+impl Run {
+    /// stdout parsed as JSON.
+    #[track_caller]
+    pub(crate) fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {self:#?}"))
+    }
+
+    #[track_caller]
+    pub(crate) fn assert_code(&self, code: i32) -> &Self {
+        assert_eq!(self.code, code, "unexpected exit code: {self:#?}");
+        self
+    }
+
+    /// None of `secrets` appears in stdout or stderr.
+    #[track_caller]
+    pub(crate) fn assert_nothing_of(&self, secrets: &[&str]) -> &Self {
+        for secret in secrets {
+            assert!(
+                !self.stdout.contains(secret) && !self.stderr.contains(secret),
+                "`{secret}` was printed: {self:#?}"
+            );
+        }
+        self
+    }
+
+    /// The error is one line on stderr.
+    #[track_caller]
+    pub(crate) fn assert_one_line_error(&self) -> &Self {
+        assert_eq!(self.stderr.lines().count(), 1, "{self:#?}");
+        assert!(self.stderr.starts_with("perspio: error: "), "{self:#?}");
+        self
+    }
+}
+
+/// Runs `perspio args…` with only `PATH` and `env` set.
+pub(crate) fn perspio(args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_perspio"));
+    command.env_clear().args(args);
+    if let Some(path) = std::env::var_os("PATH") {
+        command.env("PATH", path);
+    }
+    command.envs(env.iter().copied());
+    let output = command.output().expect("perspio runs");
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}

@@ -1,0 +1,13 @@
+//! The `perspio` binary, run as a user runs it: against its own sandbox (`--sandbox`, and
+//! `perspio sandbox` standalone) and against a wiremock stand-in configured through the
+//! `PERSPIO_*` variables.
+//!
+//! Every run starts from an empty environment (plus `PATH`), so a developer's own
+//! `PERSPIO_*` variables never leak into a test.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod helpers;
+mod sandbox;
+mod settings;
+mod wiremock_api;
