@@ -30,6 +30,7 @@ pub(crate) fn deterministic_retry() -> RetryConfig {
 
 /// A client with only the retry middleware, on `clock`.
 pub(crate) fn retry_client(config: RetryConfig, clock: &ManualClock) -> ClientWithMiddleware {
+    install_global_tracing();
     ClientBuilder::new(reqwest::Client::new())
         .with(RetryMiddleware::new(config).with_clock(clock.clone()))
         .build()
@@ -37,6 +38,7 @@ pub(crate) fn retry_client(config: RetryConfig, clock: &ManualClock) -> ClientWi
 
 /// A client with only `limiter`.
 pub(crate) fn limited_client(limiter: RateLimitMiddleware) -> ClientWithMiddleware {
+    install_global_tracing();
     ClientBuilder::new(reqwest::Client::new())
         .with(limiter)
         .build()
@@ -134,20 +136,54 @@ pub(crate) async fn reset_then_ok_server(resets: usize) -> (String, Arc<AtomicUs
     (url, connections)
 }
 
-/// Every tracing event emitted while installed: its fields (including `message`), as text.
+type EventLog = Arc<Mutex<Vec<HashMap<String, String>>>>;
+
+thread_local! {
+    /// The capture of the test running on this thread, if any.
+    static CURRENT_CAPTURE: std::cell::RefCell<Option<EventLog>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Installs (once per test binary) a global subscriber that hands each event to the capture of
+/// the thread that emitted it.
+///
+/// A global subscriber, not `tracing::subscriber::set_default`: while only one scoped
+/// subscriber is alive, tracing computes a new callsite's interest from the *registering*
+/// thread's default, so a test on another thread (no subscriber) can cache "never" for our
+/// callsites and the capture misses events.
+pub(crate) fn install_global_tracing() {
+    static INSTALLED: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    INSTALLED.get_or_init(|| {
+        use tracing_subscriber::layer::SubscriberExt;
+        let subscriber = tracing_subscriber::registry().with(ThreadCaptureLayer);
+        let _ = tracing::subscriber::set_global_default(subscriber);
+    });
+}
+
+/// Every tracing event emitted on this thread while installed: its fields (including
+/// `message`), as text. Tests run on their own thread (tokio's current-thread runtime), so
+/// each test sees only its own events.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct CapturedEvents {
-    events: Arc<Mutex<Vec<HashMap<String, String>>>>,
+    events: EventLog,
+}
+
+/// Ends the capture when dropped.
+#[derive(Debug)]
+pub(crate) struct CaptureGuard;
+
+impl Drop for CaptureGuard {
+    fn drop(&mut self) {
+        CURRENT_CAPTURE.with(|current| current.borrow_mut().take());
+    }
 }
 
 impl CapturedEvents {
-    /// Installs a capture for the current thread until the guard is dropped.
-    pub(crate) fn install() -> (Self, tracing::subscriber::DefaultGuard) {
-        use tracing_subscriber::layer::SubscriberExt;
+    /// Captures this thread's events until the guard is dropped.
+    pub(crate) fn install() -> (Self, CaptureGuard) {
+        install_global_tracing();
         let captured = Self::default();
-        let subscriber = tracing_subscriber::registry().with(captured.clone());
-        let guard = tracing::subscriber::set_default(subscriber);
-        (captured, guard)
+        CURRENT_CAPTURE.with(|current| *current.borrow_mut() = Some(captured.events.clone()));
+        (captured, CaptureGuard)
     }
 
     /// Events whose `message` is `message`.
@@ -179,16 +215,21 @@ impl tracing::field::Visit for FieldVisitor<'_> {
     }
 }
 
-impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for CapturedEvents {
+struct ThreadCaptureLayer;
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for ThreadCaptureLayer {
     fn on_event(
         &self,
         event: &tracing::Event<'_>,
         _ctx: tracing_subscriber::layer::Context<'_, S>,
     ) {
+        let Some(log) = CURRENT_CAPTURE.with(|current| current.borrow().clone()) else {
+            return;
+        };
         let mut fields = HashMap::new();
         fields.insert("level".to_owned(), event.metadata().level().to_string());
         fields.insert("target".to_owned(), event.metadata().target().to_owned());
         event.record(&mut FieldVisitor(&mut fields));
-        self.events.lock().unwrap().push(fields);
+        log.lock().unwrap().push(fields);
     }
 }

@@ -172,11 +172,18 @@ async fn a_connection_reset_then_success_for_a_get_is_retried() {
     let client = retry_client(deterministic_retry(), &clock);
 
     // Act
-    let response = client.get(&url).send().await.unwrap();
+    let outcome = client.get(&url).send().await;
 
     // Assert
+    let connections = connections.load(Ordering::SeqCst);
+    let response = outcome.unwrap_or_else(|err| {
+        panic!(
+            "{err:?} after {connections} connection(s), waits {:?}",
+            clock.sleeps()
+        )
+    });
     assert_eq!(response.status(), 200);
-    assert_eq!(connections.load(Ordering::SeqCst), 2);
+    assert_eq!(connections, 2);
     assert_eq!(clock.sleeps(), vec![secs(1)]);
 }
 
