@@ -39,8 +39,14 @@ pub(crate) struct GlobalArgs {
     #[arg(long, short = 'v', global = true, action = clap::ArgAction::Count)]
     pub(crate) verbose: u8,
 
-    /// The PerspioTalk host [env: PERSPIO_BASE_URL] [default: https://talk.perspio.io].
-    #[arg(long, global = true, value_name = "URL", conflicts_with = "sandbox")]
+    // The help is an attribute: a bare URL in a doc comment fails rustdoc.
+    #[arg(
+        long,
+        global = true,
+        value_name = "URL",
+        conflicts_with = "sandbox",
+        help = "The PerspioTalk host [env: PERSPIO_BASE_URL] [default: https://talk.perspio.io]."
+    )]
     pub(crate) base_url: Option<String>,
 
     /// The Entra token endpoint [env: PERSPIO_TOKEN_URL].
