@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use perspio_auth::{AuthConfig, AuthMiddleware, Credentials};
+use perspio_policy::{RateLimit, RateLimitMiddleware, RetryConfig, RetryMiddleware};
 use reqwest_middleware::ClientWithMiddleware;
 use url::Url;
 
@@ -54,7 +55,11 @@ impl Client {
 
     /// A client that sends every operation through `stack`, a middleware stack you built.
     ///
-    /// Use it to add your own middlewares or replace the default ones. Timeouts, connection
+    /// Use it to add your own middlewares or replace the default ones. Keep the order of the
+    /// default stack: **retry → rate limit → auth** (middlewares run in the order they are
+    /// added; [`perspio_policy::policy_stack`] adds the first two). Retry outside auth makes
+    /// every attempt re-read the token cache; rate limit inside retry makes every attempt take
+    /// a slot. Timeouts, connection
     /// pool and redirect policy are those of the `reqwest::Client` inside `stack`; keep
     /// [`perspio_auth::same_origin_redirect_policy`] on it, since reqwest does not strip
     /// `Ocp-Apim-Subscription-Key` on cross-host redirects. Requests are built with a second,
@@ -67,7 +72,13 @@ impl Client {
     ///     .redirect(perspio_auth::same_origin_redirect_policy())
     ///     .build()?;
     /// let auth = AuthMiddleware::new(Credentials::from_env()?, AuthConfig::from_env()?)?;
-    /// let stack = reqwest_middleware::ClientBuilder::new(http).with(auth).build();
+    /// let stack = perspio_policy::policy_stack(
+    ///     reqwest_middleware::ClientBuilder::new(http),
+    ///     perspio_policy::RetryMiddleware::default(),
+    ///     None, // or Some(RateLimitMiddleware::new(RateLimit::perspio_documented()))
+    /// )
+    /// .with(auth)
+    /// .build();
     /// let client = perspio_api::Client::from_middleware("https://talk.perspio.io", stack)?;
     /// # Ok(()) }
     /// ```
@@ -84,9 +95,16 @@ impl Client {
     }
 }
 
-/// Configures a [`Client`] with the default middleware stack: [`AuthMiddleware`] (token cache,
-/// Perspio headers, one retry on 401) over a `reqwest::Client` with timeouts and a
-/// same-origin redirect policy.
+/// Configures a [`Client`] with the default middleware stack, outermost first:
+///
+/// 1. [`RetryMiddleware`]: waits out `429`/`503` `Retry-After` (up to 90 s), retries transient
+///    failures of idempotent requests with exponential backoff and full jitter, and bounds
+///    each call by an overall deadline (180 s); see [`perspio_policy::RetryConfig`].
+/// 2. [`RateLimitMiddleware`], only when [`with_rate_limit`](Self::with_rate_limit) is set:
+///    calls wait for a slot instead of drawing a `429`.
+/// 3. [`AuthMiddleware`]: token cache, Perspio headers, one retry on `401`.
+///
+/// over a `reqwest::Client` with per-attempt timeouts and a same-origin redirect policy.
 ///
 /// ```no_run
 /// # fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -111,6 +129,8 @@ pub struct ClientBuilder {
     base_url: String,
     timeout: Duration,
     connect_timeout: Duration,
+    retry: RetryConfig,
+    rate_limit: Option<RateLimit>,
 }
 
 impl ClientBuilder {
@@ -133,6 +153,8 @@ impl ClientBuilder {
             base_url: DEFAULT_BASE_URL.to_owned(),
             timeout: DEFAULT_TIMEOUT,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            retry: RetryConfig::default(),
+            rate_limit: None,
         }
     }
 
@@ -192,6 +214,24 @@ impl ClientBuilder {
         self
     }
 
+    /// Retries, `Retry-After` cap and the overall deadline of a call. Defaults to
+    /// [`RetryConfig::default`]: 4 attempts, `Retry-After` honoured up to 90 s, 180 s per
+    /// call. `RetryConfig::default().with_max_attempts(1)` turns retries off.
+    pub fn with_retry(mut self, retry: RetryConfig) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// Client-side rate limiting: calls wait for a slot instead of drawing a `429`; all clones
+    /// of the client share the budget. [`RateLimit::perspio_documented`] is the documented
+    /// 20 requests per 90 s and 10,000 per hour; the documentation is not consistent about its
+    /// limits, so they are configuration. Defaults to none (the server's `429`s are waited out
+    /// by the retry layer instead).
+    pub fn with_rate_limit(mut self, rate_limit: RateLimit) -> Self {
+        self.rate_limit = Some(rate_limit);
+        self
+    }
+
     /// The client, with the default middleware stack.
     ///
     /// # Errors
@@ -218,9 +258,13 @@ impl ClientBuilder {
             .redirect(perspio_auth::same_origin_redirect_policy())
             .build()
             .map_err(Error::HttpClient)?;
-        let stack = reqwest_middleware::ClientBuilder::new(http.clone())
-            .with(auth)
-            .build();
+        let stack = perspio_policy::policy_stack(
+            reqwest_middleware::ClientBuilder::new(http.clone()),
+            RetryMiddleware::new(self.retry),
+            self.rate_limit.map(RateLimitMiddleware::new),
+        )
+        .with(auth)
+        .build();
         Ok(Client::new_with_client(&base_url, http, stack))
     }
 }

@@ -54,7 +54,7 @@ pub enum Error {
 
     /// A middleware (authentication, retry, rate limit) failed before a response arrived.
     /// [`Error::auth_error`] gives the typed authentication error when there is one.
-    #[error("{operation}: {}", if self.auth_error().is_some() { "authentication failed" } else { "middleware failed" })]
+    #[error("{operation}: {}", self.middleware_failure())]
     Middleware {
         /// The operation that was being sent.
         operation: &'static str,
@@ -186,9 +186,13 @@ impl Error {
         }
     }
 
-    /// The wait advised by the answer's `Retry-After`, for [`Error::Api`].
+    /// How long to wait before trying again, when known: the answer's `Retry-After` for
+    /// [`Error::Api`], or the wait the request policy would not make.
     pub fn retry_after(&self) -> Option<Duration> {
-        self.api_response()?.retry_after()
+        match self.api_response() {
+            Some(response) => response.retry_after(),
+            None => self.policy_error()?.suggested_wait(),
+        }
     }
 
     /// The authentication error behind this one, if any.
@@ -203,6 +207,27 @@ impl Error {
         }
     }
 
+    /// The request-policy error behind this one (deadline exceeded, rate-limit wait too
+    /// long), if any.
+    pub fn policy_error(&self) -> Option<&perspio_policy::PolicyError> {
+        match self {
+            Error::Middleware { source, .. } => {
+                perspio_policy::PolicyError::from_middleware_error(source)
+            }
+            _ => None,
+        }
+    }
+
+    fn middleware_failure(&self) -> &'static str {
+        if self.auth_error().is_some() {
+            "authentication failed"
+        } else if self.policy_error().is_some() {
+            "the request policy gave up"
+        } else {
+            "middleware failed"
+        }
+    }
+
     /// Whether trying the same call again later may succeed: transport failures, 429, 5xx,
     /// and authentication failures that are themselves retryable.
     pub fn is_retryable(&self) -> bool {
@@ -212,7 +237,10 @@ impl Error {
                 response.status == StatusCode::TOO_MANY_REQUESTS
                     || response.status.is_server_error()
             }
-            Error::Middleware { .. } => self.auth_error().is_some_and(|e| e.is_retryable()),
+            Error::Middleware { .. } => {
+                self.auth_error().is_some_and(|e| e.is_retryable())
+                    || self.policy_error().is_some_and(|e| e.is_retryable())
+            }
             _ => false,
         }
     }

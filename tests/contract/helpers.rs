@@ -103,10 +103,18 @@ impl Perspio {
             .unwrap()
     }
 
+    /// The default retry policy with millisecond backoff, so that tests stay fast.
+    pub fn fast_retry() -> perspio_policy::RetryConfig {
+        perspio_policy::RetryConfig::default()
+            .with_base_delay(Duration::from_millis(1))
+            .with_max_delay(Duration::from_millis(5))
+    }
+
     /// The generated client with the default middleware stack, pointed at the fakes.
     pub fn client(&self) -> perspio_api::Client {
         perspio_api::Client::builder_with_auth(self.auth())
             .with_base_url(self.api.uri())
+            .with_retry(Self::fast_retry())
             .build()
             .unwrap()
     }

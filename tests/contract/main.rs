@@ -14,5 +14,6 @@ mod coverage;
 mod faults;
 mod helpers;
 mod operations;
+mod policy;
 mod redirects;
 mod secrets;
