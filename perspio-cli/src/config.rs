@@ -16,6 +16,8 @@
 
 use perspio_api::Client;
 use perspio_auth::{AuthConfig, AuthError, AuthMiddleware, Credentials};
+use perspio_policy::RetryConfig;
+use std::time::Duration;
 use url::Url;
 
 use crate::exit::{CliError, Exit, auth_error, cause_chain};
@@ -74,6 +76,15 @@ pub(crate) struct GlobalArgs {
     /// PERSPIO_SUBSCRIPTION_KEY]. Prefer the variable, as for the secret.
     #[arg(long, global = true, value_name = "KEY")]
     pub(crate) subscription_key: Option<String>,
+
+    /// How many times a call is retried after a 429, a 503 with `Retry-After` or a transient
+    /// failure of a GET.
+    #[arg(long, global = true, value_name = "N", default_value_t = 3)]
+    pub(crate) retries: u32,
+
+    /// The longest `Retry-After` (in seconds) the client waits out; a longer one is reported.
+    #[arg(long, global = true, value_name = "SECONDS", default_value_t = 90)]
+    pub(crate) max_retry_wait: u64,
 }
 
 /// Every setting, by variable, with its flag.
@@ -139,6 +150,9 @@ impl GlobalArgs {
             credentials,
             auth_config: auth_config.with_api_base_url(api_url),
             base_url,
+            retry: RetryConfig::default()
+                .with_max_attempts(self.retries.saturating_add(1))
+                .with_max_retry_after(Duration::from_secs(self.max_retry_wait)),
         })
     }
 }
@@ -170,6 +184,7 @@ pub(crate) struct Settings {
     credentials: Credentials,
     auth_config: AuthConfig,
     base_url: String,
+    retry: RetryConfig,
 }
 
 /// A client and the authentication middleware inside it (they share one token cache).
@@ -179,15 +194,13 @@ pub(crate) struct Connection {
     pub(crate) auth: AuthMiddleware,
 }
 
-const USER_AGENT: &str = concat!("perspio-cli/", env!("CARGO_PKG_VERSION"));
-
 impl Settings {
     /// The client, with the authentication middleware kept at hand so that the CLI can
     /// acquire the token first and report an authentication failure as a typed error.
     ///
-    /// The stack is perspio-api's default one (authentication over a `reqwest::Client` with
-    /// perspio-api's timeouts and the same-origin redirect policy), built here so that the
-    /// middleware can be shared.
+    /// The stack is perspio-api's default one (retry, then authentication, over a
+    /// `reqwest::Client` with perspio-api's timeouts and the same-origin redirect policy),
+    /// built around this middleware so that it can be shared.
     ///
     /// # Errors
     /// [`Exit::Usage`] for unusable URLs; [`Exit::Other`] if the HTTP client cannot be built.
@@ -198,32 +211,25 @@ impl Settings {
             error.message = format!("invalid configuration: {}", cause_chain(&e));
             error
         })?;
-        let http = reqwest::Client::builder()
-            .user_agent(USER_AGENT)
-            .timeout(perspio_api::DEFAULT_TIMEOUT)
-            .connect_timeout(perspio_api::DEFAULT_CONNECT_TIMEOUT)
-            .redirect(perspio_auth::same_origin_redirect_policy())
+        let client = Client::builder_with_auth(auth.clone())
+            .with_base_url(self.base_url.clone())
+            .with_retry(self.retry)
             .build()
-            .map_err(|e| {
-                CliError::new(
-                    Exit::Other,
-                    format!("cannot build the http client: {}", cause_chain(&e)),
-                )
-            })?;
-        let stack = reqwest_middleware::ClientBuilder::new(http)
-            .with(auth.clone())
-            .build();
-        let client = Client::from_middleware(&self.base_url, stack).map_err(|e| {
-            CliError::new(
-                Exit::Usage,
-                format!(
-                    "invalid setting {} ({}): {}",
-                    perspio_api::ENV_BASE_URL,
-                    flag_of(perspio_api::ENV_BASE_URL),
-                    cause_chain(&e)
+            .map_err(|e| match e {
+                perspio_api::Error::InvalidBaseUrl { .. } => CliError::new(
+                    Exit::Usage,
+                    format!(
+                        "invalid setting {} ({}): {}",
+                        perspio_api::ENV_BASE_URL,
+                        flag_of(perspio_api::ENV_BASE_URL),
+                        cause_chain(&e)
+                    ),
                 ),
-            )
-        })?;
+                other => CliError::new(
+                    Exit::Other,
+                    format!("cannot build the client: {}", cause_chain(&other)),
+                ),
+            })?;
         Ok(Connection { client, auth })
     }
 }

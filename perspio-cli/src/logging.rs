@@ -20,7 +20,7 @@ pub(crate) fn init(verbosity: u8) {
         _ => "trace",
     };
     let filter = EnvFilter::new(format!(
-        "perspio_auth={level},perspio_api={level},perspio={level}"
+        "perspio_auth={level},perspio_policy={level},perspio_api={level},perspio={level}"
     ));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)

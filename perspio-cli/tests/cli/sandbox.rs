@@ -152,7 +152,8 @@ fn the_standalone_sandbox_prints_its_variables_and_enforces_the_rate_limit() {
     assert!(env.iter().any(|(n, _)| *n == "PERSPIO_BASE_URL"), "{env:?}");
 
     perspio(&["list-sites"], &env).assert_code(0);
-    let limited = perspio(&["list-sites"], &env);
+    // The client would wait out the sandbox's Retry-After; refuse any wait to see the 429.
+    let limited = perspio(&["--max-retry-wait", "0", "list-sites"], &env);
 
     limited.assert_code(EXIT_API).assert_one_line_error();
     assert!(limited.stderr.contains("429"), "{limited:#?}");

@@ -86,11 +86,12 @@ async fn an_api_error_status_exits_with_the_api_code_and_its_message() {
                 .set_body_json(serde_json::json!({"statusCode": 503, "message": "maintenance"})),
         )
         .named("list_assets failing")
-        .expect(1)
+        .expect(2)
         .mount(&api.server)
         .await;
 
-    let run = api.run(&["list-assets"]);
+    // One retry of the 503 (GET is idempotent), then the error.
+    let run = api.run(&["--retries", "1", "list-assets"]);
 
     run.assert_code(EXIT_API)
         .assert_one_line_error()
