@@ -5,10 +5,9 @@ use std::future::Future;
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures::TryStreamExt;
 use http::{HeaderMap, StatusCode};
-use progenitor_client::{Error as ProgenitorError, ResponseValue};
-
-use crate::generated::types::ApiError;
+use progenitor_client::{ByteStream, Error as ProgenitorError, ResponseValue};
 
 tokio::task_local! {
     /// Where `exec` leaves a middleware failure for the `call()` in progress.
@@ -245,13 +244,14 @@ impl Error {
         }
     }
 
-    /// Turns progenitor's error for `operation` into ours.
-    fn from_progenitor(
+    /// Turns progenitor's error for `operation` into ours; an error answer is handed back for
+    /// its body to be read.
+    fn from_progenitor<E>(
         operation: &'static str,
-        error: ProgenitorError<ApiError>,
+        error: ProgenitorError<E>,
         middleware_failure: Option<reqwest_middleware::Error>,
-    ) -> Self {
-        match error {
+    ) -> Result<Self, ResponseValue<E>> {
+        Ok(match error {
             ProgenitorError::Custom(message) => match middleware_failure {
                 Some(source) => Error::Middleware { operation, source },
                 None => Error::InvalidRequest { operation, message },
@@ -267,44 +267,98 @@ impl Error {
                 body,
                 source,
             },
-            ProgenitorError::ErrorResponse(value) => Error::Api {
-                operation,
-                response: Box::new(ApiErrorResponse {
-                    status: value.status(),
-                    headers: value.headers().clone(),
-                    body: value.into_inner().0,
-                }),
-            },
+            ProgenitorError::ErrorResponse(value) => return Err(value),
             ProgenitorError::UnexpectedResponse(response) => Error::UnexpectedStatus {
                 operation,
                 status: response.status(),
                 body: Bytes::new(),
             },
+        })
+    }
+
+    fn api(
+        operation: &'static str,
+        status: StatusCode,
+        headers: HeaderMap,
+        body: serde_json::Value,
+    ) -> Self {
+        Error::Api {
+            operation,
+            response: Box::new(ApiErrorResponse {
+                status,
+                headers,
+                body,
+            }),
         }
     }
 }
 
-/// Runs a generated `send()` and turns its failure into an [`Error`] naming `operation`.
-///
-/// Called by the generated `call()` methods.
-pub(crate) async fn finish<T>(
+/// Runs a generated `send()` whose error answers have a typed (JSON) body, and turns its
+/// failure into an [`Error`] naming `operation`. Called by the generated `call()` methods.
+pub(crate) async fn finish<T, E: serde::Serialize>(
     operation: &'static str,
-    send: impl Future<Output = Result<ResponseValue<T>, ProgenitorError<ApiError>>>,
+    send: impl Future<Output = Result<ResponseValue<T>, ProgenitorError<E>>>,
 ) -> Result<ResponseValue<T>, Error> {
-    MIDDLEWARE_FAILURE
+    finish_with(operation, send, |body| async move {
+        serde_json::to_value(body).unwrap_or(serde_json::Value::Null)
+    })
+    .await
+}
+
+/// As [`finish`], for operations whose error answers are declared as raw bytes.
+#[allow(
+    dead_code,
+    reason = "called by generated code only when a spec declares raw error bodies"
+)]
+pub(crate) async fn finish_stream<T>(
+    operation: &'static str,
+    send: impl Future<Output = Result<ResponseValue<T>, ProgenitorError<ByteStream>>>,
+) -> Result<ResponseValue<T>, Error> {
+    finish_with(operation, send, |stream| async move {
+        let bytes: Vec<u8> = stream
+            .into_inner()
+            .try_fold(Vec::new(), |mut all, chunk| async move {
+                all.extend_from_slice(&chunk);
+                Ok(all)
+            })
+            .await
+            .unwrap_or_default();
+        // `exec` already made error bodies JSON.
+        serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null)
+    })
+    .await
+}
+
+async fn finish_with<T, E, Body, Read>(
+    operation: &'static str,
+    send: impl Future<Output = Result<ResponseValue<T>, ProgenitorError<E>>>,
+    read_body: Read,
+) -> Result<ResponseValue<T>, Error>
+where
+    Read: FnOnce(E) -> Body,
+    Body: Future<Output = serde_json::Value>,
+{
+    let (result, failure) = MIDDLEWARE_FAILURE
         .scope(RefCell::new(None), async {
-            match send.await {
-                Ok(value) => Ok(value),
-                Err(ProgenitorError::UnexpectedResponse(response)) => {
-                    Err(unexpected(operation, response).await)
-                }
-                Err(error) => {
-                    let failure = MIDDLEWARE_FAILURE.with(RefCell::take);
-                    Err(Error::from_progenitor(operation, error, failure))
-                }
-            }
+            let result = send.await;
+            (result, MIDDLEWARE_FAILURE.with(RefCell::take))
         })
-        .await
+        .await;
+    match result {
+        Ok(value) => Ok(value),
+        Err(ProgenitorError::UnexpectedResponse(response)) => {
+            Err(unexpected(operation, response).await)
+        }
+        Err(error) => match Error::from_progenitor(operation, error, failure) {
+            Ok(error) => Err(error),
+            Err(answer) => {
+                let status = answer.status();
+                let headers = answer.headers().clone();
+                let body = read_body(answer.into_inner()).await;
+                Err(Error::api(operation, status, headers, body))
+            }
+        },
+    }
 }
 
 /// A status the spec does not list: an error status becomes [`Error::Api`] like any other.
@@ -313,14 +367,8 @@ async fn unexpected(operation: &'static str, response: reqwest::Response) -> Err
     let headers = response.headers().clone();
     let body = response.bytes().await.unwrap_or_default();
     if status.is_client_error() || status.is_server_error() {
-        Error::Api {
-            operation,
-            response: Box::new(ApiErrorResponse {
-                status,
-                headers,
-                body: serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),
-            }),
-        }
+        let body = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
+        Error::api(operation, status, headers, body)
     } else {
         Error::UnexpectedStatus {
             operation,

@@ -61,6 +61,7 @@
     missing_debug_implementations,
     unreachable_pub,
     unused_imports,
+    unreachable_patterns,
     unused_qualifications,
     clippy::all,
     clippy::pedantic,

@@ -171,11 +171,17 @@ fn call_methods(file: &syn::File) -> Result<syn::Item, CodegenError> {
 
     let mut impls = Vec::new();
     for (op, builder) in ops {
-        let success =
-            success_type(builder_items, &builder).ok_or_else(|| CodegenError::Generator {
+        let (success, error) =
+            send_types(builder_items, &builder).ok_or_else(|| CodegenError::Generator {
                 step: "call methods",
                 message: format!("builder `{builder}` of operation `{op}` has no `send` method"),
             })?;
+        // Error answers declared as raw bytes need reading; typed ones are serialised.
+        let finish = if is_byte_stream(&error) {
+            quote::quote!(crate::error::finish_stream)
+        } else {
+            quote::quote!(crate::error::finish)
+        };
         let op_name = op.to_string();
         let doc = format!(
             " Sends the `{op_name}` request, like [`send`](Self::send), but every failure is a \
@@ -185,7 +191,7 @@ fn call_methods(file: &syn::File) -> Result<syn::Item, CodegenError> {
             impl<'a> super::builder::#builder<'a> {
                 #[doc = #doc]
                 pub async fn call(self) -> Result<ResponseValue<#success>, crate::Error> {
-                    crate::error::finish(#op_name, self.send()).await
+                    #finish(#op_name, self.send()).await
                 }
             }
         });
@@ -218,8 +224,9 @@ fn builder_name(ty: &syn::Type) -> Option<syn::Ident> {
     }
 }
 
-/// In `impl Op<'a> { pub async fn send(self) -> Result<ResponseValue<T>, Error<E>> }`, `T`.
-fn success_type(items: &[syn::Item], builder: &syn::Ident) -> Option<syn::Type> {
+/// In `impl Op<'a> { pub async fn send(self) -> Result<ResponseValue<T>, Error<E>> }`,
+/// `(T, E)`.
+fn send_types(items: &[syn::Item], builder: &syn::Ident) -> Option<(syn::Type, syn::Type)> {
     items.iter().find_map(|item| {
         let syn::Item::Impl(imp) = item else {
             return None;
@@ -240,13 +247,20 @@ fn success_type(items: &[syn::Item], builder: &syn::Ident) -> Option<syn::Type> 
             let syn::ReturnType::Type(_, ty) = &f.sig.output else {
                 return None;
             };
-            let result_ok = first_generic(ty, "Result")?;
-            first_generic(&result_ok, "ResponseValue")
+            let [ok, err]: [syn::Type; 2] = generics(ty, "Result")?.try_into().ok()?;
+            let success = generics(&ok, "ResponseValue")?.into_iter().next()?;
+            let error = generics(&err, "Error")?.into_iter().next()?;
+            Some((success, error))
         })
     })
 }
 
-fn first_generic(ty: &syn::Type, outer: &str) -> Option<syn::Type> {
+fn is_byte_stream(ty: &syn::Type) -> bool {
+    matches!(ty, syn::Type::Path(p) if p.path.segments.last().is_some_and(|s| s.ident == "ByteStream"))
+}
+
+/// The type arguments of `outer<…>`.
+fn generics(ty: &syn::Type, outer: &str) -> Option<Vec<syn::Type>> {
     let syn::Type::Path(p) = ty else { return None };
     let last = p.path.segments.last()?;
     if last.ident != outer {
@@ -255,13 +269,15 @@ fn first_generic(ty: &syn::Type, outer: &str) -> Option<syn::Type> {
     let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
         return None;
     };
-    args.args
-        .iter()
-        .find_map(|a| match a {
-            syn::GenericArgument::Type(t) => Some(t),
-            _ => None,
-        })
-        .cloned()
+    Some(
+        args.args
+            .iter()
+            .filter_map(|a| match a {
+                syn::GenericArgument::Type(t) => Some(t.clone()),
+                _ => None,
+            })
+            .collect(),
+    )
 }
 
 #[cfg(test)]
