@@ -1,0 +1,208 @@
+//! Scenario 5: build cost. Code generation in-process (checked-in spec and a synthetic spec
+//! of hundreds of operations), and `cargo build -p perspio-api` in a scratch copy of the
+//! workspace: clean, after touching a source file of the crate, after a spec edit.
+//!
+//! The real workspace is never edited: everything happens in a temporary copy with its own
+//! target directory.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use serde_json::{Value, json};
+
+use crate::stats::{Row, median};
+
+/// Operations in the synthetic spec.
+pub(crate) const SYNTHETIC_OPERATIONS: usize = 300;
+
+/// The workspace root, read at run time first (`cargo run` sets `CARGO_MANIFEST_DIR`), so that
+/// a binary reused from a shared target directory by a copy of the workspace reads the copy.
+fn project_root() -> PathBuf {
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);
+    manifest_dir
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+fn spec_path(root: &Path) -> PathBuf {
+    root.join("openapi/perspio-talk.normalized.json")
+}
+
+/// The checked-in spec grown to `operations` operations: each a `GET` with its own item and
+/// list schemas (four typed fields and an open map) and the error responses of `list_assets`.
+pub(crate) fn synthetic_spec(base: &Value, operations: usize) -> anyhow::Result<Value> {
+    let mut spec = base.clone();
+    let template = base
+        .pointer("/paths/~1assets~1v3~1/get/responses")
+        .cloned()
+        .context("the spec has no GET /assets/v3/ responses")?;
+    let paths = spec
+        .get_mut("paths")
+        .and_then(Value::as_object_mut)
+        .context("the spec has no paths")?;
+    let mut schemas = serde_json::Map::new();
+    for i in 0..operations {
+        let mut responses = template.clone();
+        responses["200"] = json!({
+            "description": "ok",
+            "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/Thing{i}List")}}}
+        });
+        paths.insert(
+            format!("/things{i}/v3/{{id}}"),
+            json!({"get": {
+                "operationId": format!("get_things_{i}"),
+                "summary": format!("Synthetic operation {i}"),
+                "parameters": [
+                    {"name": "id", "in": "path", "required": true, "schema": {"type": "string"}},
+                    {"name": "limit", "in": "query", "required": false, "schema": {"type": "integer", "format": "int32"}}
+                ],
+                "responses": responses
+            }}),
+        );
+        schemas.insert(
+            format!("Thing{i}"),
+            json!({"type": "object", "additionalProperties": true, "properties": {
+                "id": {"type": "string"},
+                "name": {"type": "string"},
+                "count": {"type": "integer", "format": "int64"},
+                "updated": {"type": "string", "format": "date-time"}
+            }}),
+        );
+        schemas.insert(
+            format!("Thing{i}List"),
+            json!({"type": "array", "items": {"$ref": format!("#/components/schemas/Thing{i}")}}),
+        );
+    }
+    let components = spec
+        .pointer_mut("/components/schemas")
+        .and_then(Value::as_object_mut)
+        .context("the spec has no components.schemas")?;
+    components.extend(schemas);
+    Ok(spec)
+}
+
+/// Median time of `runs` calls of `perspio_codegen::generate`, and the operation count.
+fn time_generate(spec: &Value, runs: usize) -> anyhow::Result<(Duration, usize, usize)> {
+    let parsed: openapiv3::OpenAPI = serde_json::from_value(spec.clone())?;
+    let operations = parsed.operations().count();
+    let mut times = Vec::new();
+    let mut lines = 0;
+    for _ in 0..runs {
+        let started = Instant::now();
+        let source = perspio_codegen::generate(&parsed)?;
+        times.push(started.elapsed().as_secs_f64());
+        lines = source.lines().count();
+    }
+    Ok((Duration::from_secs_f64(median(&times)), operations, lines))
+}
+
+fn copy_tree(from: &Path, to: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let name_str = name.to_string_lossy();
+        if name_str == "target" || name_str.starts_with("target-") || name_str == ".git" {
+            continue;
+        }
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            copy_tree(&entry.path(), &to.join(&name))?;
+        } else if kind.is_file() {
+            std::fs::copy(entry.path(), to.join(&name))?;
+        }
+    }
+    Ok(())
+}
+
+/// `cargo build -p perspio-api` in `workspace`, timed.
+fn cargo_build(workspace: &Path, target: &Path) -> anyhow::Result<Duration> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let started = Instant::now();
+    let status = Command::new(cargo)
+        .args(["build", "--quiet", "-p", "perspio-api"])
+        .current_dir(workspace)
+        .env("CARGO_TARGET_DIR", target)
+        .env_remove("RUSTC_WRAPPER")
+        .status()
+        .context("running cargo")?;
+    let elapsed = started.elapsed();
+    if !status.success() {
+        bail!(
+            "cargo build -p perspio-api failed in {}",
+            workspace.display()
+        );
+    }
+    Ok(elapsed)
+}
+
+fn touch(path: &Path) -> anyhow::Result<()> {
+    let text = std::fs::read(path)?;
+    std::fs::write(path, text)?;
+    Ok(())
+}
+
+pub(crate) fn run(rows: &mut Vec<Row>) -> anyhow::Result<()> {
+    let s = "5 build cost";
+    let root = project_root();
+    let base: Value = serde_json::from_str(&std::fs::read_to_string(spec_path(&root))?)?;
+
+    let (checked_in, ops, lines) = time_generate(&base, 5)?;
+    rows.push(Row::new(
+        s,
+        format!("codegen, checked-in spec ({ops} operations, {lines} lines out), median of 5"),
+        format!("{:.1} ms", checked_in.as_secs_f64() * 1e3),
+    ));
+    let synthetic = synthetic_spec(&base, SYNTHETIC_OPERATIONS)?;
+    let (large, ops, lines) = time_generate(&synthetic, 3)?;
+    rows.push(Row::new(
+        s,
+        format!("codegen, synthetic spec ({ops} operations, {lines} lines out), median of 3"),
+        format!("{:.0} ms", large.as_secs_f64() * 1e3),
+    ));
+
+    let scratch = tempfile::tempdir()?;
+    let workspace = scratch.path().join("ws");
+    let target = scratch.path().join("target");
+    copy_tree(&root, &workspace)?;
+    eprintln!(
+        "build cost: clean build of perspio-api in {}",
+        workspace.display()
+    );
+    let clean = cargo_build(&workspace, &target)?;
+    rows.push(Row::new(
+        s,
+        "clean `cargo build -p perspio-api` (dev profile, all dependencies)",
+        format!("{:.1} s", clean.as_secs_f64()),
+    ));
+    let noop = cargo_build(&workspace, &target)?;
+    touch(&workspace.join("perspio-api/src/lib.rs"))?;
+    let crate_only = cargo_build(&workspace, &target)?;
+    rows.push(Row::new(
+        s,
+        "rebuild after touching perspio-api/src/lib.rs (crate only, no codegen)",
+        format!(
+            "{:.1} s (no-op build {:.2} s)",
+            crate_only.as_secs_f64(),
+            noop.as_secs_f64()
+        ),
+    ));
+    let spec_file = spec_path(&workspace);
+    let edited = std::fs::read_to_string(&spec_file)?.replacen(
+        "List all assets in the tenant",
+        "List every asset in the tenant",
+        1,
+    );
+    std::fs::write(&spec_file, edited)?;
+    let after_spec = cargo_build(&workspace, &target)?;
+    rows.push(Row::new(
+        s,
+        "rebuild after a spec edit (build script reruns codegen, crate recompiles)",
+        format!("{:.1} s", after_spec.as_secs_f64()),
+    ));
+    Ok(())
+}

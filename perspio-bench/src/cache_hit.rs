@@ -1,0 +1,117 @@
+//! Scenario 2: the authentication middleware's own work per request with a cached token,
+//! in isolation.
+//!
+//! The middleware's internals are private, so this measures through the public API: two
+//! `reqwest_middleware` stacks that end in a terminal middleware returning a canned response
+//! without any I/O, one with [`perspio_auth::AuthMiddleware`] in front and one without. The
+//! difference of their per-call times is what the middleware costs (origin check, the four
+//! headers, the token snapshot, and the request copy kept for the 401 retry).
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use http::Extensions;
+use perspio_auth::AuthMiddleware;
+use reqwest::{Method, Request, Response, Url};
+use reqwest_middleware::{ClientWithMiddleware, Middleware, Next};
+
+use crate::clients;
+use crate::server::Server;
+use crate::stats::{Row, median};
+
+/// Answers every request with `200 []` and never touches the network.
+#[derive(Debug)]
+struct Canned;
+
+#[async_trait]
+impl Middleware for Canned {
+    async fn handle(
+        &self,
+        request: Request,
+        _extensions: &mut Extensions,
+        _next: Next<'_>,
+    ) -> reqwest_middleware::Result<Response> {
+        black_box(request.headers().len());
+        drop(request);
+        Ok(Response::from(http::Response::new(Bytes::from_static(
+            b"[]",
+        ))))
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Params {
+    pub(crate) batches: usize,
+    pub(crate) iterations: usize,
+}
+
+/// Nanoseconds per call of `iterations` calls through `stack`.
+async fn batch(stack: &ClientWithMiddleware, url: &Url, iterations: usize) -> anyhow::Result<f64> {
+    let started = Instant::now();
+    for _ in 0..iterations {
+        let request = Request::new(Method::GET, url.clone());
+        let response = stack.execute(request).await?;
+        black_box(response.status());
+    }
+    Ok(started.elapsed().as_secs_f64() * 1e9 / iterations as f64)
+}
+
+pub(crate) fn run(server: &Server, params: Params) -> anyhow::Result<Vec<Row>> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let auth = AuthMiddleware::builder(clients::credentials()?)
+            .with_config(clients::auth_config(server)?)
+            .build()?;
+        let http = reqwest::Client::new();
+        let with_auth = reqwest_middleware::ClientBuilder::new(http.clone())
+            .with(auth.clone())
+            .with(Canned)
+            .build();
+        let without = reqwest_middleware::ClientBuilder::new(http)
+            .with(Canned)
+            .build();
+        let url: Url = format!("{}/assets/v3/", server.base_url()).parse()?;
+        // Fill the cache (one token request), then warm up both paths.
+        auth.token_info().await?;
+        batch(&with_auth, &url, params.iterations).await?;
+        batch(&without, &url, params.iterations).await?;
+
+        let (mut a, mut b, mut diff) = (Vec::new(), Vec::new(), Vec::new());
+        for round in 0..params.batches {
+            let (x, y) = if round.is_multiple_of(2) {
+                let x = batch(&with_auth, &url, params.iterations).await?;
+                (x, batch(&without, &url, params.iterations).await?)
+            } else {
+                let y = batch(&without, &url, params.iterations).await?;
+                (batch(&with_auth, &url, params.iterations).await?, y)
+            };
+            a.push(x);
+            b.push(y);
+            diff.push(x - y);
+        }
+        let cost = median(&diff);
+        let s = "2 cache hit";
+        Ok(vec![
+            Row::new(
+                s,
+                "stack without → with auth, median ns/call",
+                format!("{:.0} → {:.0}", median(&b), median(&a)),
+            ),
+            Row::new(
+                s,
+                "auth middleware cost per call, token cached (median of paired batch differences)",
+                format!("{cost:.0} ns"),
+            )
+            .goal("well under 1 µs", cost < 500.0),
+            Row::new(
+                s,
+                "batches × iterations",
+                format!("{} × {}", params.batches, params.iterations),
+            ),
+        ])
+    })
+}

@@ -1,0 +1,121 @@
+//! Benchmarks of the PerspioTalk SDK: what the generated client and its default middleware
+//! stack cost compared with a raw `reqwest` call, what the token cache costs, how it behaves
+//! in a cold-start herd and at the expiry boundary, memory across many calls, and build cost.
+//!
+//! Run `cargo xtask bench` (release build of this binary); `--build-cost` adds scenario 5,
+//! which runs cargo in a scratch copy of the workspace. See `BENCHMARKS.md`.
+
+// Printing the table is this binary's job; the workspace lint is meant for library code.
+#![allow(clippy::print_stdout)]
+
+mod build_cost;
+mod cache_hit;
+mod clients;
+mod expiry;
+mod herd;
+mod memory;
+mod overhead;
+mod server;
+mod stats;
+
+use clap::Parser;
+
+use crate::server::Server;
+use crate::stats::Row;
+
+/// Runs the benchmark scenarios and prints a Markdown table of ratios and counts.
+#[derive(Debug, Parser)]
+#[command(name = "perspio-bench")]
+struct Args {
+    /// Also measure build cost (scenario 5): runs `cargo build` in a scratch copy of the
+    /// workspace, which takes minutes.
+    #[arg(long)]
+    build_cost: bool,
+    /// Only build cost (scenario 5).
+    #[arg(long)]
+    build_cost_only: bool,
+    /// Fewer rounds and calls: a smoke run, not figures to quote.
+    #[arg(long)]
+    quick: bool,
+    /// Rounds of the interleaved overhead comparison.
+    #[arg(long, default_value_t = 15)]
+    rounds: usize,
+    /// Client runtime worker threads (defaults to the number of CPUs).
+    #[arg(long)]
+    workers: Option<usize>,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let mut rows: Vec<Row> = Vec::new();
+    if !args.build_cost_only {
+        run_runtime_scenarios(&args, &mut rows)?;
+    }
+    if args.build_cost || args.build_cost_only {
+        eprintln!("scenario 5: build cost");
+        build_cost::run(&mut rows)?;
+    }
+    println!("{}", stats::table(&rows));
+    Ok(())
+}
+
+fn run_runtime_scenarios(args: &Args, rows: &mut Vec<Row>) -> anyhow::Result<()> {
+    let server = Server::start()?;
+    let quick = args.quick;
+
+    eprintln!("scenario 2: cache-hit cost");
+    rows.extend(cache_hit::run(
+        &server,
+        cache_hit::Params {
+            batches: if quick { 6 } else { 30 },
+            iterations: if quick { 5_000 } else { 20_000 },
+        },
+    )?);
+
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    if let Some(workers) = args.workers {
+        runtime.worker_threads(workers);
+    }
+    let runtime = runtime.thread_name("bench-client").enable_all().build()?;
+    runtime.block_on(async {
+        eprintln!("scenario 1: per-call overhead");
+        let mut overhead = overhead::run(
+            &server,
+            overhead::Params {
+                rounds: if quick { 3 } else { args.rounds },
+                latency_calls: if quick { 200 } else { 1_000 },
+                throughput_calls: if quick { 10 } else { 40 },
+            },
+        )
+        .await?;
+        rows.append(&mut overhead);
+
+        eprintln!("scenario 3: cold-start herd");
+        rows.extend(
+            herd::run(
+                &server,
+                herd::Params {
+                    rounds: if quick { 1 } else { 5 },
+                },
+            )
+            .await?,
+        );
+
+        eprintln!("scenario 4: expiry boundary");
+        rows.extend(
+            expiry::run(
+                &server,
+                expiry::Params {
+                    rounds: if quick { 1 } else { 5 },
+                },
+            )
+            .await?,
+        );
+
+        eprintln!("scenario 6: memory");
+        rows.extend(memory::run(&server, if quick { 20_000 } else { 100_000 }).await?);
+        anyhow::Ok(())
+    })?;
+    rows.sort_by_key(|row| row.scenario);
+    Ok(())
+}
