@@ -5,6 +5,7 @@
 // Printing what it did is this binary's job; the workspace lint is meant for library code.
 #![allow(clippy::print_stdout)]
 
+mod bench;
 mod regen;
 
 use std::path::{Path, PathBuf};
@@ -24,12 +25,15 @@ enum Task {
     /// Re-derive the normalised spec, provenance hashes and API.md from openapi/perspio-talk.yaml,
     /// or import a new upstream spec with `--from`.
     Regen(regen::RegenArgs),
+    /// Run the benchmarks (perspio-bench, release) and print the table of ratios and counts.
+    Bench(bench::BenchArgs),
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.task {
         Task::Regen(args) => regen::run(&project_root(), &args),
+        Task::Bench(args) => bench::run(&project_root(), &args),
     }
 }
 
