@@ -40,6 +40,9 @@ struct Args {
     /// Rounds of the interleaved overhead comparison.
     #[arg(long, default_value_t = 15)]
     rounds: usize,
+    /// Run only these scenarios (comma-separated): overhead, cache-hit, herd, expiry, memory.
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
     /// Client runtime worker threads (defaults to the number of CPUs).
     #[arg(long)]
     workers: Option<usize>,
@@ -62,15 +65,18 @@ fn main() -> anyhow::Result<()> {
 fn run_runtime_scenarios(args: &Args, rows: &mut Vec<Row>) -> anyhow::Result<()> {
     let server = Server::start()?;
     let quick = args.quick;
+    let wanted = |name: &str| args.only.is_empty() || args.only.iter().any(|o| o == name);
 
-    eprintln!("scenario 2: cache-hit cost");
-    rows.extend(cache_hit::run(
-        &server,
-        cache_hit::Params {
-            batches: if quick { 6 } else { 30 },
-            iterations: if quick { 5_000 } else { 20_000 },
-        },
-    )?);
+    if wanted("cache-hit") {
+        eprintln!("scenario 2: cache-hit cost");
+        rows.extend(cache_hit::run(
+            &server,
+            cache_hit::Params {
+                batches: if quick { 6 } else { 30 },
+                iterations: if quick { 5_000 } else { 20_000 },
+            },
+        )?);
+    }
 
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
     if let Some(workers) = args.workers {
@@ -78,42 +84,50 @@ fn run_runtime_scenarios(args: &Args, rows: &mut Vec<Row>) -> anyhow::Result<()>
     }
     let runtime = runtime.thread_name("bench-client").enable_all().build()?;
     runtime.block_on(async {
-        eprintln!("scenario 1: per-call overhead");
-        let mut overhead = overhead::run(
-            &server,
-            overhead::Params {
-                rounds: if quick { 3 } else { args.rounds },
-                latency_calls: if quick { 200 } else { 1_000 },
-                throughput_calls: if quick { 10 } else { 40 },
-            },
-        )
-        .await?;
-        rows.append(&mut overhead);
-
-        eprintln!("scenario 3: cold-start herd");
-        rows.extend(
-            herd::run(
+        if wanted("overhead") {
+            eprintln!("scenario 1: per-call overhead");
+            let mut overhead = overhead::run(
                 &server,
-                herd::Params {
-                    rounds: if quick { 1 } else { 5 },
+                overhead::Params {
+                    rounds: if quick { 3 } else { args.rounds },
+                    latency_calls: if quick { 200 } else { 1_000 },
+                    throughput_calls: if quick { 10 } else { 40 },
                 },
             )
-            .await?,
-        );
+            .await?;
+            rows.append(&mut overhead);
+        }
 
-        eprintln!("scenario 4: expiry boundary");
-        rows.extend(
-            expiry::run(
-                &server,
-                expiry::Params {
-                    rounds: if quick { 1 } else { 5 },
-                },
-            )
-            .await?,
-        );
+        if wanted("herd") {
+            eprintln!("scenario 3: cold-start herd");
+            rows.extend(
+                herd::run(
+                    &server,
+                    herd::Params {
+                        rounds: if quick { 1 } else { 5 },
+                    },
+                )
+                .await?,
+            );
+        }
 
-        eprintln!("scenario 6: memory");
-        rows.extend(memory::run(&server, if quick { 20_000 } else { 100_000 }).await?);
+        if wanted("expiry") {
+            eprintln!("scenario 4: expiry boundary");
+            rows.extend(
+                expiry::run(
+                    &server,
+                    expiry::Params {
+                        rounds: if quick { 1 } else { 5 },
+                    },
+                )
+                .await?,
+            );
+        }
+
+        if wanted("memory") {
+            eprintln!("scenario 6: memory");
+            rows.extend(memory::run(&server, if quick { 20_000 } else { 100_000 }).await?);
+        }
         anyhow::Ok(())
     })?;
     rows.sort_by_key(|row| row.scenario);
