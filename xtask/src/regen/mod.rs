@@ -8,11 +8,11 @@
 
 mod files;
 mod merge;
-mod normalize;
+pub(crate) mod normalize;
 mod provenance;
 mod refs;
 mod report;
-mod source;
+pub(crate) mod source;
 mod surface;
 
 use std::collections::BTreeMap;
@@ -94,6 +94,8 @@ pub(crate) struct Derived {
     pub(crate) normalized_doc: Value,
     pub(crate) api_md: String,
     pub(crate) notes: Vec<Note>,
+    /// The generated client source (what `perspio-api/build.rs` would write).
+    pub(crate) code: String,
 }
 
 /// Normalises `spec_text` (the content of [`SPEC`]), generates the client from it and reads
@@ -118,6 +120,7 @@ pub(crate) fn derive(spec_text: &str) -> anyhow::Result<Derived> {
         normalized_doc: doc,
         api_md,
         notes,
+        code,
     })
 }
 
@@ -216,18 +219,7 @@ fn import(root: &Path, from: &[String]) -> anyhow::Result<Vec<&'static str>> {
         .map(|location| Source::load(location))
         .collect::<Result<_, _>>()
         .context("regen --from: reading the upstream spec (step: read)")?;
-    let merged = merge::merge(&sources).context("regen --from: merging (step: merge)")?;
-    for s in &sources {
-        refs::check(&s.doc, &merged, &s.location)
-            .context("regen --from: resolving references (step: $ref)")?;
-    }
-    let spec_text = format!(
-        "# Imported by `cargo xtask regen --from` from {} (see openapi/provenance.json).\n\
-         # Review it here; after editing, run `cargo xtask regen`.\n{}",
-        from.join(", "),
-        serde_norway::to_string(&merged).context("regen --from: writing YAML")?
-    );
-    let derived = derive(&spec_text).context("regen --from: deriving (step: normalise)")?;
+    let (spec_text, derived) = import_sources(&sources)?;
     let provenance = Provenance::imported(
         sources
             .iter()
@@ -262,6 +254,28 @@ fn import(root: &Path, from: &[String]) -> anyhow::Result<Vec<&'static str>> {
     let written = files::write_atomically(root, &files)?;
     files::print_written(&files, &written);
     Ok(written)
+}
+
+/// The `regen --from` path after reading: merge, check `$ref`s, write the YAML that becomes
+/// [`SPEC`], then [`derive`] from it. `cargo xtask corpus` runs exactly this on every spec.
+pub(crate) fn import_sources(sources: &[Source]) -> anyhow::Result<(String, Derived)> {
+    let merged = merge::merge(sources).context("regen --from: merging (step: merge)")?;
+    for s in sources {
+        refs::check(&s.doc, &merged, &s.location)
+            .context("regen --from: resolving references (step: $ref)")?;
+    }
+    let spec_text = format!(
+        "# Imported by `cargo xtask regen --from` from {} (see openapi/provenance.json).\n\
+         # Review it here; after editing, run `cargo xtask regen`.\n{}",
+        sources
+            .iter()
+            .map(|s| s.location.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+        serde_norway::to_string(&merged).context("regen --from: writing YAML")?
+    );
+    let derived = derive(&spec_text).context("regen --from: deriving (step: normalise)")?;
+    Ok((spec_text, derived))
 }
 
 /// A file given on the command line, relative to the workspace root when inside it.
