@@ -10,6 +10,11 @@ use serde_json::{Map, Value, json};
 
 use super::HTTP_METHODS;
 
+mod bodies;
+mod inline;
+mod params;
+mod values;
+
 /// One change the normaliser made, and where.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Note {
@@ -31,17 +36,24 @@ fn note(scope: &str, message: impl Into<String>) -> Note {
     }
 }
 
-type Pass = fn(&mut Map<String, Value>) -> Vec<Note>;
+type Pass = fn(&mut Map<String, Value>) -> Result<Vec<Note>, NormalizeError>;
 
 /// The passes, in the order they run.
 pub(crate) const PASSES: &[(&str, Pass)] = &[
-    ("openapi 3.1 document", document_31),
-    ("operationIds", operation_ids),
-    ("3.1 schema keywords", schemas_31),
-    ("JSON without schema", json_without_schema),
-    ("success response types", success_types),
-    ("default responses", default_responses),
-    ("error response types", error_types),
+    ("openapi 3.1 document", |r| Ok(document_31(r))),
+    ("non-component $refs", |r| Ok(inline::inline_deep_refs(r))),
+    ("operationIds", |r| Ok(operation_ids(r))),
+    ("3.1 schema keywords", |r| Ok(schemas_31(r))),
+    ("schema values", |r| Ok(values::schema_values(r))),
+    ("parameters", params::parameters),
+    ("request bodies", |r| Ok(bodies::request_bodies(r))),
+    ("JSON-like responses", |r| {
+        Ok(bodies::vendor_json_responses(r))
+    }),
+    ("JSON without schema", |r| Ok(json_without_schema(r))),
+    ("success response types", |r| Ok(success_types(r))),
+    ("default responses", |r| Ok(default_responses(r))),
+    ("error response types", |r| Ok(error_types(r))),
 ];
 
 /// Why a document cannot be normalised at all.
@@ -49,6 +61,10 @@ pub(crate) const PASSES: &[(&str, Pass)] = &[
 pub(crate) enum NormalizeError {
     #[error("the document is not a mapping")]
     NotAMapping,
+    /// Constructs no faithful transformation can make progenitor take; each message names the
+    /// operation, the construct and the way out.
+    #[error("{} construct(s) cannot be normalised faithfully:\n{}", .0.len(), .0.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
+    Unfaithful(Vec<String>),
 }
 
 /// Runs every pass over `doc`. Identical notes are reported once with a count.
@@ -56,7 +72,7 @@ pub(crate) fn normalize(doc: &mut Value) -> Result<Vec<Note>, NormalizeError> {
     let root = doc.as_object_mut().ok_or(NormalizeError::NotAMapping)?;
     let mut notes: Vec<(Note, usize)> = Vec::new();
     for (_, pass) in PASSES {
-        for n in pass(root) {
+        for n in pass(root)? {
             match notes.iter_mut().find(|(seen, _)| *seen == n) {
                 Some((_, count)) => *count += 1,
                 None => notes.push((n, 1)),
@@ -871,22 +887,34 @@ mod tests {
 
     use super::*;
 
-    fn doc(paths: Value) -> Value {
+    pub(super) fn doc(paths: Value) -> Value {
         json!({"openapi": "3.0.3", "info": {"title": "t", "version": "1"}, "paths": paths})
     }
 
-    fn json_response(schema: Value) -> Value {
+    pub(super) fn json_response(schema: Value) -> Value {
         json!({"description": "d", "content": {"application/json": {"schema": schema}}})
     }
 
-    fn run(mut d: Value) -> (Value, Vec<String>) {
+    pub(super) fn run(mut d: Value) -> (Value, Vec<String>) {
         let notes = normalize(&mut d).unwrap();
         (d, notes.iter().map(ToString::to_string).collect())
     }
 
     /// The normalised document passes progenitor's checks.
+    /// The normalised document generates a client (progenitor runs, nothing panics).
     #[track_caller]
-    fn assert_progenitor_takes(d: &Value) {
+    pub(super) fn assert_generates(d: &Value) {
+        let spec: openapiv3::OpenAPI = serde_json::from_value(d.clone()).unwrap();
+        if let Err(e) = perspio_codegen::generate(&spec) {
+            panic!("{e}\n{}", serde_json::to_string_pretty(d).unwrap());
+        }
+        let (again, notes) = run(d.clone());
+        assert_eq!(&again, d, "normalising twice changes the document");
+        assert!(notes.is_empty(), "normalising twice notes {notes:?}");
+    }
+
+    #[track_caller]
+    pub(super) fn assert_progenitor_takes(d: &Value) {
         let spec: openapiv3::OpenAPI = serde_json::from_value(d.clone()).unwrap();
         if let Err(e) = perspio_codegen::check(&spec) {
             panic!("{e}\n{}", serde_json::to_string_pretty(d).unwrap());
@@ -894,7 +922,7 @@ mod tests {
     }
 
     #[track_caller]
-    fn assert_noted(notes: &[String], needle: &str) {
+    pub(super) fn assert_noted(notes: &[String], needle: &str) {
         assert!(
             notes.iter().any(|n| n.contains(needle)),
             "no note containing {needle:?} in {notes:#?}"

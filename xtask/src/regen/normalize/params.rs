@@ -1,0 +1,440 @@
+//! Pass: parameters progenitor 0.15 cannot take.
+//!
+//! progenitor takes `path` (style `simple`, required), `query` (style `form`) and `header`
+//! parameters with a `schema`, and one parameter per name. Path-item parameters are pushed down
+//! into the operations of that item only when one of them needs a change.
+
+use std::collections::BTreeSet;
+
+use serde_json::{Map, Value, json};
+
+use super::{HTTP_METHODS, Note, note, op_label, resolve, snake_case};
+
+/// Why an operation cannot be normalised faithfully.
+pub(super) fn parameters(
+    root: &mut Map<String, Value>,
+) -> Result<Vec<Note>, super::NormalizeError> {
+    let components = json!({"components": root.get("components").cloned().unwrap_or(json!({}))});
+    let mut notes = Vec::new();
+    let mut problems = Vec::new();
+    let Some(paths) = root.get_mut("paths").and_then(Value::as_object_mut) else {
+        return Ok(notes);
+    };
+    for (path, item) in paths.iter_mut() {
+        let Some(item) = item.as_object_mut() else {
+            continue;
+        };
+        let shared: Vec<Value> = item
+            .get("parameters")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let methods: Vec<String> = item
+            .keys()
+            .filter(|k| HTTP_METHODS.contains(&k.as_str()))
+            .cloned()
+            .collect();
+        // The effective parameters of each operation, resolved.
+        let mut fixed_ops: Vec<(String, Vec<Value>, Vec<Note>)> = Vec::new();
+        let mut any_change = false;
+        for method in &methods {
+            let Some(op) = item.get(method).and_then(Value::as_object) else {
+                continue;
+            };
+            let label = op_label(path, method, op);
+            let own: Vec<Value> = op
+                .get("parameters")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            let effective = effective(&components, &shared, &own);
+            let (fixed, op_notes, op_problems) = fix_params(path, &label, &effective);
+            problems.extend(op_problems);
+            if fixed != effective {
+                any_change = true;
+            }
+            fixed_ops.push((method.clone(), fixed, op_notes));
+        }
+        if !any_change {
+            continue;
+        }
+        item.shift_remove("parameters");
+        for (method, fixed, op_notes) in fixed_ops {
+            if let Some(op) = item.get_mut(&method).and_then(Value::as_object_mut) {
+                if fixed.is_empty() {
+                    op.shift_remove("parameters");
+                } else {
+                    op.insert("parameters".into(), Value::Array(fixed));
+                }
+            }
+            notes.extend(op_notes);
+        }
+    }
+    if problems.is_empty() {
+        Ok(notes)
+    } else {
+        Err(super::NormalizeError::Unfaithful(problems))
+    }
+}
+
+/// Path-item parameters overridden by the operation's (same `name` and `in`), then the
+/// operation's. References are kept as they are unless resolving is needed to read them.
+fn effective(components: &Value, shared: &[Value], own: &[Value]) -> Vec<Value> {
+    let key = |p: &Value| {
+        let r = resolve(components, p);
+        (
+            r.get("name")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned(),
+            r.get("in").and_then(Value::as_str).unwrap_or("").to_owned(),
+        )
+    };
+    let own_keys: Vec<(String, String)> = own.iter().map(key).collect();
+    let mut out: Vec<Value> = shared
+        .iter()
+        .filter(|p| !own_keys.contains(&key(p)))
+        .cloned()
+        .collect();
+    out.extend(own.iter().cloned());
+    // Keep references unresolved unless they need a change (decided in `fix_params`), but
+    // resolve here so that `fix_params` sees the content.
+    out.into_iter()
+        .map(|p| {
+            if p.get("$ref").is_some() {
+                json!({"$ref": p["$ref"], "x-resolved": resolve(components, &p).clone()})
+            } else {
+                p
+            }
+        })
+        .collect()
+}
+
+/// The template variables of `path`: `/a/{id}/b/{name}` → `["id", "name"]`.
+pub(super) fn template_names(path: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = path;
+    while let Some(start) = rest.find('{') {
+        let Some(len) = rest[start..].find('}') else {
+            break;
+        };
+        out.push(rest[start + 1..start + len].to_owned());
+        rest = &rest[start + len + 1..];
+    }
+    out
+}
+
+type Fixed = (Vec<Value>, Vec<Note>, Vec<String>);
+
+fn fix_params(path: &str, label: &str, params: &[Value]) -> Fixed {
+    let mut notes = Vec::new();
+    let mut problems = Vec::new();
+    let names = template_names(path);
+    let mut out: Vec<Value> = Vec::new();
+    let mut rust_names: BTreeSet<String> = BTreeSet::new();
+    let mut wire_names: BTreeSet<String> = BTreeSet::new();
+    let mut declared_path: BTreeSet<String> = BTreeSet::new();
+    // Path parameters first, so that a query parameter with a path parameter's name is the one
+    // that goes.
+    let mut ordered: Vec<&Value> = params
+        .iter()
+        .filter(|p| content(p).get("in").and_then(Value::as_str) == Some("path"))
+        .collect();
+    ordered.extend(
+        params
+            .iter()
+            .filter(|p| content(p).get("in").and_then(Value::as_str) != Some("path")),
+    );
+    for original in ordered {
+        let p = content(original);
+        let name = p
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned();
+        let location = p.get("in").and_then(Value::as_str).unwrap_or("").to_owned();
+        let required = p.get("required").is_some_and(|r| r == true);
+        let what = format!("{location} parameter `{name}`");
+        let mut changed: Map<String, Value> = p.as_object().cloned().unwrap_or_default();
+        let mut messages: Vec<String> = Vec::new();
+
+        match location.as_str() {
+            "cookie" => {
+                if required {
+                    problems.push(format!(
+                        "{label}: required {what}: progenitor sends no cookies; make it optional \
+                         upstream (it is then dropped) or send the cookie from a middleware"
+                    ));
+                } else {
+                    notes.push(note(
+                        label,
+                        format!("optional {what} dropped: progenitor sends no cookies"),
+                    ));
+                }
+                continue;
+            }
+            "path" => {
+                if !names.contains(&name) {
+                    notes.push(note(
+                        label,
+                        format!("{what} dropped: the path `{path}` has no `{{{name}}}`"),
+                    ));
+                    continue;
+                }
+                if !required {
+                    changed.insert("required".into(), true.into());
+                    messages.push(format!("{what} made required (path parameters always are)"));
+                }
+                match p.get("style").and_then(Value::as_str) {
+                    None | Some("simple") => {}
+                    Some(style) => problems.push(format!(
+                        "{label}: {what} has style `{style}`; progenitor sends path parameters \
+                         in style `simple` only: write the `{style}` prefix into the path upstream"
+                    )),
+                }
+            }
+            "query" => match p.get("style").and_then(Value::as_str) {
+                None | Some("form") => {}
+                Some(style @ ("spaceDelimited" | "pipeDelimited")) => {
+                    let sep = if style == "spaceDelimited" {
+                        "' '"
+                    } else {
+                        "'|'"
+                    };
+                    changed.shift_remove("style");
+                    changed.shift_remove("explode");
+                    let is_array = p
+                        .get("schema")
+                        .and_then(|s| s.get("type"))
+                        .is_some_and(|t| t == "array");
+                    if is_array {
+                        changed.insert("schema".into(), json!({"type": "string"}));
+                        messages.push(format!(
+                            "{what} (style `{style}`) is now a string: pass the values joined \
+                             by {sep}"
+                        ));
+                    } else {
+                        messages.push(format!(
+                            "{what}: style `{style}` → `form` (same for one value)"
+                        ));
+                    }
+                }
+                Some(style) => {
+                    if required {
+                        problems.push(format!(
+                            "{label}: required {what} has style `{style}`, which progenitor cannot \
+                             send; make it optional upstream (it is then dropped) or call this \
+                             operation by hand"
+                        ));
+                    } else {
+                        notes.push(note(
+                            label,
+                            format!(
+                                "optional {what} (style `{style}`) dropped: progenitor cannot send \
+                                 that style"
+                            ),
+                        ));
+                    }
+                    continue;
+                }
+            },
+            "header" => {
+                if p.get("style").is_some_and(|s| s != "simple") {
+                    changed.shift_remove("style");
+                    messages.push(format!("{what}: style → `simple`"));
+                }
+            }
+            _ => {
+                notes.push(note(
+                    label,
+                    format!(
+                        "parameter `{name}` dropped: `in: {location}` is not a parameter location"
+                    ),
+                ));
+                continue;
+            }
+        }
+
+        if let Some(Value::Object(c)) = changed.get("content").cloned() {
+            changed.shift_remove("content");
+            let media = c.keys().next().cloned().unwrap_or_default();
+            changed.insert("schema".into(), json!({"type": "string"}));
+            messages.push(format!(
+                "{what} is declared by `content` (`{media}`): it is now a string; pass the \
+                 serialised value"
+            ));
+        } else if !changed.contains_key("schema") {
+            changed.insert("schema".into(), json!({"type": "string"}));
+            messages.push(format!("{what} has no schema: it is now a string"));
+        }
+
+        // One parameter per Rust name and per wire name.
+        let rust = snake_case(&name);
+        if !wire_names.insert(name.clone()) || !rust_names.insert(rust.clone()) {
+            if location == "path" || required {
+                problems.push(format!(
+                    "{label}: {what} has the same name (`{rust}` in Rust) as another parameter of \
+                     this operation; progenitor takes one parameter per name: rename one upstream"
+                ));
+            } else {
+                notes.push(note(
+                    label,
+                    format!(
+                        "optional {what} dropped: another parameter of this operation has the \
+                         same name (`{rust}` in Rust)"
+                    ),
+                ));
+            }
+            continue;
+        }
+
+        if location == "path" {
+            declared_path.insert(name.clone());
+        }
+        let same = Value::Object(changed.clone()) == *p;
+        if same {
+            out.push(original_without_resolved(original));
+        } else {
+            out.push(Value::Object(changed));
+            notes.extend(messages.into_iter().map(|m| note(label, m)));
+        }
+    }
+    // Template variables without a parameter.
+    for name in &names {
+        if !declared_path.contains(name) {
+            out.push(
+                json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}),
+            );
+            notes.push(note(
+                label,
+                format!(
+                    "path variable `{{{name}}}` has no parameter: a required string parameter added"
+                ),
+            ));
+        }
+    }
+    let original: Vec<Value> = params.iter().map(original_without_resolved).collect();
+    if out.len() == original.len() && out.iter().all(|p| original.contains(p)) {
+        // Nothing changed but the order: keep the document's order.
+        return (original, notes, problems);
+    }
+    (out, notes, problems)
+}
+
+/// The parameter's content: a reference's resolved target.
+fn content(p: &Value) -> &Value {
+    p.get("x-resolved").unwrap_or(p)
+}
+
+fn original_without_resolved(p: &Value) -> Value {
+    match p.get("x-resolved") {
+        Some(_) => json!({"$ref": p["$ref"]}),
+        None => p.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use serde_json::json;
+
+    use super::super::tests::{assert_generates, assert_noted, doc, run};
+
+    fn op(path: &str, params: serde_json::Value) -> serde_json::Value {
+        doc(
+            json!({path: {"get": {"operationId": "get_a", "parameters": params,
+            "responses": {"200": {"description": "ok"}}}}}),
+        )
+    }
+
+    #[test]
+    fn a_path_variable_without_a_parameter_gets_a_required_string_one() {
+        let (d, notes) = run(op("/a/{id}", json!([])));
+        assert_eq!(
+            d["paths"]["/a/{id}"]["get"]["parameters"],
+            json!([{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}])
+        );
+        assert_noted(&notes, "get_a: path variable `{id}` has no parameter");
+        assert_generates(&d);
+    }
+
+    #[test]
+    fn an_optional_path_parameter_is_made_required_and_an_unused_one_dropped() {
+        let (d, notes) = run(op(
+            "/a/{id}",
+            json!([
+                {"name": "id", "in": "path", "schema": {"type": "string"}},
+                {"name": "gone", "in": "path", "required": true, "schema": {"type": "string"}},
+            ]),
+        ));
+        assert_eq!(
+            d["paths"]["/a/{id}"]["get"]["parameters"],
+            json!([{"name": "id", "in": "path", "schema": {"type": "string"}, "required": true}])
+        );
+        assert_noted(&notes, "path parameter `id` made required");
+        assert_noted(
+            &notes,
+            "path parameter `gone` dropped: the path `/a/{id}` has no `{gone}`",
+        );
+        assert_generates(&d);
+    }
+
+    #[test]
+    fn deep_object_and_delimited_query_styles() {
+        let (d, notes) = run(op(
+            "/a",
+            json!([
+                {"name": "filter", "in": "query", "style": "deepObject", "schema": {"type": "object"}},
+                {"name": "ids", "in": "query", "style": "spaceDelimited", "schema": {"type": "array", "items": {"type": "string"}}},
+                {"name": "session", "in": "cookie", "schema": {"type": "string"}},
+            ]),
+        ));
+        assert_eq!(
+            d["paths"]["/a"]["get"]["parameters"],
+            json!([{"name": "ids", "in": "query", "schema": {"type": "string"}}])
+        );
+        assert_noted(
+            &notes,
+            "optional query parameter `filter` (style `deepObject`) dropped",
+        );
+        assert_noted(&notes, "pass the values joined by ' '");
+        assert_noted(&notes, "optional cookie parameter `session` dropped");
+        assert_generates(&d);
+
+        let mut d = op(
+            "/a",
+            json!([
+                {"name": "filter", "in": "query", "required": true, "style": "deepObject", "schema": {"type": "object"}},
+            ]),
+        );
+        let err = super::super::normalize(&mut d).unwrap_err().to_string();
+        assert!(
+            err.contains("get_a: required query parameter `filter` has style `deepObject`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn parameters_of_the_path_item_are_pushed_down_only_when_one_changes() {
+        let mut d = doc(json!({"/a/{id}": {
+            "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
+            "get": {"operationId": "get_a", "responses": {"200": {"description": "ok"}}},
+        }}));
+        let (same, notes) = run(d.clone());
+        assert_eq!(same, d);
+        assert!(notes.is_empty(), "{notes:?}");
+        d["paths"]["/a/{id}"]["get"]["parameters"] = json!([{"name": "q", "in": "query", "content": {"application/json": {"schema": {"type": "object"}}}}]);
+        let (d, notes) = run(d);
+        assert!(d["paths"]["/a/{id}"].get("parameters").is_none());
+        assert_eq!(
+            d["paths"]["/a/{id}"]["get"]["parameters"],
+            json!([
+                {"name": "id", "in": "path", "required": true, "schema": {"type": "string"}},
+                {"name": "q", "in": "query", "schema": {"type": "string"}},
+            ])
+        );
+        assert_noted(&notes, "query parameter `q` is declared by `content`");
+        assert_generates(&d);
+    }
+}

@@ -1,0 +1,278 @@
+//! Pass: schema keywords whose values do not fit the schema, which progenitor (typify)
+//! rejects or panics on. Each is dropped, and the loss noted; the type itself is kept.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value};
+
+use super::{Note, for_each_schema, note};
+
+/// The integer formats typify maps to a Rust type.
+const INTEGER_FORMATS: &[&str] = &[
+    "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "uint",
+];
+/// The number formats typify maps to a Rust type.
+const NUMBER_FORMATS: &[&str] = &["float", "double"];
+
+pub(super) fn schema_values(root: &mut Map<String, Value>) -> Vec<Note> {
+    let mut notes = Vec::new();
+    for_each_schema(root, &mut |scope, schema| {
+        fix_schema(scope, schema, &mut notes);
+    });
+    notes
+}
+
+fn fix_schema(scope: &str, schema: &mut Map<String, Value>, notes: &mut Vec<Note>) {
+    if schema.contains_key("$ref") {
+        return;
+    }
+    let typ = schema
+        .get("type")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let nullable = schema.get("nullable").is_some_and(|n| n == true);
+
+    // `format` on something that is not a string, or that typify does not know for numbers.
+    if let Some(format) = schema.get("format").cloned() {
+        let keep = match (typ.as_deref(), format.as_str()) {
+            (Some("string"), Some(_)) => true,
+            (Some("integer"), Some(f)) => INTEGER_FORMATS.contains(&f),
+            (Some("number"), Some(f)) => NUMBER_FORMATS.contains(&f),
+            _ => false,
+        };
+        if !keep {
+            schema.shift_remove("format");
+            notes.push(note(
+                scope,
+                format!(
+                    "`format: {format}` on {} dropped (progenitor cannot take it)",
+                    typ.as_deref()
+                        .map_or_else(|| "an untyped schema".to_owned(), |t| format!("`{t}`"))
+                ),
+            ));
+        }
+    }
+
+    // `exclusiveMinimum: true` without `minimum` (and the maximum twin) panics progenitor.
+    for (exclusive, bound) in [
+        ("exclusiveMinimum", "minimum"),
+        ("exclusiveMaximum", "maximum"),
+    ] {
+        if schema.contains_key(exclusive) && !schema.get(bound).is_some_and(Value::is_number) {
+            schema.shift_remove(exclusive);
+            notes.push(note(
+                scope,
+                format!("`{exclusive}` without `{bound}` dropped"),
+            ));
+        }
+    }
+    for key in [
+        "minimum",
+        "maximum",
+        "multipleOf",
+        "minLength",
+        "maxLength",
+        "minItems",
+        "maxItems",
+    ] {
+        if schema.get(key).is_some_and(|v| !v.is_number()) {
+            schema.shift_remove(key);
+            notes.push(note(scope, format!("`{key}` that is not a number dropped")));
+        }
+    }
+
+    // `enum` values that do not fit the type.
+    if let Some(Value::Array(values)) = schema.get("enum").cloned() {
+        let fitting: Vec<Value> = values
+            .iter()
+            .filter(|v| fits(typ.as_deref(), v) || (v.is_null() && nullable))
+            .cloned()
+            .collect();
+        if values.is_empty() || fitting.len() != values.len() {
+            schema.shift_remove("enum");
+            notes.push(note(
+                scope,
+                format!(
+                    "`enum` {} dropped: {} (any {} is accepted)",
+                    short(&Value::Array(values.clone())),
+                    if values.is_empty() {
+                        "it is empty".to_owned()
+                    } else {
+                        format!(
+                            "values that are not {}",
+                            typ.as_deref().map_or("of one type", |t| t)
+                        )
+                    },
+                    typ.as_deref().unwrap_or("value")
+                ),
+            ));
+        } else if let Some(clash) = variant_clash(&values) {
+            schema.shift_remove("enum");
+            notes.push(note(
+                scope,
+                format!(
+                    "`enum` {} dropped: {clash} become the same Rust variant (any {} is accepted)",
+                    short(&Value::Array(values.clone())),
+                    typ.as_deref().unwrap_or("value")
+                ),
+            ));
+        }
+    }
+
+    // `default` that does not fit the type or the enum.
+    if let Some(default) = schema.get("default").cloned() {
+        let in_enum = schema
+            .get("enum")
+            .and_then(Value::as_array)
+            .is_none_or(|e| e.contains(&default));
+        let ok = (fits(typ.as_deref(), &default) || (default.is_null() && nullable)) && in_enum;
+        if !ok {
+            schema.shift_remove("default");
+            notes.push(note(
+                scope,
+                format!(
+                    "`default: {}` dropped: {}",
+                    short(&default),
+                    if in_enum {
+                        format!("not a {}", typ.as_deref().unwrap_or("value"))
+                    } else {
+                        "not one of the `enum` values".to_owned()
+                    }
+                ),
+            ));
+        }
+    }
+}
+
+fn short(v: &Value) -> String {
+    let text = v.to_string();
+    if text.len() > 40 {
+        format!("{}…", &text[..text.floor_char_boundary(40)])
+    } else {
+        text
+    }
+}
+
+/// Whether `v` is a value of JSON type `typ` (any value fits an untyped schema).
+fn fits(typ: Option<&str>, v: &Value) -> bool {
+    match typ {
+        None => !v.is_null(),
+        Some("string") => v.is_string(),
+        Some("integer") => v.as_i64().is_some() || v.as_u64().is_some(),
+        Some("number") => v.is_number(),
+        Some("boolean") => v.is_boolean(),
+        Some("array") => v.is_array(),
+        Some("object") => v.is_object(),
+        Some(_) => false,
+    }
+}
+
+/// Two string values that typify turns into the same variant name (`ASC`/`asc`, `a-b`/`a_b`).
+fn variant_clash(values: &[Value]) -> Option<String> {
+    let mut seen: BTreeMap<String, &str> = BTreeMap::new();
+    for v in values.iter().filter_map(Value::as_str) {
+        let key = variant_key(v);
+        if let Some(first) = seen.insert(key, v)
+            && first != v
+        {
+            return Some(format!("`{first}` and `{v}`"));
+        }
+    }
+    None
+}
+
+/// What survives typify's PascalCase of a value: its alphanumeric words, case-folded.
+fn variant_key(v: &str) -> String {
+    match v {
+        "+1" => "plus1".into(),
+        "-1" => "minus1".into(),
+        _ => v
+            .chars()
+            .filter(|c| c.is_alphanumeric())
+            .flat_map(char::to_lowercase)
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use serde_json::json;
+
+    use super::super::tests::{assert_generates, assert_noted, doc, json_response, run};
+
+    fn with_schema(schema: serde_json::Value) -> serde_json::Value {
+        let mut d = doc(json!({"/a": {"get": {"operationId": "get_a", "responses": {
+            "200": json_response(json!({"$ref": "#/components/schemas/A"})),
+        }}}}));
+        d["components"] = json!({"schemas": {"A": schema}});
+        d
+    }
+
+    #[test]
+    fn format_on_a_non_string_or_untyped_schema_is_dropped() {
+        let (d, notes) = run(with_schema(json!({"type": "object", "properties": {
+            "n": {"type": "integer", "format": "date-time"},
+            "b": {"type": "boolean", "format": "flag"},
+            "u": {"format": "uuid"},
+            "s": {"type": "string", "format": "uuid"},
+        }})));
+        let props = &d["components"]["schemas"]["A"]["properties"];
+        assert_eq!(props["n"], json!({"type": "integer"}));
+        assert_eq!(props["b"], json!({"type": "boolean"}));
+        assert_eq!(props["u"], json!({}));
+        assert_eq!(props["s"]["format"], "uuid");
+        assert_noted(
+            &notes,
+            "schema A: `format: \"date-time\"` on `integer` dropped",
+        );
+        assert_noted(&notes, "on an untyped schema dropped");
+        assert_generates(&d);
+    }
+
+    #[test]
+    fn default_and_enum_values_that_do_not_fit_are_dropped() {
+        let (d, notes) = run(with_schema(json!({"type": "object", "properties": {
+            "count": {"type": "integer", "default": "10"},
+            "kind": {"type": "string", "enum": ["a", 1]},
+            "level": {"type": "string", "enum": ["low", "high"], "default": "mid"},
+            "ok": {"type": "string", "enum": ["x"], "default": "x"},
+        }})));
+        let props = &d["components"]["schemas"]["A"]["properties"];
+        assert_eq!(props["count"], json!({"type": "integer"}));
+        assert_eq!(props["kind"], json!({"type": "string"}));
+        assert_eq!(
+            props["level"],
+            json!({"type": "string", "enum": ["low", "high"]})
+        );
+        assert_eq!(
+            props["ok"],
+            json!({"type": "string", "enum": ["x"], "default": "x"})
+        );
+        assert_noted(&notes, "schema A: `default: \"10\"` dropped: not a integer");
+        assert_noted(&notes, "values that are not string");
+        assert_noted(&notes, "not one of the `enum` values");
+        assert_generates(&d);
+    }
+
+    #[test]
+    fn enum_values_that_collide_after_case_conversion_drop_the_enum() {
+        let (d, notes) = run(with_schema(
+            json!({"type": "string", "enum": ["asc", "ASC", "desc"]}),
+        ));
+        assert_eq!(d["components"]["schemas"]["A"], json!({"type": "string"}));
+        assert_noted(&notes, "`asc` and `ASC` become the same Rust variant");
+        assert_generates(&d);
+    }
+
+    #[test]
+    fn exclusive_bounds_without_a_bound_are_dropped() {
+        let (d, notes) = run(with_schema(
+            json!({"type": "number", "exclusiveMinimum": true}),
+        ));
+        assert_eq!(d["components"]["schemas"]["A"], json!({"type": "number"}));
+        assert_noted(&notes, "`exclusiveMinimum` without `minimum` dropped");
+        assert_generates(&d);
+    }
+}
