@@ -119,12 +119,16 @@ fn copy_tree(from: &Path, to: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `cargo build -p perspio-api` in `workspace`, timed.
-fn cargo_build(workspace: &Path, target: &Path) -> anyhow::Result<Duration> {
+/// `cargo build -p perspio-api` in `workspace`, timed; `--timings` when `timings`.
+fn cargo_build(workspace: &Path, target: &Path, timings: bool) -> anyhow::Result<Duration> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let started = Instant::now();
-    let status = Command::new(cargo)
-        .args(["build", "--quiet", "-p", "perspio-api"])
+    let mut command = Command::new(cargo);
+    command.args(["build", "--quiet", "-p", "perspio-api"]);
+    if timings {
+        command.arg("--timings");
+    }
+    let status = command
         .current_dir(workspace)
         .env("CARGO_TARGET_DIR", target)
         .env_remove("RUSTC_WRAPPER")
@@ -138,6 +142,40 @@ fn cargo_build(workspace: &Path, target: &Path) -> anyhow::Result<Duration> {
         );
     }
     Ok(elapsed)
+}
+
+/// From the `--timings` report: `(unit, seconds)` of the units of `packages`, e.g.
+/// `("perspio-api lib", 3.2)`, `("perspio-api build script (run)", 0.9)`.
+fn unit_times(target: &Path, packages: &[&str]) -> anyhow::Result<Vec<(String, f64)>> {
+    let html = std::fs::read_to_string(target.join("cargo-timings/cargo-timing.html"))
+        .context("reading the cargo --timings report")?;
+    let start = html
+        .find("const UNIT_DATA = ")
+        .context("no UNIT_DATA in the cargo --timings report")?
+        + "const UNIT_DATA = ".len();
+    let units: Value = serde_json::Deserializer::from_str(&html[start..])
+        .into_iter::<Value>()
+        .next()
+        .context("empty UNIT_DATA")??;
+    let mut out = Vec::new();
+    for unit in units.as_array().into_iter().flatten() {
+        let name = unit["name"].as_str().unwrap_or_default();
+        if !packages.contains(&name) {
+            continue;
+        }
+        let target = unit["target"].as_str().unwrap_or_default().trim();
+        let mode = unit["mode"].as_str().unwrap_or_default();
+        let what = match (target, mode) {
+            ("", _) => "lib".to_owned(),
+            (t, "run-custom-build") if !t.contains("(run)") => format!("{t} (run)"),
+            (t, _) => t.to_owned(),
+        };
+        out.push((
+            format!("{name} {what}"),
+            unit["duration"].as_f64().unwrap_or_default(),
+        ));
+    }
+    Ok(out)
 }
 
 fn touch(path: &Path) -> anyhow::Result<()> {
@@ -173,18 +211,30 @@ pub(crate) fn run(rows: &mut Vec<Row>) -> anyhow::Result<()> {
         "build cost: clean build of perspio-api in {}",
         workspace.display()
     );
-    let clean = cargo_build(&workspace, &target)?;
+    let clean = cargo_build(&workspace, &target, true)?;
     rows.push(Row::new(
         s,
-        "clean `cargo build -p perspio-api` (dev profile, all dependencies)",
+        "clean `cargo build -p perspio-api` (dev profile, all dependencies, 2 jobs)",
         format!("{:.1} s", clean.as_secs_f64()),
     ));
-    let noop = cargo_build(&workspace, &target)?;
+    match unit_times(&target, &["perspio-api", "perspio-codegen", "aws-lc-sys"]) {
+        Ok(units) => rows.push(Row::new(
+            s,
+            "of which (cargo --timings, per unit; units overlap on 2 cores)",
+            units
+                .iter()
+                .map(|(unit, secs)| format!("{unit} {secs:.1} s"))
+                .collect::<Vec<_>>()
+                .join("; "),
+        )),
+        Err(e) => eprintln!("build cost: no per-unit times: {e:#}"),
+    }
+    let noop = cargo_build(&workspace, &target, false)?;
     touch(&workspace.join("perspio-api/src/lib.rs"))?;
-    let crate_only = cargo_build(&workspace, &target)?;
+    let crate_only = cargo_build(&workspace, &target, false)?;
     rows.push(Row::new(
         s,
-        "rebuild after touching perspio-api/src/lib.rs (crate only, no codegen)",
+        "incremental rebuild after touching perspio-api/src/lib.rs (no codegen)",
         format!(
             "{:.1} s (no-op build {:.2} s)",
             crate_only.as_secs_f64(),
@@ -198,10 +248,10 @@ pub(crate) fn run(rows: &mut Vec<Row>) -> anyhow::Result<()> {
         1,
     );
     std::fs::write(&spec_file, edited)?;
-    let after_spec = cargo_build(&workspace, &target)?;
+    let after_spec = cargo_build(&workspace, &target, false)?;
     rows.push(Row::new(
         s,
-        "rebuild after a spec edit (build script reruns codegen, crate recompiles)",
+        "incremental rebuild after a spec edit (an operation summary; build script reruns codegen)",
         format!("{:.1} s", after_spec.as_secs_f64()),
     ));
     Ok(())

@@ -144,6 +144,7 @@ pub(crate) async fn run(server: &Server, params: Params) -> anyhow::Result<Vec<R
             ),
         )
         .goal("≤ 1.05", lat_ratio_of_medians <= 1.05),
+        Row::new(s, "latency ratio c=1, per-round range", range(&lat_ratio)),
         Row::new(
             s,
             "throughput c=64, median calls/s (raw → perspio)",
@@ -160,6 +161,11 @@ pub(crate) async fn run(server: &Server, params: Params) -> anyhow::Result<Vec<R
         .goal("≥ 0.95", thr_ratio_of_medians >= 0.95),
         Row::new(
             s,
+            "throughput ratio c=64, per-round range",
+            range(&thr_ratio),
+        ),
+        Row::new(
+            s,
             "token requests during measurement",
             extra_tokens.to_string(),
         )
@@ -173,4 +179,10 @@ pub(crate) async fn run(server: &Server, params: Params) -> anyhow::Result<Vec<R
             ),
         ),
     ])
+}
+
+fn range(values: &[f64]) -> String {
+    let min = values.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    format!("{min:.3} – {max:.3}")
 }
