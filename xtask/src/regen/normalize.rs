@@ -12,6 +12,7 @@ use super::HTTP_METHODS;
 
 mod bodies;
 mod inline;
+mod names;
 mod params;
 mod values;
 
@@ -54,6 +55,7 @@ pub(crate) const PASSES: &[(&str, Pass)] = &[
     ("success response types", |r| Ok(success_types(r))),
     ("default responses", |r| Ok(default_responses(r))),
     ("error response types", |r| Ok(error_types(r))),
+    ("schema names", |r| Ok(names::schema_names(r))),
 ];
 
 /// Why a document cannot be normalised at all.

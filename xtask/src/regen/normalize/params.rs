@@ -48,7 +48,7 @@ pub(super) fn parameters(
                 .cloned()
                 .unwrap_or_default();
             let effective = effective(&components, &shared, &own);
-            let (fixed, op_notes, op_problems) = fix_params(path, &label, &effective);
+            let (fixed, op_notes, op_problems) = fix_params(&components, path, &label, &effective);
             problems.extend(op_problems);
             if fixed != effective {
                 any_change = true;
@@ -82,13 +82,15 @@ pub(super) fn parameters(
 fn effective(components: &Value, shared: &[Value], own: &[Value]) -> Vec<Value> {
     let key = |p: &Value| {
         let r = resolve(components, p);
-        (
-            r.get("name")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_owned(),
-            r.get("in").and_then(Value::as_str).unwrap_or("").to_owned(),
-        )
+        let location = r.get("in").and_then(Value::as_str).unwrap_or("").to_owned();
+        let name = r.get("name").and_then(Value::as_str).unwrap_or("");
+        // Header names are case-insensitive.
+        let name = if location == "header" {
+            name.to_ascii_lowercase()
+        } else {
+            name.to_owned()
+        };
+        (name, location)
     };
     let own_keys: Vec<(String, String)> = own.iter().map(key).collect();
     let mut out: Vec<Value> = shared
@@ -126,7 +128,60 @@ pub(super) fn template_names(path: &str) -> Vec<String> {
 
 type Fixed = (Vec<Value>, Vec<Note>, Vec<String>);
 
-fn fix_params(path: &str, label: &str, params: &[Value]) -> Fixed {
+/// Whether progenitor makes a struct (with a builder) of `schema`: an object with properties,
+/// or an `allOf`. progenitor panics on such a type as an optional query or header parameter.
+fn is_struct(components: &Value, schema: &Value) -> bool {
+    let s = resolve(components, schema);
+    s.get("properties")
+        .is_some_and(|p| p.as_object().is_some_and(|p| !p.is_empty()))
+        || s.get("allOf").is_some()
+        || (s.get("type").is_some_and(|t| t == "object") && s.get("additionalProperties").is_none())
+}
+
+/// An exploded `form` query parameter whose schema is an object with properties is, on the
+/// wire, one query parameter per property: the same thing, in a form progenitor takes.
+fn expand_object(components: &Value, p: &Value) -> Option<(Vec<Value>, String)> {
+    if p.get("in").and_then(Value::as_str) != Some("query")
+        || p.get("style").is_some_and(|s| s != "form")
+        || p.get("explode").is_some_and(|e| e == false)
+    {
+        return None;
+    }
+    let schema = resolve(components, p.get("schema")?);
+    let properties = schema.get("properties")?.as_object()?;
+    if properties.is_empty() || schema.get("allOf").is_some() {
+        return None;
+    }
+    let required_param = p.get("required").is_some_and(|r| r == true);
+    let required: Vec<&str> = schema
+        .get("required")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    let expanded = properties
+        .iter()
+        .map(|(name, prop)| {
+            let mut q = json!({"name": name, "in": "query", "schema": prop});
+            if required_param && required.contains(&name.as_str()) {
+                q["required"] = true.into();
+            }
+            if let Some(d) = prop.get("description") {
+                q["description"] = d.clone();
+            }
+            q
+        })
+        .collect();
+    let names = properties
+        .keys()
+        .map(|k| format!("`{k}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    Some((expanded, names))
+}
+
+fn fix_params(components: &Value, path: &str, label: &str, params: &[Value]) -> Fixed {
     let mut notes = Vec::new();
     let mut problems = Vec::new();
     let names = template_names(path);
@@ -136,16 +191,32 @@ fn fix_params(path: &str, label: &str, params: &[Value]) -> Fixed {
     let mut declared_path: BTreeSet<String> = BTreeSet::new();
     // Path parameters first, so that a query parameter with a path parameter's name is the one
     // that goes.
-    let mut ordered: Vec<&Value> = params
+    let mut ordered: Vec<Value> = params
         .iter()
         .filter(|p| content(p).get("in").and_then(Value::as_str) == Some("path"))
+        .cloned()
         .collect();
-    ordered.extend(
-        params
-            .iter()
-            .filter(|p| content(p).get("in").and_then(Value::as_str) != Some("path")),
-    );
-    for original in ordered {
+    for p in params
+        .iter()
+        .filter(|p| content(p).get("in").and_then(Value::as_str) != Some("path"))
+    {
+        match expand_object(components, content(p)) {
+            Some((expanded, names)) => {
+                notes.push(note(
+                    label,
+                    format!(
+                        "query parameter `{}` (an object, style `form`, exploded) is sent as its \
+                         properties: {}",
+                        content(p).get("name").and_then(Value::as_str).unwrap_or(""),
+                        names
+                    ),
+                ));
+                ordered.extend(expanded);
+            }
+            None => ordered.push(p.clone()),
+        }
+    }
+    for original in &ordered {
         let p = content(original);
         let name = p
             .get("name")
@@ -268,9 +339,32 @@ fn fix_params(path: &str, label: &str, params: &[Value]) -> Fixed {
             messages.push(format!("{what} has no schema: it is now a string"));
         }
 
+        if matches!(location.as_str(), "query" | "header")
+            && changed
+                .get("schema")
+                .is_some_and(|s| is_struct(components, s))
+        {
+            if required {
+                problems.push(format!(
+                    "{label}: required {what} has an object schema, which progenitor cannot send \
+                     as a {location} parameter; declare its properties as separate parameters \
+                     upstream"
+                ));
+                continue;
+            }
+            notes.push(note(
+                label,
+                format!(
+                    "optional {what} dropped: its schema is an object, which progenitor cannot \
+                     send as an optional {location} parameter"
+                ),
+            ));
+            continue;
+        }
+
         // One parameter per Rust name and per wire name.
         let rust = snake_case(&name);
-        if !wire_names.insert(name.clone()) || !rust_names.insert(rust.clone()) {
+        if !wire_names.insert(name.to_ascii_lowercase()) || !rust_names.insert(rust.clone()) {
             if location == "path" || required {
                 problems.push(format!(
                     "{label}: {what} has the same name (`{rust}` in Rust) as another parameter of \
@@ -388,6 +482,7 @@ mod tests {
                 {"name": "filter", "in": "query", "style": "deepObject", "schema": {"type": "object"}},
                 {"name": "ids", "in": "query", "style": "spaceDelimited", "schema": {"type": "array", "items": {"type": "string"}}},
                 {"name": "session", "in": "cookie", "schema": {"type": "string"}},
+                {"name": "where", "in": "query", "explode": false, "schema": {"type": "object", "properties": {"a": {"type": "string"}}}},
             ]),
         ));
         assert_eq!(
@@ -400,6 +495,10 @@ mod tests {
         );
         assert_noted(&notes, "pass the values joined by ' '");
         assert_noted(&notes, "optional cookie parameter `session` dropped");
+        assert_noted(
+            &notes,
+            "optional query parameter `where` dropped: its schema is an object",
+        );
         assert_generates(&d);
 
         let mut d = op(
@@ -435,6 +534,52 @@ mod tests {
             ])
         );
         assert_noted(&notes, "query parameter `q` is declared by `content`");
+        assert_generates(&d);
+    }
+}
+
+#[cfg(test)]
+mod more_tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use serde_json::json;
+
+    use super::super::tests::{assert_generates, assert_noted, doc, run};
+
+    #[test]
+    fn an_exploded_object_query_parameter_becomes_one_parameter_per_property() {
+        let (d, notes) = run(doc(json!({"/a": {"get": {"operationId": "get_a",
+            "parameters": [{"name": "scheme", "in": "query", "required": true, "schema": {
+                "type": "object", "required": ["name"],
+                "properties": {"name": {"type": "string"}, "lang": {"type": "string"}}}}],
+            "responses": {"200": {"description": "ok"}}}}})));
+        assert_eq!(
+            d["paths"]["/a"]["get"]["parameters"],
+            json!([
+                {"name": "name", "in": "query", "schema": {"type": "string"}, "required": true},
+                {"name": "lang", "in": "query", "schema": {"type": "string"}},
+            ])
+        );
+        assert_noted(
+            &notes,
+            "query parameter `scheme` (an object, style `form`, exploded) is sent as its properties: `name`, `lang`",
+        );
+        assert_generates(&d);
+    }
+
+    #[test]
+    fn a_header_declared_on_the_path_and_the_operation_in_another_case_is_one_header() {
+        let (d, _) = run(doc(json!({"/a": {
+            "parameters": [{"name": "X-Sha", "in": "header", "schema": {"type": "string"}}],
+            "get": {"operationId": "get_a",
+                "parameters": [
+                    {"name": "x-sha", "in": "header", "required": true, "schema": {"type": "string"}},
+                    {"name": "{bad}", "in": "path", "required": true, "schema": {"type": "string"}},
+                ],
+                "responses": {"200": {"description": "ok"}}}}})));
+        let params = d["paths"]["/a"]["get"]["parameters"].as_array().unwrap();
+        assert_eq!(params.len(), 1, "{params:?}");
+        assert_eq!(params[0]["name"], "x-sha");
         assert_generates(&d);
     }
 }
