@@ -70,24 +70,58 @@ pub(crate) struct Raw {
     url: reqwest::Url,
 }
 
+/// The `reqwest` settings of the default stack: user agent, timeouts, redirect policy.
+fn http_builder() -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .user_agent(concat!("perspio-rs/", env!("CARGO_PKG_VERSION")))
+        .timeout(Duration::from_secs(30))
+        .connect_timeout(Duration::from_secs(10))
+        .redirect(perspio_auth::same_origin_redirect_policy())
+}
+
+/// The generated client over a caller-built stack, for attributing the overhead to layers:
+/// `with_auth` false gives no middleware at all (the static headers of [`Raw`] are set on
+/// the executing client instead); true gives the authentication middleware alone.
+pub(crate) fn generated_with_stack(
+    server: &Server,
+    with_auth: bool,
+) -> anyhow::Result<perspio_api::Client> {
+    let stack = if with_auth {
+        let auth = AuthMiddleware::builder(credentials()?)
+            .with_config(auth_config(server)?)
+            .build()?;
+        reqwest_middleware::ClientBuilder::new(http_builder().build()?)
+            .with(auth)
+            .build()
+    } else {
+        reqwest_middleware::ClientBuilder::new(
+            http_builder().default_headers(static_headers()).build()?,
+        )
+        .build()
+    };
+    Ok(perspio_api::Client::from_middleware(
+        &server.base_url(),
+        stack,
+    )?)
+}
+
+/// Authorization, tid, Ocp-Apim-Subscription-Key and Accept, as the middleware sets them.
+fn static_headers() -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    let mut bearer = HeaderValue::from_static("Bearer bench-token-000001");
+    bearer.set_sensitive(true);
+    headers.insert(AUTHORIZATION, bearer);
+    headers.insert("tid", HeaderValue::from_static(TENANT));
+    let mut key = HeaderValue::from_static(SUBSCRIPTION_KEY);
+    key.set_sensitive(true);
+    headers.insert("ocp-apim-subscription-key", key);
+    headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+    headers
+}
+
 impl Raw {
     pub(crate) fn new(server: &Server) -> anyhow::Result<Self> {
-        let mut headers = HeaderMap::new();
-        let mut bearer = HeaderValue::from_static("Bearer bench-token-000001");
-        bearer.set_sensitive(true);
-        headers.insert(AUTHORIZATION, bearer);
-        headers.insert("tid", HeaderValue::from_static(TENANT));
-        let mut key = HeaderValue::from_static(SUBSCRIPTION_KEY);
-        key.set_sensitive(true);
-        headers.insert("ocp-apim-subscription-key", key);
-        headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("perspio-rs/", env!("CARGO_PKG_VERSION")))
-            .timeout(Duration::from_secs(30))
-            .connect_timeout(Duration::from_secs(10))
-            .redirect(perspio_auth::same_origin_redirect_policy())
-            .default_headers(headers)
-            .build()?;
+        let http = http_builder().default_headers(static_headers()).build()?;
         let url = format!("{}/assets/v3/", server.base_url()).parse()?;
         Ok(Self { http, url })
     }

@@ -37,8 +37,9 @@ struct Args {
     /// Fewer rounds and calls: a smoke run, not figures to quote.
     #[arg(long)]
     quick: bool,
-    /// Rounds of the interleaved overhead comparison.
-    #[arg(long, default_value_t = 15)]
+    /// Rounds of the interleaved overhead comparison. Many short rounds: the machine's load
+    /// drifts on a scale of seconds, and each round compares the variants under the same load.
+    #[arg(long, default_value_t = 61)]
     rounds: usize,
     /// Run only these scenarios (comma-separated): overhead, cache-hit, herd, expiry, memory.
     #[arg(long, value_delimiter = ',')]
@@ -90,8 +91,8 @@ fn run_runtime_scenarios(args: &Args, rows: &mut Vec<Row>) -> anyhow::Result<()>
                 &server,
                 overhead::Params {
                     rounds: if quick { 3 } else { args.rounds },
-                    latency_calls: if quick { 200 } else { 1_000 },
-                    throughput_calls: if quick { 10 } else { 40 },
+                    latency_calls: if quick { 100 } else { 200 },
+                    throughput_calls: if quick { 5 } else { 10 },
                 },
             )
             .await?;
