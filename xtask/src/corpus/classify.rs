@@ -2,6 +2,7 @@
 
 use perspio_codegen::CodegenError;
 
+use crate::regen::normalize::NormalizeError;
 use crate::regen::source::SourceError;
 
 /// `(label, message)` for an import error.
@@ -30,6 +31,12 @@ fn label(e: &anyhow::Error, message: &str) -> String {
                 SourceError::Parse { .. } => "read: neither JSON nor YAML".into(),
                 SourceError::NotOpenApi { why, .. } => format!("read: {}", generalise(why)),
             };
+        }
+        if let Some(NormalizeError::Unfaithful(problems)) = cause.downcast_ref::<NormalizeError>() {
+            return format!(
+                "normalise (no faithful form): {}",
+                problems.first().map_or("?", |p| unfaithful(p))
+            );
         }
         if let Some(c) = cause.downcast_ref::<CodegenError>() {
             return match c {
@@ -93,6 +100,21 @@ fn construct(text: &str) -> String {
     generalise(text)
 }
 
+/// The kind of construct a normaliser problem names.
+fn unfaithful(problem: &str) -> &'static str {
+    if problem.contains("has an object schema") {
+        "required object-typed query/header parameter"
+    } else if problem.contains("has style") {
+        "required parameter in a style progenitor cannot send"
+    } else if problem.contains("cookie") {
+        "required cookie parameter"
+    } else if problem.contains("same name") {
+        "two parameters with one name"
+    } else {
+        "other"
+    }
+}
+
 /// A label for a progenitor error or panic message.
 fn generator(message: &str) -> String {
     let m = message
@@ -146,7 +168,7 @@ pub(crate) fn generalise(message: &str) -> String {
                         break;
                     }
                 }
-                out.push_str("_");
+                out.push('_');
             }
             c if c.is_ascii_digit() => {
                 while chars.peek().is_some_and(char::is_ascii_digit) {

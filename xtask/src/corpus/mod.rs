@@ -49,6 +49,9 @@ pub(crate) struct CorpusArgs {
     /// Only specs whose path contains this text.
     #[arg(long, value_name = "TEXT")]
     only: Option<String>,
+    /// Specs imported at once (threads). Keep 1 on a busy machine.
+    #[arg(long, default_value_t = 1)]
+    jobs: usize,
     /// Modules per `cargo check` of the sample.
     #[arg(long, default_value_t = 25)]
     batch: usize,
@@ -90,11 +93,39 @@ pub(crate) fn run(root: &Path, args: &CorpusArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let previous_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
-    let mut outcomes = Vec::with_capacity(specs.len());
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let done = std::sync::Mutex::new(Vec::<(usize, Outcome)>::with_capacity(specs.len()));
+    std::thread::scope(|scope| {
+        for _ in 0..args.jobs.max(1) {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(path) = specs.get(i) else { break };
+                    let outcome = import_one(&api, path);
+                    let mut done = done
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    done.push((i, outcome));
+                    if done.len().is_multiple_of(100) {
+                        eprintln!(
+                            "  {} / {} ({:.0?})",
+                            done.len(),
+                            specs.len(),
+                            started.elapsed()
+                        );
+                    }
+                }
+            });
+        }
+    });
+    let mut done = done
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    done.sort_by_key(|(i, _)| *i);
+    let outcomes: Vec<Outcome> = done.into_iter().map(|(_, o)| o).collect();
     let mut log = std::fs::File::create(dir.join("results.tsv"))
         .with_context(|| format!("cannot write {}", dir.join("results.tsv").display()))?;
-    for (i, path) in specs.iter().enumerate() {
-        let outcome = import_one(&api, path);
+    for outcome in &outcomes {
         let (label, message) = outcome
             .failure
             .clone()
@@ -107,10 +138,6 @@ pub(crate) fn run(root: &Path, args: &CorpusArgs) -> anyhow::Result<()> {
             label,
             message.replace(['\n', '\t'], " ")
         )?;
-        outcomes.push(outcome);
-        if (i + 1) % 100 == 0 {
-            eprintln!("  {} / {} ({:.0?})", i + 1, specs.len(), started.elapsed());
-        }
     }
     std::panic::set_hook(previous_hook);
     let import_time = started.elapsed();
