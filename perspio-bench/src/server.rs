@@ -21,7 +21,7 @@ use tokio::net::TcpListener;
 /// The tenant in the token URL and the `tid` header.
 pub(crate) const TENANT: &str = "in-bench";
 
-/// The body of `GET /assets/v3/`: a small fixed JSON array (three assets, 318 bytes).
+/// The body of `GET /assets/v3/`: a small fixed JSON array (three assets, 352 bytes).
 pub(crate) const ASSETS_JSON: &str = r#"[{"id":"IN-000001","name":"Pallet 1","siteId":"S-01","type":"pallet","lastSeen":"2026-01-01T00:00:00Z","battery":97},{"id":"IN-000002","name":"Pallet 2","siteId":"S-01","type":"pallet","lastSeen":"2026-01-01T00:00:00Z","battery":88},{"id":"IN-000003","name":"Forklift 7","siteId":"S-02","type":"vehicle","lastSeen":"2026-01-01T00:00:00Z","battery":54}]"#;
 
 /// Counters and knobs shared with the server tasks.
