@@ -106,6 +106,7 @@ pub(crate) fn sample(
     batch: usize,
 ) -> anyhow::Result<Sampled> {
     let mut generated: Vec<&Outcome> = outcomes.iter().filter(|o| o.code.is_some()).collect();
+    generated.sort_by(|a, b| a.name.cmp(&b.name));
     SplitMix64::new(seed).shuffle(&mut generated);
     let sampled: Vec<&Outcome> = generated.iter().take(size).copied().collect();
     let apim: Vec<&Outcome> = generated.iter().filter(|o| o.apim).copied().collect();
@@ -129,7 +130,11 @@ pub(crate) fn sample(
     }
     let mut modules: BTreeMap<usize, String> = BTreeMap::new();
     for (i, o) in to_check.iter().enumerate() {
-        let code = o.code.as_deref().unwrap_or_default();
+        let code = match &o.code {
+            Some(path) => std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?,
+            None => String::new(),
+        };
         std::fs::write(src.join(format!("s{i}.rs")), format!("{code}{MODULE_TAIL}"))?;
         modules.insert(i, o.name.clone());
     }

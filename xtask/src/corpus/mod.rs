@@ -49,9 +49,18 @@ pub(crate) struct CorpusArgs {
     /// Only specs whose path contains this text.
     #[arg(long, value_name = "TEXT")]
     only: Option<String>,
-    /// Specs imported at once (threads). Keep 1 on a busy machine.
+    /// Worker processes importing at once. Keep 1 on a busy machine.
     #[arg(long, default_value_t = 1)]
     jobs: usize,
+    /// Internal: run as a worker process of the corpus run.
+    #[arg(long, hide = true)]
+    worker: bool,
+    /// Internal (worker): the first spec index.
+    #[arg(long, hide = true, default_value_t = 0)]
+    from_index: usize,
+    /// Internal (worker): take every Nth spec.
+    #[arg(long, hide = true, default_value_t = 1)]
+    stride: usize,
     /// Modules per `cargo check` of the sample.
     #[arg(long, default_value_t = 25)]
     batch: usize,
@@ -67,23 +76,32 @@ pub(crate) struct Outcome {
     pub(crate) failure: Option<(String, String)>,
     /// How many normaliser notes (changes or losses) the import reported.
     pub(crate) notes: usize,
-    pub(crate) code: Option<String>,
+    /// Where the generated client was written.
+    pub(crate) code: Option<PathBuf>,
 }
 
 /// Runs the corpus with `args` in the workspace at `root`.
+///
+/// The imports run in `--jobs` worker processes (this binary with `--worker`), each going
+/// through its share of the specs in-process and reporting one line per spec. A spec that
+/// kills its worker (out of memory under the worker's limit, a stack overflow) is recorded as
+/// a crash and the worker restarted after it, so one spec cannot take the run down.
 pub(crate) fn run(root: &Path, args: &CorpusArgs) -> anyhow::Result<()> {
     let dir = args
         .dir
         .clone()
         .unwrap_or_else(|| root.join("target/corpus"));
     let api = fetch(&dir)?;
-    let mut specs = list_specs(&api)?;
-    if let Some(only) = &args.only {
-        specs.retain(|p| p.to_string_lossy().contains(only.as_str()));
+    let specs = selected_specs(&api, args)?;
+    let generated_dir = dir.join("generated");
+    if args.worker {
+        return worker(&api, &specs, &generated_dir, args);
     }
-    if let Some(limit) = args.limit {
-        specs.truncate(limit);
+    if generated_dir.is_dir() {
+        std::fs::remove_dir_all(&generated_dir)
+            .with_context(|| format!("cannot clear {}", generated_dir.display()))?;
     }
+    std::fs::create_dir_all(&generated_dir)?;
     println!(
         "corpus: {} spec(s) from {PACKAGE} in {}",
         specs.len(),
@@ -91,38 +109,28 @@ pub(crate) fn run(root: &Path, args: &CorpusArgs) -> anyhow::Result<()> {
     );
 
     let started = Instant::now();
-    let previous_hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|_| {}));
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let done = std::sync::Mutex::new(Vec::<(usize, Outcome)>::with_capacity(specs.len()));
-    std::thread::scope(|scope| {
-        for _ in 0..args.jobs.max(1) {
-            scope.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let Some(path) = specs.get(i) else { break };
-                    let outcome = import_one(&api, path);
-                    let mut done = done
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner);
-                    done.push((i, outcome));
-                    if done.len().is_multiple_of(100) {
-                        eprintln!(
-                            "  {} / {} ({:.0?})",
-                            done.len(),
-                            specs.len(),
-                            started.elapsed()
-                        );
-                    }
-                }
-            });
+    let jobs = args.jobs.max(1);
+    let results = std::sync::Mutex::new(BTreeMap::<usize, Outcome>::new());
+    std::thread::scope(|scope| -> anyhow::Result<()> {
+        let handles: Vec<_> = (0..jobs)
+            .map(|offset| {
+                let (specs, api, results, dir) = (&specs, &api, &results, &dir);
+                scope.spawn(move || supervise(dir, api, specs, offset, jobs, results, started))
+            })
+            .collect();
+        for h in handles {
+            h.join()
+                .map_err(|_| anyhow::anyhow!("a supervisor thread panicked"))??;
         }
-    });
-    let mut done = done
+        Ok(())
+    })?;
+    let import_time = started.elapsed();
+    let outcomes: Vec<Outcome> = results
         .into_inner()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    done.sort_by_key(|(i, _)| *i);
-    let outcomes: Vec<Outcome> = done.into_iter().map(|(_, o)| o).collect();
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .into_values()
+        .collect();
+
     let mut log = std::fs::File::create(dir.join("results.tsv"))
         .with_context(|| format!("cannot write {}", dir.join("results.tsv").display()))?;
     for outcome in &outcomes {
@@ -136,11 +144,9 @@ pub(crate) fn run(root: &Path, args: &CorpusArgs) -> anyhow::Result<()> {
             outcome.name,
             if outcome.apim { "apim" } else { "-" },
             label,
-            message.replace(['\n', '\t'], " ")
+            message
         )?;
     }
-    std::panic::set_hook(previous_hook);
-    let import_time = started.elapsed();
 
     let compiled = if args.no_compile {
         None
@@ -158,6 +164,180 @@ pub(crate) fn run(root: &Path, args: &CorpusArgs) -> anyhow::Result<()> {
         "{}",
         summary(&outcomes, compiled.as_ref(), args, import_time)
     );
+    Ok(())
+}
+
+/// The specs of the package, filtered by `--only` and `--limit`.
+fn selected_specs(api: &Path, args: &CorpusArgs) -> anyhow::Result<Vec<PathBuf>> {
+    let mut specs = list_specs(api)?;
+    if let Some(only) = &args.only {
+        specs.retain(|p| p.to_string_lossy().contains(only.as_str()));
+    }
+    if let Some(limit) = args.limit {
+        specs.truncate(limit);
+    }
+    Ok(specs)
+}
+
+/// Runs worker processes for the specs `offset, offset + stride, …` until all are done.
+fn supervise(
+    dir: &Path,
+    api: &Path,
+    specs: &[PathBuf],
+    offset: usize,
+    stride: usize,
+    results: &std::sync::Mutex<BTreeMap<usize, Outcome>>,
+    started: Instant,
+) -> anyhow::Result<()> {
+    let exe = std::env::current_exe().context("cannot find this executable")?;
+    let mut from = offset;
+    while from < specs.len() {
+        // A worker may use WORKER_MEMORY of address space; past that its allocation fails and
+        // it stops, instead of the kernel killing whatever is largest on the machine.
+        let mut child = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("ulimit -v {WORKER_MEMORY_KIB}; exec \"$0\" \"$@\"",))
+            .arg(&exe)
+            .args(["corpus", "--worker", "--dir"])
+            .arg(dir)
+            .args([
+                "--from-index",
+                &from.to_string(),
+                "--stride",
+                &stride.to_string(),
+            ])
+            .args(passthrough(specs.len()))
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .context("cannot start a corpus worker")?;
+        let stdout = child.stdout.take().context("no worker stdout")?;
+        let mut in_flight: Option<usize> = None;
+        let mut last = from.saturating_sub(stride);
+        for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)) {
+            let line = line?;
+            let fields: Vec<&str> = line.splitn(6, '\t').collect();
+            match fields.as_slice() {
+                ["START", i] => in_flight = i.parse().ok(),
+                ["DONE", i, apim, notes, label, message] => {
+                    let i: usize = i.parse()?;
+                    let name = spec_name(api, &specs[i]);
+                    let code = generated_file(dir, i);
+                    let outcome = Outcome {
+                        name,
+                        apim: *apim == "apim",
+                        failure: (*label != "generated")
+                            .then(|| ((*label).to_owned(), (*message).to_owned())),
+                        notes: notes.parse().unwrap_or(0),
+                        code: (*label == "generated" && code.is_file()).then_some(code),
+                    };
+                    let mut results = results
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    results.insert(i, outcome);
+                    if results.len().is_multiple_of(100) {
+                        eprintln!(
+                            "  {} / {} ({:.0?})",
+                            results.len(),
+                            specs.len(),
+                            started.elapsed()
+                        );
+                    }
+                    in_flight = None;
+                    last = i;
+                }
+                _ => {}
+            }
+        }
+        let status = child.wait()?;
+        match in_flight {
+            Some(i) => {
+                let text = std::fs::read_to_string(&specs[i]).unwrap_or_default();
+                results
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .insert(
+                        i,
+                        Outcome {
+                            name: spec_name(api, &specs[i]),
+                            apim: text.contains(APIM_MARKER),
+                            failure: Some((
+                                "CRASH: the importer died (memory limit or stack overflow)".into(),
+                                format!("worker exited with {status}"),
+                            )),
+                            notes: 0,
+                            code: None,
+                        },
+                    );
+                from = i + stride;
+            }
+            None if status.success() => return Ok(()),
+            None => {
+                anyhow::bail!("a corpus worker failed ({status}) between specs, after {last}")
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The address space one worker may use (KiB, for `ulimit -v`): 12 GiB.
+const WORKER_MEMORY_KIB: u64 = 12 * 1024 * 1024;
+
+/// The filters a worker must apply to see the same list.
+fn passthrough(_len: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    let args: Vec<String> = std::env::args().collect();
+    let mut it = args.iter().skip_while(|a| *a != "corpus").skip(1);
+    while let Some(a) = it.next() {
+        if a == "--only" || a == "--limit" {
+            if let Some(v) = it.next() {
+                out.push(a.clone());
+                out.push(v.clone());
+            }
+        } else if a.starts_with("--only=") || a.starts_with("--limit=") {
+            out.push(a.clone());
+        }
+    }
+    out
+}
+
+fn spec_name(api: &Path, path: &Path) -> String {
+    path.strip_prefix(api).unwrap_or(path).display().to_string()
+}
+
+fn generated_file(dir: &Path, i: usize) -> PathBuf {
+    dir.join("generated").join(format!("{i}.rs"))
+}
+
+/// `--worker`: imports its share of the specs, one `START`/`DONE` line each on stdout.
+fn worker(
+    api: &Path,
+    specs: &[PathBuf],
+    generated_dir: &Path,
+    args: &CorpusArgs,
+) -> anyhow::Result<()> {
+    std::panic::set_hook(Box::new(|_| {}));
+    let stride = args.stride.max(1);
+    let mut out = std::io::stdout().lock();
+    for i in (args.from_index..specs.len()).step_by(stride) {
+        writeln!(out, "START\t{i}")?;
+        out.flush()?;
+        let (outcome, code) = import_one(api, &specs[i]);
+        if let Some(code) = code {
+            std::fs::write(generated_dir.join(format!("{i}.rs")), code)?;
+        }
+        let (label, message) = outcome
+            .failure
+            .unwrap_or_else(|| ("generated".into(), String::new()));
+        writeln!(
+            out,
+            "DONE\t{i}\t{}\t{}\t{}\t{}",
+            if outcome.apim { "apim" } else { "-" },
+            outcome.notes,
+            label.replace(['\n', '\t'], " "),
+            message.replace(['\n', '\t'], " ")
+        )?;
+        out.flush()?;
+    }
     Ok(())
 }
 
@@ -215,18 +395,19 @@ fn list_specs(api: &Path) -> anyhow::Result<Vec<PathBuf>> {
 }
 
 /// Imports one spec on its own thread (a big stack; panics caught).
-fn import_one(api: &Path, path: &Path) -> Outcome {
+fn import_one(api: &Path, path: &Path) -> (Outcome, Option<String>) {
     let name = path.strip_prefix(api).unwrap_or(path).display().to_string();
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) => {
-            return Outcome {
+            let outcome = Outcome {
                 name,
                 apim: false,
                 failure: Some(("read: cannot read the file".into(), e.to_string())),
                 notes: 0,
                 code: None,
             };
+            return (outcome, None);
         }
     };
     let apim = text.contains(APIM_MARKER);
@@ -249,13 +430,14 @@ fn import_one(api: &Path, path: &Path) -> Outcome {
         Ok(Err(e)) => (Some(classify::failure(&e)), 0, None),
         Err(panic) => (Some(classify::panic(panic.as_ref())), 0, None),
     };
-    Outcome {
+    let outcome = Outcome {
         name,
         apim,
         failure,
         notes,
-        code,
-    }
+        code: None,
+    };
+    (outcome, code)
 }
 
 fn pct(n: usize, of: usize) -> f64 {
