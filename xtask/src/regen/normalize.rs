@@ -14,6 +14,7 @@ mod bodies;
 mod inline;
 mod names;
 mod params;
+mod text;
 mod values;
 
 /// One change the normaliser made, and where.
@@ -43,6 +44,7 @@ type Pass = fn(&mut Map<String, Value>) -> Result<Vec<Note>, NormalizeError>;
 pub(crate) const PASSES: &[(&str, Pass)] = &[
     ("openapi 3.1 document", |r| Ok(document_31(r))),
     ("non-component $refs", |r| Ok(inline::inline_deep_refs(r))),
+    ("line ends", |r| Ok(text::line_ends(r))),
     ("operationIds", |r| Ok(operation_ids(r))),
     ("3.1 schema keywords", |r| Ok(schemas_31(r))),
     ("schema values", |r| Ok(values::schema_values(r))),
@@ -581,10 +583,12 @@ fn side(status: &str) -> Side {
 fn resolve<'a>(components: &'a Value, mut response: &'a Value) -> &'a Value {
     for _ in 0..8 {
         match response.get("$ref").and_then(Value::as_str) {
-            Some(r) if r.starts_with("#/") => match components.pointer(&r[1..]) {
-                Some(target) => response = target,
-                None => return response,
-            },
+            Some(r) if r.starts_with("#/") => {
+                match components.pointer(&super::refs::decode_fragment(&r[1..])) {
+                    Some(target) => response = target,
+                    None => return response,
+                }
+            }
             _ => return response,
         }
     }

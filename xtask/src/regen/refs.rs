@@ -24,6 +24,32 @@ pub(crate) fn check(doc: &Value, target: &Value, location: &str) -> anyhow::Resu
     )
 }
 
+/// A URI fragment with its `%XX` escapes decoded (`#/paths/~1a~1%7Bid%7D` names the path
+/// `/a/{id}`): a `$ref` is a URI, its fragment a JSON pointer.
+pub(crate) fn decode_fragment(fragment: &str) -> String {
+    if !fragment.contains('%') {
+        return fragment.to_owned();
+    }
+    let bytes = fragment.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (bytes[i], bytes.get(i + 1), bytes.get(i + 2)) {
+            (b'%', Some(&h), Some(&l)) if hex(h).is_some() && hex(l).is_some() => {
+                let (h, l) = (hex(h).unwrap_or(0), hex(l).unwrap_or(0));
+                out.push(u8::try_from(h * 16 + l).unwrap_or(b'?'));
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).unwrap_or_else(|_| fragment.to_owned())
+}
+
 fn walk(v: &Value, target: &Value, at: &mut Vec<String>, broken: &mut Vec<String>) {
     match v {
         Value::Object(map) => {
@@ -34,7 +60,7 @@ fn walk(v: &Value, target: &Value, at: &mut Vec<String>, broken: &mut Vec<String
                     at.join(" › ")
                 };
                 match r.strip_prefix('#') {
-                    Some(pointer) if target.pointer(pointer).is_some() => {}
+                    Some(pointer) if target.pointer(&decode_fragment(pointer)).is_some() => {}
                     Some(_) => broken.push(format!("`{r}` at {place} points to nothing")),
                     None => broken.push(format!(
                         "`{r}` at {place} is an external reference (not supported: bundle the \
@@ -88,5 +114,7 @@ mod tests {
         );
         let good = json!({"b": {"$ref": "#/c/~1x"}, "c": {"/x": 1}});
         check(&good, &good, "f.json").unwrap();
+        let escaped = json!({"b": {"$ref": "#/c/~1x~1%7Bid%7D"}, "c": {"/x/{id}": 1}});
+        check(&escaped, &escaped, "f.json").unwrap();
     }
 }

@@ -51,9 +51,23 @@ fn walk(
     match v {
         Value::Object(map) => {
             if let Some(Value::String(r)) = map.get("$ref")
+                && r.contains('%')
+                && is_component_ref(r)
+            {
+                let decoded = super::super::refs::decode_fragment(r);
+                if decoded != *r && doc.pointer(decoded.trim_start_matches('#')).is_some() {
+                    notes.push(note(
+                        &scope_of(at),
+                        format!("`$ref: {r}` → `{decoded}` (percent-escapes decoded)"),
+                    ));
+                    map.insert("$ref".into(), Value::String(decoded));
+                    *changed = true;
+                }
+            }
+            if let Some(Value::String(r)) = map.get("$ref")
                 && let Some(pointer) = r.strip_prefix('#')
                 && !is_component_ref(r)
-                && let Some(target) = doc.pointer(pointer)
+                && let Some(target) = doc.pointer(&super::super::refs::decode_fragment(pointer))
                 && !target.get("$ref").is_some_and(|t| t == r.as_str())
             {
                 let r = r.clone();
@@ -99,7 +113,9 @@ mod tests {
 
     use serde_json::json;
 
-    use super::super::tests::{assert_noted, assert_progenitor_takes, doc, json_response, run};
+    use super::super::tests::{
+        assert_generates, assert_noted, assert_progenitor_takes, doc, json_response, run,
+    };
 
     #[test]
     fn a_ref_into_a_property_path_is_replaced_by_a_copy() {
@@ -119,6 +135,22 @@ mod tests {
             "GET /a: `$ref: #/components/schemas/A/properties/b`",
         );
         assert_progenitor_takes(&d);
+    }
+
+    #[test]
+    fn a_percent_escaped_ref_is_followed() {
+        let ok = json!({"200": json_response(json!({"type": "string"}))});
+        let d = doc(json!({
+            "/a/{id}": {"get": {"operationId": "a", "parameters": [
+                {"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}
+            ], "responses": ok}},
+            "/b/{id}": {"get": {"operationId": "b", "parameters": [
+                {"$ref": "#/paths/~1a~1%7Bid%7D/get/parameters/0"}
+            ], "responses": {"200": {"$ref": "#/paths/~1a~1%7Bid%7D/get/responses/200"}}}},
+        }));
+        let (d, _) = run(d);
+        assert_eq!(d["paths"]["/b/{id}"]["get"]["parameters"][0]["name"], "id");
+        assert_generates(&d);
     }
 
     #[test]
