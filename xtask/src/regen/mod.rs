@@ -257,7 +257,7 @@ fn import(root: &Path, from: &[String]) -> anyhow::Result<Vec<&'static str>> {
 }
 
 /// The `regen --from` path after reading: merge, check `$ref`s, write the YAML that becomes
-/// [`SPEC`], then [`derive`] from it. `cargo xtask corpus` runs exactly this on every spec.
+/// [`SPEC`], then [`derive()`] from it. `cargo xtask corpus` runs exactly this on every spec.
 pub(crate) fn import_sources(sources: &[Source]) -> anyhow::Result<(String, Derived)> {
     let merged = merge::merge(sources).context("regen --from: merging (step: merge)")?;
     for s in sources {
