@@ -52,6 +52,10 @@ pub(crate) struct CorpusArgs {
     /// Worker processes importing at once. Keep 1 on a busy machine.
     #[arg(long, default_value_t = 1)]
     jobs: usize,
+    /// Do not import again: type-check the sample from the previous run's `results.tsv` and
+    /// generated clients in `--dir`.
+    #[arg(long)]
+    reuse: bool,
     /// Internal: run as a worker process of the corpus run.
     #[arg(long, hide = true)]
     worker: bool,
@@ -96,6 +100,26 @@ pub(crate) fn run(root: &Path, args: &CorpusArgs) -> anyhow::Result<()> {
     let generated_dir = dir.join("generated");
     if args.worker {
         return worker(&api, &specs, &generated_dir, args);
+    }
+    if args.reuse {
+        let outcomes = read_results(&dir)?;
+        let compiled = if args.no_compile {
+            None
+        } else {
+            Some(compile::sample(
+                &dir,
+                root,
+                &outcomes,
+                args.sample,
+                args.seed,
+                args.batch,
+            )?)
+        };
+        print!(
+            "{}",
+            summary(&outcomes, compiled.as_ref(), args, Duration::ZERO)
+        );
+        return Ok(());
     }
     if generated_dir.is_dir() {
         std::fs::remove_dir_all(&generated_dir)
@@ -165,6 +189,31 @@ pub(crate) fn run(root: &Path, args: &CorpusArgs) -> anyhow::Result<()> {
         summary(&outcomes, compiled.as_ref(), args, import_time)
     );
     Ok(())
+}
+
+/// The outcomes a previous run wrote to `results.tsv` (its generated clients are in
+/// `generated/`, named by the spec's index in that file).
+fn read_results(dir: &Path) -> anyhow::Result<Vec<Outcome>> {
+    let path = dir.join("results.tsv");
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read {} (run without --reuse first)", path.display()))?;
+    Ok(text
+        .lines()
+        .enumerate()
+        .map(|(i, line)| {
+            let f: Vec<&str> = line.splitn(4, '\t').collect();
+            let label = f.get(2).copied().unwrap_or("");
+            let code = generated_file(dir, i);
+            Outcome {
+                name: f.first().copied().unwrap_or("").to_owned(),
+                apim: f.get(1) == Some(&"apim"),
+                failure: (label != "generated")
+                    .then(|| (label.to_owned(), f.get(3).copied().unwrap_or("").to_owned())),
+                notes: 0,
+                code: (label == "generated" && code.is_file()).then_some(code),
+            }
+        })
+        .collect())
 }
 
 /// The specs of the package, filtered by `--only` and `--limit`.

@@ -310,6 +310,18 @@ fn fix_params(components: &Value, path: &str, label: &str, params: &[Value]) -> 
                 }
             },
             "header" => {
+                if ["accept", "content-type", "authorization"]
+                    .contains(&name.to_ascii_lowercase().as_str())
+                {
+                    notes.push(note(
+                        label,
+                        format!(
+                            "{what} dropped: OpenAPI ignores header parameters named `Accept`, \
+                             `Content-Type` and `Authorization` (the client sets them)"
+                        ),
+                    ));
+                    continue;
+                }
                 if p.get("style").is_some_and(|s| s != "simple") {
                     changed.shift_remove("style");
                     messages.push(format!("{what}: style → `simple`"));
@@ -574,6 +586,7 @@ mod more_tests {
             "get": {"operationId": "get_a",
                 "parameters": [
                     {"name": "x-sha", "in": "header", "required": true, "schema": {"type": "string"}},
+                    {"name": "Content-Type", "in": "header", "required": true, "schema": {"type": "string"}},
                     {"name": "{bad}", "in": "path", "required": true, "schema": {"type": "string"}},
                 ],
                 "responses": {"200": {"description": "ok"}}}}})));
