@@ -20,10 +20,12 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod build_script;
 mod check;
 mod error;
 mod generate;
 
+pub use build_script::{NORMALIZED_SPEC, build_script};
 pub use check::check;
 pub use error::{CodegenError, Problem};
 pub use generate::{GENERATED_HEADER, generate, generate_cli, load_spec};
