@@ -81,6 +81,27 @@ fn fix_schema(scope: &str, schema: &mut Map<String, Value>, notes: &mut Vec<Note
         }
     }
 
+    // `enum`: the same value twice is said once.
+    if let Some(Value::Array(values)) = schema.get("enum").cloned() {
+        let mut unique: Vec<Value> = Vec::with_capacity(values.len());
+        for v in &values {
+            if !unique.contains(v) {
+                unique.push(v.clone());
+            }
+        }
+        if unique.len() != values.len() {
+            notes.push(note(
+                scope,
+                format!(
+                    "`enum` {}: {} repeated value(s) said once",
+                    short(&Value::Array(values.clone())),
+                    values.len() - unique.len()
+                ),
+            ));
+            schema.insert("enum".into(), Value::Array(unique));
+        }
+    }
+
     // `enum` values that do not fit the type.
     if let Some(Value::Array(values)) = schema.get("enum").cloned() {
         let fitting: Vec<Value> = values
@@ -88,7 +109,13 @@ fn fix_schema(scope: &str, schema: &mut Map<String, Value>, notes: &mut Vec<Note
             .filter(|v| fits(typ.as_deref(), v) || (v.is_null() && nullable))
             .cloned()
             .collect();
-        if values.is_empty() || fitting.len() != values.len() {
+        let kinds: std::collections::BTreeSet<&str> = values
+            .iter()
+            .filter(|v| !v.is_null())
+            .map(json_kind)
+            .collect();
+        if values.is_empty() || fitting.len() != values.len() || (typ.is_none() && kinds.len() > 1)
+        {
             schema.shift_remove("enum");
             notes.push(note(
                 scope,
@@ -169,16 +196,28 @@ fn fits(typ: Option<&str>, v: &Value) -> bool {
 
 /// Two string values that typify turns into the same variant name (`ASC`/`asc`, `a-b`/`a_b`).
 fn variant_clash(values: &[Value]) -> Option<String> {
-    let mut seen: BTreeMap<String, &str> = BTreeMap::new();
-    for v in values.iter().filter_map(Value::as_str) {
-        let key = variant_key(v);
-        if let Some(first) = seen.insert(key, v)
-            && first != v
+    let mut seen: BTreeMap<String, String> = BTreeMap::new();
+    for v in values.iter().filter(|v| !v.is_null()) {
+        let text = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+        let key = variant_key(&text);
+        if let Some(first) = seen.insert(key, text.clone())
+            && first != text
         {
-            return Some(format!("`{first}` and `{v}`"));
+            return Some(format!("`{first}` and `{text}`"));
         }
     }
     None
+}
+
+fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
 }
 
 /// What survives typify's PascalCase of a value: its alphanumeric words, case-folded.
@@ -186,11 +225,19 @@ fn variant_key(v: &str) -> String {
     match v {
         "+1" => "plus1".into(),
         "-1" => "minus1".into(),
-        _ => v
-            .chars()
-            .filter(|c| c.is_alphanumeric())
-            .flat_map(char::to_lowercase)
-            .collect(),
+        _ => {
+            let key: String = v
+                .chars()
+                .filter(|c| c.is_alphanumeric())
+                .flat_map(char::to_lowercase)
+                .collect();
+            // typify prefixes `X` to a name that cannot start an identifier.
+            if key.starts_with(|c: char| c.is_alphabetic()) {
+                key
+            } else {
+                format!("x{key}")
+            }
+        }
     }
 }
 
@@ -263,6 +310,25 @@ mod tests {
         ));
         assert_eq!(d["components"]["schemas"]["A"], json!({"type": "string"}));
         assert_noted(&notes, "`asc` and `ASC` become the same Rust variant");
+        assert_generates(&d);
+    }
+
+    #[test]
+    fn repeated_enum_values_are_said_once_and_mixed_untyped_enums_dropped() {
+        let (d, notes) = run(with_schema(json!({"type": "object", "properties": {
+            "fmt": {"type": "string", "enum": ["kml", "kml", "csv"]},
+            "flag": {"enum": [true, "true", 1]},
+            "empty": {"type": "string", "enum": ["", "X"]},
+        }})));
+        let props = &d["components"]["schemas"]["A"]["properties"];
+        assert_eq!(
+            props["fmt"],
+            json!({"type": "string", "enum": ["kml", "csv"]})
+        );
+        assert_eq!(props["flag"], json!({}));
+        assert_eq!(props["empty"], json!({"type": "string"}));
+        assert_noted(&notes, "1 repeated value(s) said once");
+        assert_noted(&notes, "become the same Rust variant");
         assert_generates(&d);
     }
 
