@@ -156,6 +156,12 @@ pub(crate) fn sample(
         check_until_clean(&crate_dir, &target, chunk, &mut ok, &mut failed)?;
     }
     let name = |i: &usize| modules.get(i).cloned().unwrap_or_default();
+    let mut record = String::new();
+    for (i, spec) in &modules {
+        let result = failed.get(i).map_or("compiled", String::as_str);
+        record += &format!("{spec}\t{result}\n");
+    }
+    std::fs::write(dir.join("compile.tsv"), record)?;
     Ok(Sampled {
         sampled: sampled.iter().map(|o| o.name.clone()).collect(),
         apim_checked: apim.iter().map(|o| o.name.clone()).collect(),

@@ -522,7 +522,7 @@ fn summary(
         import_time
     );
     if let Some(c) = compiled {
-        let ok = c.compiled.len();
+        let ok = c.sampled.iter().filter(|n| c.compiled.contains(*n)).count();
         let n = c.sampled.len();
         s += &format!(
             "- compiled (`cargo check`) of a sample of {n} generated clients (seed {}): {ok} / {n} \
