@@ -1,6 +1,9 @@
 //! The body of the workspace's build scripts (`perspio-api`, `perspio-cli`).
 
-#![allow(clippy::print_stdout, reason = "cargo reads build-script directives from stdout")]
+#![allow(
+    clippy::print_stdout,
+    reason = "cargo reads build-script directives from stdout"
+)]
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -200,7 +200,7 @@ fn call_methods(file: &syn::File) -> Result<syn::Item, CodegenError> {
         /// `call()`: the typed-error variant of every operation's `send()`.
         pub mod call {
             #[allow(unused_imports)]
-            use super::{types, ResponseValue};
+            use super::{types, ByteStream, ResponseValue};
             #(#impls)*
         }
     };
@@ -357,6 +357,27 @@ mod tests {
         assert!(source.contains("\"get_site\""), "operation id not listed");
         assert!(source.contains(".long(\"site-id\")"), "no --site-id flag");
         assert!(source.contains("Get one site"), "summary is not the help");
+    }
+
+    #[test]
+    fn raw_bodies_get_call_methods_that_name_byte_stream_and_read_raw_errors() {
+        // A raw success body and a raw error body: the `call` module must import `ByteStream`
+        // and read the error with `finish_stream`. (Checked to compile inside perspio-api by
+        // hand and by `cargo xtask corpus`.)
+        let spec: OpenAPI = serde_json::from_value(serde_json::json!({
+            "openapi": "3.0.3",
+            "info": {"title": "t", "version": "1"},
+            "paths": {"/file": {"get": {"operationId": "get_file", "responses": {
+                "200": {"description": "bytes", "content": {"application/octet-stream":
+                    {"schema": {"type": "string", "format": "binary"}}}},
+                "404": {"description": "text", "content": {"text/plain": {"schema": {"type": "string"}}}}
+            }}}}
+        }))
+        .unwrap();
+        let source = generate(&spec).unwrap();
+        assert!(source.contains("use super::{types, ByteStream, ResponseValue};"));
+        assert!(source.contains("Result<ResponseValue<ByteStream>, crate::Error>"));
+        assert!(source.contains("crate::error::finish_stream(\"get_file\""));
     }
 
     #[test]
