@@ -46,8 +46,8 @@ pub(crate) struct CorpusArgs {
     /// Where the package is unpacked and the scratch crate lives (default `target/corpus`).
     #[arg(long, value_name = "PATH")]
     dir: Option<PathBuf>,
-    /// Only specs whose path contains this text.
-    #[arg(long, value_name = "TEXT")]
+    /// Only specs whose path contains one of these texts (comma-separated).
+    #[arg(long, value_name = "TEXT[,TEXT…]")]
     only: Option<String>,
     /// Worker processes importing at once. Keep 1 on a busy machine.
     #[arg(long, default_value_t = 1)]
@@ -220,7 +220,11 @@ fn read_results(dir: &Path) -> anyhow::Result<Vec<Outcome>> {
 fn selected_specs(api: &Path, args: &CorpusArgs) -> anyhow::Result<Vec<PathBuf>> {
     let mut specs = list_specs(api)?;
     if let Some(only) = &args.only {
-        specs.retain(|p| p.to_string_lossy().contains(only.as_str()));
+        let wanted: Vec<&str> = only.split(',').filter(|t| !t.is_empty()).collect();
+        specs.retain(|p| {
+            let p = p.to_string_lossy();
+            wanted.iter().any(|t| p.contains(t))
+        });
     }
     if let Some(limit) = args.limit {
         specs.truncate(limit);
