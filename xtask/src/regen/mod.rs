@@ -104,14 +104,33 @@ pub(crate) fn derive(spec_text: &str) -> anyhow::Result<Derived> {
     let source = Source::parse(SPEC, spec_text)?;
     refs::check(&source.doc, &source.doc, SPEC)?;
     let mut doc = source.doc;
-    let notes = normalize::normalize(&mut doc).with_context(|| format!("normalising {SPEC}"))?;
-    let doc = announce(doc);
-    let normalized = serde_json::to_string_pretty(&doc)? + "\n";
-    let spec: openapiv3::OpenAPI = serde_json::from_str(&normalized).with_context(|| {
-        format!("{SPEC}, normalised: not an OpenAPI 3.0 document (step: parse)")
-    })?;
-    let code = perspio_codegen::generate(&spec)
-        .with_context(|| format!("{SPEC}, normalised: generating the client (step: generate)"))?;
+    let mut notes =
+        normalize::normalize(&mut doc).with_context(|| format!("normalising {SPEC}"))?;
+    let mut doc = announce(doc);
+    let (mut normalized, mut code) = generate(&doc)?;
+    // typify can give a component's Rust name to a type it derives for an inline schema
+    // (`Order` + `links` → `OrderLinks`), which only the generated code shows: rename the
+    // component and generate again.
+    for round in 0.. {
+        let (twice, taken) = surface::type_names(&code)
+            .with_context(|| format!("{SPEC}: reading the generated client (step: type names)"))?;
+        if twice.is_empty() {
+            break;
+        }
+        let renamed = match doc.as_object_mut() {
+            Some(root) if round < 3 => normalize::rename_components(root, &twice, &taken),
+            _ => Vec::new(),
+        };
+        anyhow::ensure!(
+            !renamed.is_empty(),
+            "{SPEC}, normalised: the generator defines the Rust type(s) {} more than once and no \
+             component schema has that name (step: type names); give the inline schemas that \
+             become these types a distinct `title`",
+            twice.join(", ")
+        );
+        notes.extend(renamed);
+        (normalized, code) = generate(&doc)?;
+    }
     let ops = surface::extract(&code)
         .with_context(|| format!("{SPEC}: reading the generated client (step: API.md)"))?;
     let api_md = surface::render(&doc, &ops);
@@ -122,6 +141,17 @@ pub(crate) fn derive(spec_text: &str) -> anyhow::Result<Derived> {
         notes,
         code,
     })
+}
+
+/// The normalised text of `doc` and the client generated from it.
+fn generate(doc: &Value) -> anyhow::Result<(String, String)> {
+    let normalized = serde_json::to_string_pretty(doc)? + "\n";
+    let spec: openapiv3::OpenAPI = serde_json::from_str(&normalized).with_context(|| {
+        format!("{SPEC}, normalised: not an OpenAPI 3.0 document (step: parse)")
+    })?;
+    let code = perspio_codegen::generate(&spec)
+        .with_context(|| format!("{SPEC}, normalised: generating the client (step: generate)"))?;
+    Ok((normalized, code))
 }
 
 /// Puts `x-generated` first.

@@ -17,6 +17,8 @@ mod params;
 mod text;
 mod values;
 
+pub(crate) use names::rename_components;
+
 /// One change the normaliser made, and where.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Note {
@@ -58,6 +60,8 @@ pub(crate) const PASSES: &[(&str, Pass)] = &[
     ("default responses", |r| Ok(default_responses(r))),
     ("error response types", |r| Ok(error_types(r))),
     ("schema names", |r| Ok(names::schema_names(r))),
+    ("schema titles", |r| Ok(names::schema_titles(r))),
+    ("property names", |r| Ok(names::property_names(r))),
 ];
 
 /// Why a document cannot be normalised at all.

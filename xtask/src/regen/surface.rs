@@ -35,6 +35,37 @@ pub(crate) struct Setter {
     pub(crate) ty: String,
 }
 
+/// The type names the generated `types` module defines more than once (what `rustc` would
+/// refuse with E0428), and every type name it defines.
+///
+/// # Errors
+/// When the source does not parse.
+pub(crate) fn type_names(
+    code: &str,
+) -> anyhow::Result<(Vec<String>, std::collections::BTreeSet<String>)> {
+    let file = syn::parse_file(code)?;
+    let mut seen = std::collections::BTreeSet::new();
+    let mut twice = std::collections::BTreeSet::new();
+    let types = file.items.iter().find_map(|item| match item {
+        syn::Item::Mod(m) if m.ident == "types" => m.content.as_ref().map(|(_, items)| items),
+        _ => None,
+    });
+    for item in types.into_iter().flatten() {
+        let ident = match item {
+            syn::Item::Struct(i) => &i.ident,
+            syn::Item::Enum(i) => &i.ident,
+            syn::Item::Type(i) => &i.ident,
+            syn::Item::Union(i) => &i.ident,
+            _ => continue,
+        };
+        let name = ident.to_string();
+        if !seen.insert(name.clone()) {
+            twice.insert(name);
+        }
+    }
+    Ok((twice.into_iter().collect(), seen))
+}
+
 /// Reads every operation from the generated source.
 ///
 /// # Errors

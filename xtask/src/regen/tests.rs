@@ -227,3 +227,50 @@ fn the_demo_import_keeps_api_error_as_every_error_type() {
     }
     assert!(api_md.contains("`Client::get_assets_v3()`"), "{api_md}");
 }
+
+/// typify names the inline `links` of `Order` `OrderLinks`, the name of a component too (E0428
+/// in beezup's spec): the component is renamed and the client generated again.
+#[test]
+fn a_component_named_like_a_derived_inline_type_is_renamed_after_generation() {
+    let spec = serde_json::json!({
+        "openapi": "3.0.3", "info": {"title": "t", "version": "1"},
+        "paths": {"/orders": {"get": {"operationId": "get_orders", "responses": {"200": {
+            "description": "d", "content": {"application/json": {"schema": {
+                "type": "object", "properties": {
+                    "order": {"$ref": "#/components/schemas/Order"},
+                    "links": {"$ref": "#/components/schemas/OrderLinks"},
+                }}}}}}}}},
+        "components": {"schemas": {
+            "Order": {"type": "object", "properties": {
+                "links": {"type": "object", "properties": {"self": {"type": "string"}}},
+            }},
+            "OrderLinks": {"type": "object", "properties": {"next": {"type": "integer"}}},
+        }},
+    });
+    let plain: openapiv3::OpenAPI = serde_json::from_value(spec.clone()).unwrap();
+    let before = perspio_codegen::generate(&plain).unwrap();
+    assert_eq!(surface::type_names(&before).unwrap().0, ["OrderLinks"]);
+
+    let derived = derive(&spec.to_string()).unwrap();
+    let schemas = &derived.normalized_doc["components"]["schemas"];
+    assert!(schemas.get("OrderLinks2").is_some(), "{schemas:#}");
+    assert_eq!(
+        derived.normalized_doc["paths"]["/orders"]["get"]["responses"]["200"]["content"]["application/json"]
+            ["schema"]["properties"]["links"]["$ref"],
+        "#/components/schemas/OrderLinks2"
+    );
+    assert_eq!(
+        surface::type_names(&derived.code).unwrap().0,
+        Vec::<String>::new()
+    );
+    assert!(
+        derived.notes.iter().any(|n| n
+            .to_string()
+            .starts_with("schema OrderLinks: renamed `OrderLinks2`")),
+        "{:#?}",
+        derived.notes
+    );
+    // What build.rs generates from the normalised file is the same client.
+    let again: openapiv3::OpenAPI = serde_json::from_str(&derived.normalized).unwrap();
+    assert_eq!(perspio_codegen::generate(&again).unwrap(), derived.code);
+}

@@ -351,6 +351,21 @@ fn fix_params(components: &Value, path: &str, label: &str, params: &[Value]) -> 
             messages.push(format!("{what} has no schema: it is now a string"));
         }
 
+        // progenitor writes path and header values with `to_string()`, which arrays lack;
+        // in style `simple` an array is its values joined by commas.
+        if matches!(location.as_str(), "path" | "header")
+            && changed.get("schema").is_some_and(|s| {
+                resolve(components, s)
+                    .get("type")
+                    .is_some_and(|t| t == "array")
+            })
+        {
+            changed.insert("schema".into(), json!({"type": "string"}));
+            messages.push(format!(
+                "{what} is an array: it is now a string; pass the values joined by ','"
+            ));
+        }
+
         if matches!(location.as_str(), "query" | "header")
             && changed
                 .get("schema")
@@ -556,7 +571,7 @@ mod more_tests {
 
     use serde_json::json;
 
-    use super::super::tests::{assert_generates, assert_noted, doc, run};
+    use super::super::tests::{assert_generates, assert_noted, doc, json_response, run};
 
     #[test]
     fn an_exploded_object_query_parameter_becomes_one_parameter_per_property() {
@@ -593,6 +608,33 @@ mod more_tests {
         let params = d["paths"]["/a"]["get"]["parameters"].as_array().unwrap();
         assert_eq!(params.len(), 1, "{params:?}");
         assert_eq!(params[0]["name"], "x-sha");
+        assert_generates(&d);
+    }
+
+    #[test]
+    fn array_header_and_path_parameters_become_comma_joined_strings() {
+        let d = doc(json!({"/a/{ids}": {"get": {"operationId": "get_a",
+            "parameters": [
+                {"name": "ids", "in": "path", "required": true,
+                    "schema": {"type": "array", "items": {"type": "integer"}}},
+                {"name": "Accept-Language", "in": "header",
+                    "schema": {"$ref": "#/components/schemas/Languages"}},
+            ],
+            "responses": {"200": json_response(json!({"type": "string"}))}}}}));
+        let mut d = d;
+        d["components"] = json!({"schemas": {
+            "Languages": {"type": "array", "items": {"type": "string"}},
+        }});
+        let (d, notes) = run(d);
+        let params = &d["paths"]["/a/{ids}"]["get"]["parameters"];
+        assert_eq!(params[0]["schema"], json!({"type": "string"}));
+        assert_eq!(params[1]["schema"], json!({"type": "string"}));
+        assert_noted(
+            &notes,
+            "get_a: header parameter `Accept-Language` is an array: it is now a string; pass the \
+             values joined by ','",
+        );
+        assert_noted(&notes, "path parameter `ids` is an array");
         assert_generates(&d);
     }
 }
