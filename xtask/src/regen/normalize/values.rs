@@ -146,6 +146,46 @@ fn fix_schema(scope: &str, schema: &mut Map<String, Value>, notes: &mut Vec<Note
         }
     }
 
+    // `enum` and `default` on a composed, object or array schema: typify checks them against
+    // the type it builds (a struct, an untagged enum, a vector of a `$ref`) and refuses values
+    // that do not fit that type with "value does not conform to the given schema".
+    let composed = ["allOf", "oneOf", "anyOf"]
+        .iter()
+        .any(|k| schema.contains_key(*k));
+    if composed && let Some(values) = schema.shift_remove("enum") {
+        notes.push(note(
+            scope,
+            format!(
+                "`enum` {} on a composed schema (`allOf`/`oneOf`/`anyOf`) dropped (any value of \
+                 the composed type is accepted)",
+                short(&values)
+            ),
+        ));
+    }
+    let structured = composed
+        || schema.contains_key("properties")
+        || schema.contains_key("items")
+        || matches!(typ.as_deref(), Some("object" | "array"));
+    if structured && let Some(default) = schema.get("default").cloned() {
+        let has_required = schema
+            .get("required")
+            .and_then(Value::as_array)
+            .is_some_and(|r| !r.is_empty());
+        let trivial = default.as_array().is_some_and(Vec::is_empty)
+            || (default.as_object().is_some_and(Map::is_empty) && !has_required);
+        if !trivial {
+            schema.shift_remove("default");
+            notes.push(note(
+                scope,
+                format!(
+                    "`default: {}` on a composed, object or array schema dropped (the value is \
+                     optional instead of defaulted)",
+                    short(&default)
+                ),
+            ));
+        }
+    }
+
     // `default` that does not fit the type or the enum.
     if let Some(default) = schema.get("default").cloned() {
         let in_enum = schema
@@ -339,6 +379,56 @@ mod tests {
         ));
         assert_eq!(d["components"]["schemas"]["A"], json!({"type": "number"}));
         assert_noted(&notes, "`exclusiveMinimum` without `minimum` dropped");
+        assert_generates(&d);
+    }
+
+    /// typify: "value does not conform to the given schema" (doqs.dev, linqr.app, openaq,
+    /// netbox, nytimes, …).
+    #[test]
+    fn enums_and_defaults_on_composed_object_and_array_schemas_are_dropped() {
+        let mut d = doc(json!({"/a": {"get": {"operationId": "get_a",
+            "parameters": [{"name": "order", "in": "query",
+                "schema": {"allOf": [{"$ref": "#/components/schemas/Order"}], "default": "asc"}}],
+            "responses": {"200": json_response(json!({"$ref": "#/components/schemas/Page"}))}}}}));
+        d["components"] = json!({"schemas": {
+            "Order": {"type": "string", "enum": ["ASC", "DESC"]},
+            "Margin": {"type": "object", "required": ["top"], "properties": {
+                "top": {"type": "integer"}, "left": {"type": "integer"}}},
+            "Page": {"type": "object", "properties": {
+                "margin": {"allOf": [{"$ref": "#/components/schemas/Margin"}],
+                    "default": {"left": 0}},
+                "choice": {"type": "object", "default": {"id": 1, "value": "x"},
+                    "properties": {"id": {"type": "integer"}}},
+                "facet": {"nullable": true, "enum": [""],
+                    "oneOf": [{"type": "array", "items": {}}, {"type": "string"}]},
+                "tags": {"type": "array", "items": {"type": "string"}, "default": []},
+                "open": {"type": "object", "default": {}},
+                "orders": {"type": "array", "items": {"$ref": "#/components/schemas/Order"},
+                    "default": ["asc"]},
+            }},
+        }});
+        let before: openapiv3::OpenAPI = serde_json::from_value(d.clone()).unwrap();
+        let refused = perspio_codegen::generate(&before).unwrap_err().to_string();
+        assert!(refused.contains("does not conform"), "{refused}");
+
+        let (d, notes) = run(d);
+        let page = &d["components"]["schemas"]["Page"]["properties"];
+        for dropped in ["margin", "choice", "orders"] {
+            assert!(page[dropped].get("default").is_none(), "{dropped}");
+        }
+        assert!(page["facet"].get("enum").is_none());
+        assert_eq!(page["tags"]["default"], json!([]), "an empty default stays");
+        assert_eq!(page["open"]["default"], json!({}), "an empty default stays");
+        assert!(
+            d["paths"]["/a"]["get"]["parameters"][0]["schema"]
+                .get("default")
+                .is_none()
+        );
+        assert_noted(
+            &notes,
+            "schema Page: `default: {\"left\":0}` on a composed, object or array schema dropped",
+        );
+        assert_noted(&notes, "schema Page: `enum` [\"\"] on a composed schema");
         assert_generates(&d);
     }
 }
