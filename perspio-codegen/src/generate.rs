@@ -106,7 +106,97 @@ pub fn generate_cli(spec: &OpenAPI) -> Result<String, CodegenError> {
 }
 
 fn run_progenitor(spec: &OpenAPI) -> Result<proc_macro2::TokenStream, CodegenError> {
-    catch_progenitor(|| Generator::new(&settings()).generate_tokens(spec))
+    match catch_progenitor(|| Generator::new(&settings()).generate_tokens(spec)) {
+        Err(CodegenError::Generator { step, message }) => Err(CodegenError::Generator {
+            step,
+            message: format!("{message} ({})", locate(spec)),
+        }),
+        other => other,
+    }
+}
+
+/// Where progenitor fails: in the component schemas, or in which operation. Found by
+/// generating from the spec with halves of its operations (a few more runs, only on failure).
+fn locate(spec: &OpenAPI) -> String {
+    let fails = |ops: &[(String, String)]| {
+        let only = with_operations(spec, ops);
+        catch_progenitor(|| Generator::new(&settings()).generate_tokens(&only)).is_err()
+    };
+    if fails(&[]) {
+        return "it fails in the component schemas: the spec without its operations fails too"
+            .into();
+    }
+    let mut ops = operations(spec);
+    while ops.len() > 1 {
+        let second = ops.split_off(ops.len() / 2);
+        if fails(&ops) {
+            continue;
+        }
+        if fails(&second) {
+            ops = second;
+            continue;
+        }
+        return "it fails only with several operations together".into();
+    }
+    match ops.first() {
+        Some((path, method)) => {
+            let id = spec
+                .paths
+                .paths
+                .get(path)
+                .and_then(|item| item.as_item())
+                .and_then(|item| item.iter().find(|(m, _)| m == method))
+                .and_then(|(_, op)| op.operation_id.clone())
+                .unwrap_or_default();
+            format!(
+                "it fails in operation `{id}` ({} {path}): fix it upstream, or remove it from \
+                 the spec to generate the rest",
+                method.to_uppercase()
+            )
+        }
+        None => "it fails with no operation to blame".into(),
+    }
+}
+
+/// Every operation as `(path, method)`, in document order.
+fn operations(spec: &OpenAPI) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for (path, item) in &spec.paths.paths {
+        if let Some(item) = item.as_item() {
+            out.extend(
+                item.iter()
+                    .map(|(method, _)| (path.clone(), method.to_owned())),
+            );
+        }
+    }
+    out
+}
+
+/// `spec` with only the operations in `keep` (components unchanged).
+fn with_operations(spec: &OpenAPI, keep: &[(String, String)]) -> OpenAPI {
+    let mut only = spec.clone();
+    only.paths.paths.retain(|path, item| {
+        let openapiv3::ReferenceOr::Item(item) = item else {
+            return false;
+        };
+        let kept = |method: &str| keep.iter().any(|(p, m)| p == path && m == method);
+        for (method, slot) in [
+            ("get", &mut item.get),
+            ("put", &mut item.put),
+            ("post", &mut item.post),
+            ("delete", &mut item.delete),
+            ("options", &mut item.options),
+            ("head", &mut item.head),
+            ("patch", &mut item.patch),
+            ("trace", &mut item.trace),
+        ] {
+            if !kept(method) {
+                *slot = None;
+            }
+        }
+        item.iter().next().is_some()
+    });
+    only
 }
 
 /// Runs one progenitor step, turning its errors and panics into [`CodegenError::Generator`].
@@ -396,6 +486,47 @@ mod tests {
             err.to_string()
                 .contains("a: 2 different success response types"),
             "{err}"
+        );
+    }
+
+    fn three_operations(b_schema: serde_json::Value, components: serde_json::Value) -> OpenAPI {
+        let ok = |schema: serde_json::Value| {
+            serde_json::json!({"200": {"description": "ok",
+                "content": {"application/json": {"schema": schema}}}})
+        };
+        serde_json::from_value(serde_json::json!({
+            "openapi": "3.0.3",
+            "info": {"title": "t", "version": "1"},
+            "paths": {
+                "/a": {"get": {"operationId": "get_a", "responses": ok(serde_json::json!({"type": "string"}))}},
+                "/b": {"get": {"operationId": "get_b", "responses": ok(b_schema)},
+                       "post": {"operationId": "post_b", "responses": ok(serde_json::json!({"type": "integer"}))}},
+            },
+            "components": {"schemas": components},
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_progenitor_failure_names_the_operation_it_happens_in() {
+        // Two enum values that typify turns into one variant name: a panic inside typify.
+        let clash = serde_json::json!({"type": "string", "enum": ["a-b", "a_b"]});
+        let err = generate(&three_operations(clash.clone(), serde_json::json!({}))).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("progenitor panicked"), "{text}");
+        assert!(
+            text.contains("it fails in operation `get_b` (GET /b): fix it upstream, or remove it"),
+            "{text}"
+        );
+
+        let in_components = three_operations(
+            serde_json::json!({"type": "string"}),
+            serde_json::json!({"Clash": clash}),
+        );
+        let text = generate(&in_components).unwrap_err().to_string();
+        assert!(
+            text.contains("it fails in the component schemas: the spec without its operations"),
+            "{text}"
         );
     }
 }
