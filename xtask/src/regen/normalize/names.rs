@@ -93,6 +93,13 @@ pub(super) fn schema_names(root: &mut Map<String, Value>) -> Vec<Note> {
 /// Drops the `title`s that would make typify give one Rust name to two types (see the module
 /// documentation).
 pub(super) fn schema_titles(root: &mut Map<String, Value>) -> Vec<Note> {
+    let mut split = split_nullable_compositions(root);
+    let mut notes = titles(root);
+    split.append(&mut notes);
+    split
+}
+
+fn titles(root: &mut Map<String, Value>) -> Vec<Note> {
     let schemas = root
         .get("components")
         .and_then(|c| c.get("schemas"))
@@ -152,10 +159,10 @@ pub(super) fn schema_titles(root: &mut Map<String, Value>) -> Vec<Note> {
             }
         }
     }
-    if drop.is_empty() {
-        return Vec::new();
-    }
     let mut notes = Vec::new();
+    if drop.is_empty() {
+        return notes;
+    }
     for_each_schema(root, &mut |scope, map| {
         if let Some(why) = drop.get(&address(map))
             && let Some(Value::String(title)) = map.remove("title")
@@ -169,6 +176,61 @@ pub(super) fn schema_titles(root: &mut Map<String, Value>) -> Vec<Note> {
             ));
         }
     });
+    notes
+}
+
+/// typify gives the inner type of a nullable `oneOf`/`anyOf` component the component's own
+/// name (`ScheduleInterval(Option<ScheduleInterval>)`, E0428, airflow). The composition moves
+/// to a component `<Name>Value` and the component becomes a nullable `allOf` of it, which
+/// typify turns into `ScheduleInterval(Option<ScheduleIntervalValue>)`: the same values.
+fn split_nullable_compositions(root: &mut Map<String, Value>) -> Vec<Note> {
+    let Some(schemas) = root
+        .get_mut("components")
+        .and_then(|c| c.get_mut("schemas"))
+        .and_then(Value::as_object_mut)
+    else {
+        return Vec::new();
+    };
+    let mut taken: BTreeSet<String> = schemas.keys().map(|k| type_key(k)).collect();
+    let mut split: Vec<(String, String)> = Vec::new();
+    for (name, schema) in schemas.iter() {
+        let composed = schema.get("oneOf").is_some() || schema.get("anyOf").is_some();
+        if !(composed && schema.get("nullable") == Some(&Value::Bool(true))) {
+            continue;
+        }
+        let base = format!("{}Value", rust_name(name));
+        let value = std::iter::once(base.clone())
+            .chain((2..).map(|n| format!("{base}{n}")))
+            .find(|t| !taken.contains(&type_key(t)))
+            .unwrap_or(base);
+        taken.insert(type_key(&value));
+        split.push((name.clone(), value));
+    }
+    let mut notes = Vec::new();
+    for (name, value) in split {
+        let Some(Value::Object(mut inner)) = schemas.shift_remove(&name) else {
+            continue;
+        };
+        inner.shift_remove("nullable");
+        let mut outer = Map::new();
+        if let Some(d) = inner.get("description") {
+            outer.insert("description".into(), d.clone());
+        }
+        outer.insert("nullable".into(), Value::Bool(true));
+        outer.insert(
+            "allOf".into(),
+            json!([{"$ref": format!("{PREFIX}{value}")}]),
+        );
+        schemas.insert(name.clone(), Value::Object(outer));
+        schemas.insert(value.clone(), Value::Object(inner));
+        notes.push(note(
+            &format!("schema {name}"),
+            format!(
+                "its `oneOf`/`anyOf` moved to the component `{value}` (typify gives the inner type \
+                 of a nullable composed component the component's own name; Rust type names only)"
+            ),
+        ));
+    }
     notes
 }
 
@@ -557,5 +619,44 @@ mod tests {
         ] {
             assert_eq!(field_name(property), field, "{property}");
         }
+    }
+
+    #[test]
+    fn a_nullable_composed_component_names_its_inner_type() {
+        let mut d = doc(json!({"/a": {"get": {"operationId": "get_a", "responses": {
+            "200": json_response(json!({"$ref": "#/components/schemas/ScheduleInterval"})),
+        }}}}));
+        d["components"] = json!({"schemas": {
+            "ScheduleInterval": {"nullable": true, "anyOf": [
+                {"$ref": "#/components/schemas/TimeDelta"},
+                {"$ref": "#/components/schemas/Cron"},
+            ]},
+            "TimeDelta": {"type": "object", "properties": {"days": {"type": "integer"}}},
+            "Cron": {"type": "object", "properties": {"value": {"type": "string"}}},
+        }});
+        assert_eq!(
+            duplicate_types(&d),
+            ["ScheduleInterval"],
+            "the fixture no longer clashes"
+        );
+        let (d, notes) = run(d);
+        let schemas = &d["components"]["schemas"];
+        assert_eq!(
+            schemas["ScheduleInterval"],
+            json!({"nullable": true, "allOf": [
+                {"$ref": "#/components/schemas/ScheduleIntervalValue"}
+            ]})
+        );
+        assert!(schemas["ScheduleIntervalValue"]["anyOf"].is_array());
+        assert_noted(
+            &notes,
+            "schema ScheduleInterval: its `oneOf`/`anyOf` moved to the component \
+             `ScheduleIntervalValue`",
+        );
+        assert!(generated(&d).contains(
+            "pub struct ScheduleInterval(pub ::std::option::Option<ScheduleIntervalValue>)"
+        ));
+        assert_eq!(duplicate_types(&d), Vec::<String>::new());
+        assert_generates(&d);
     }
 }
