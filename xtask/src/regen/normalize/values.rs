@@ -26,6 +26,7 @@ fn fix_schema(scope: &str, schema: &mut Map<String, Value>, notes: &mut Vec<Note
     if schema.contains_key("$ref") {
         return;
     }
+    boolean_schemas(scope, schema, notes);
     let typ = schema
         .get("type")
         .and_then(Value::as_str)
@@ -206,6 +207,52 @@ fn fix_schema(scope: &str, schema: &mut Map<String, Value>, notes: &mut Vec<Note
                         "not one of the `enum` values".to_owned()
                     }
                 ),
+            ));
+        }
+    }
+}
+
+/// JSON Schema's boolean schemas (`true`: anything, `false`: nothing), which OpenAPI 3.0 does
+/// not have, as subschemas (codat, vercel: `properties: {additionalProperties: false}`).
+fn boolean_schemas(scope: &str, schema: &mut Map<String, Value>, notes: &mut Vec<Note>) {
+    if let Some(props) = schema.get_mut("properties").and_then(Value::as_object_mut) {
+        let never: Vec<String> = props
+            .iter()
+            .filter(|(_, v)| **v == Value::Bool(false))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for name in never {
+            props.shift_remove(&name);
+            notes.push(note(
+                scope,
+                format!("property `{name}` with the schema `false` (never present) dropped"),
+            ));
+        }
+        for (name, v) in props.iter_mut() {
+            if *v == Value::Bool(true) {
+                *v = Value::Object(Map::new());
+                notes.push(note(
+                    scope,
+                    format!("property `{name}` with the schema `true` is now `{{}}` (any value)"),
+                ));
+            }
+        }
+    }
+    if schema.get("items") == Some(&Value::Bool(true)) {
+        schema.insert("items".into(), Value::Object(Map::new()));
+        notes.push(note(scope, "`items: true` is now `items: {}` (any value)"));
+    }
+    for key in ["allOf", "anyOf", "oneOf"] {
+        if let Some(list) = schema.get_mut(key).and_then(Value::as_array_mut)
+            && list.iter().any(Value::is_boolean)
+        {
+            for v in list.iter_mut().filter(|v| **v == Value::Bool(true)) {
+                *v = Value::Object(Map::new());
+            }
+            list.retain(|v| *v != Value::Bool(false));
+            notes.push(note(
+                scope,
+                format!("boolean schemas in `{key}`: `true` is now `{{}}`, `false` dropped"),
             ));
         }
     }
@@ -429,6 +476,29 @@ mod tests {
             "schema Page: `default: {\"left\":0}` on a composed, object or array schema dropped",
         );
         assert_noted(&notes, "schema Page: `enum` [\"\"] on a composed schema");
+        assert_generates(&d);
+    }
+
+    /// openapiv3 refused the whole document ("invalid type: boolean `false`, expected struct
+    /// Schema"): codat, vercel.
+    #[test]
+    fn boolean_subschemas_become_schemas_or_go() {
+        let (d, notes) = run(with_schema(json!({"type": "object", "properties": {
+            "additionalProperties": false,
+            "anything": true,
+            "list": {"type": "array", "items": true},
+            "either": {"oneOf": [true, false, {"type": "string"}]},
+        }})));
+        let props = &d["components"]["schemas"]["A"]["properties"];
+        assert!(props.get("additionalProperties").is_none());
+        assert_eq!(props["anything"], json!({}));
+        assert_eq!(props["list"]["items"], json!({}));
+        assert_eq!(props["either"]["oneOf"], json!([{}, {"type": "string"}]));
+        assert_noted(
+            &notes,
+            "schema A: property `additionalProperties` with the schema `false` (never present) \
+             dropped",
+        );
         assert_generates(&d);
     }
 }
