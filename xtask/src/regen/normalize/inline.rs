@@ -14,6 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Map, Value};
 
+use super::names::{fresh_name, type_key};
 use super::{Note, note};
 
 /// How many rounds of inlining (a copy can itself hold such a `$ref`).
@@ -52,7 +53,7 @@ fn hoist_schema_refs(root: &mut Map<String, Value>) -> Vec<Note> {
         .and_then(Value::as_object)
         .into_iter()
         .flatten()
-        .map(|(k, _)| k.to_ascii_lowercase())
+        .map(|(k, _)| type_key(k))
         .collect();
     // ref → what replaces it: a component ref (new, or the one the target itself is).
     let mut to: BTreeMap<String, String> = BTreeMap::new();
@@ -70,12 +71,7 @@ fn hoist_schema_refs(root: &mut Map<String, Value>) -> Vec<Note> {
             to.insert(r.clone(), inner.clone());
             continue;
         }
-        let base = component_name(&pointer);
-        let name = std::iter::once(base.clone())
-            .chain((2..).map(|n| format!("{base}{n}")))
-            .find(|c| !taken.contains(&c.to_ascii_lowercase()))
-            .unwrap_or(base);
-        taken.insert(name.to_ascii_lowercase());
+        let name = fresh_name(&component_name(&pointer), &mut taken);
         notes.push(note(
             &format!("schema {name}"),
             format!("`$ref: {r}` (a schema inside a schema) made the component `{name}`"),

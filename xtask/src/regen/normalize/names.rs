@@ -25,12 +25,30 @@ use super::{Note, for_each_schema, note};
 
 const PREFIX: &str = "#/components/schemas/";
 
+/// `components.schemas`, when the document has it.
+fn schemas(root: &Map<String, Value>) -> Option<&Map<String, Value>> {
+    root.get("components")?.get("schemas")?.as_object()
+}
+
+fn schemas_mut(root: &mut Map<String, Value>) -> Option<&mut Map<String, Value>> {
+    root.get_mut("components")?
+        .get_mut("schemas")?
+        .as_object_mut()
+}
+
+/// `base`, or `base2`, `base3`, … : the first whose Rust name is not in `taken` (type keys),
+/// which then holds it.
+pub(super) fn fresh_name(base: &str, taken: &mut BTreeSet<String>) -> String {
+    let name = std::iter::once(base.to_owned())
+        .chain((2..).map(|n| format!("{base}{n}")))
+        .find(|c| !taken.contains(&type_key(c)))
+        .unwrap_or_else(|| format!("{base}_"));
+    taken.insert(type_key(&name));
+    name
+}
+
 pub(super) fn schema_names(root: &mut Map<String, Value>) -> Vec<Note> {
-    let Some(schemas) = root
-        .get("components")
-        .and_then(|c| c.get("schemas"))
-        .and_then(Value::as_object)
-    else {
+    let Some(schemas) = schemas(root) else {
         return Vec::new();
     };
     let mut taken: BTreeMap<String, String> = BTreeMap::new();
@@ -60,11 +78,7 @@ pub(super) fn schema_names(root: &mut Map<String, Value>) -> Vec<Note> {
         return Vec::new();
     }
     let mut notes = Vec::new();
-    if let Some(schemas) = root
-        .get_mut("components")
-        .and_then(|c| c.get_mut("schemas"))
-        .and_then(Value::as_object_mut)
-    {
+    if let Some(schemas) = schemas_mut(root) {
         let old = std::mem::take(schemas);
         for (name, schema) in old {
             match renames.get(&name) {
@@ -100,10 +114,7 @@ pub(super) fn schema_titles(root: &mut Map<String, Value>) -> Vec<Note> {
 }
 
 fn titles(root: &mut Map<String, Value>) -> Vec<Note> {
-    let schemas = root
-        .get("components")
-        .and_then(|c| c.get("schemas"))
-        .and_then(Value::as_object);
+    let schemas = schemas(root);
     let component_keys: BTreeMap<String, String> = schemas
         .into_iter()
         .flatten()
@@ -184,11 +195,7 @@ fn titles(root: &mut Map<String, Value>) -> Vec<Note> {
 /// to a component `<Name>Value` and the component becomes a nullable `allOf` of it, which
 /// typify turns into `ScheduleInterval(Option<ScheduleIntervalValue>)`: the same values.
 fn split_nullable_compositions(root: &mut Map<String, Value>) -> Vec<Note> {
-    let Some(schemas) = root
-        .get_mut("components")
-        .and_then(|c| c.get_mut("schemas"))
-        .and_then(Value::as_object_mut)
-    else {
+    let Some(schemas) = schemas_mut(root) else {
         return Vec::new();
     };
     let mut taken: BTreeSet<String> = schemas.keys().map(|k| type_key(k)).collect();
@@ -198,12 +205,7 @@ fn split_nullable_compositions(root: &mut Map<String, Value>) -> Vec<Note> {
         if !(composed && schema.get("nullable") == Some(&Value::Bool(true))) {
             continue;
         }
-        let base = format!("{}Value", rust_name(name));
-        let value = std::iter::once(base.clone())
-            .chain((2..).map(|n| format!("{base}{n}")))
-            .find(|t| !taken.contains(&type_key(t)))
-            .unwrap_or(base);
-        taken.insert(type_key(&value));
+        let value = fresh_name(&format!("{}Value", rust_name(name)), &mut taken);
         split.push((name.clone(), value));
     }
     let mut notes = Vec::new();
@@ -331,11 +333,7 @@ pub(crate) fn rename_components(
     clashes: &[String],
     taken: &BTreeSet<String>,
 ) -> Vec<Note> {
-    let Some(schemas) = root
-        .get_mut("components")
-        .and_then(|c| c.get_mut("schemas"))
-        .and_then(Value::as_object_mut)
-    else {
+    let Some(schemas) = schemas_mut(root) else {
         return Vec::new();
     };
     let clash_keys: BTreeSet<String> = clashes.iter().map(|c| type_key(c)).collect();
@@ -347,11 +345,8 @@ pub(crate) fn rename_components(
             continue;
         }
         let base = rust_name(name);
-        let new = (2..)
-            .map(|n| format!("{base}{n}"))
-            .find(|c| !used.contains(&type_key(c)))
-            .unwrap_or_else(|| format!("{base}_"));
-        used.insert(type_key(&new));
+        // The bare name is taken (it clashes), so this is `base2`, `base3`, …
+        let new = fresh_name(&base, &mut used);
         renames.insert(name.clone(), new);
     }
     if renames.is_empty() {
@@ -403,7 +398,7 @@ fn rewrite_refs(v: &mut Value, renames: &BTreeMap<String, String>) {
 
 /// What two names must share to become the same Rust name: their letters and digits,
 /// case-folded (a superset of heck's PascalCase collisions).
-fn type_key(name: &str) -> String {
+pub(super) fn type_key(name: &str) -> String {
     name.chars()
         .filter(|c| c.is_alphanumeric())
         .flat_map(char::to_lowercase)
