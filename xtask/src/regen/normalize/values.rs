@@ -81,6 +81,16 @@ fn fix_schema(scope: &str, schema: &mut Map<String, Value>, notes: &mut Vec<Note
             notes.push(note(scope, format!("`{key}` that is not a number dropped")));
         }
     }
+    if let Some(pattern) = schema.get("pattern").filter(|p| !p.is_string()).cloned() {
+        schema.shift_remove("pattern");
+        notes.push(note(
+            scope,
+            format!(
+                "`pattern: {}` that is not a string dropped",
+                short(&pattern)
+            ),
+        ));
+    }
 
     // `enum`: the same value twice is said once.
     if let Some(Value::Array(values)) = schema.get("enum").cloned() {
@@ -426,6 +436,18 @@ mod tests {
         ));
         assert_eq!(d["components"]["schemas"]["A"], json!({"type": "number"}));
         assert_noted(&notes, "`exclusiveMinimum` without `minimum` dropped");
+        assert_generates(&d);
+    }
+
+    /// openapiv3 refused the document ("invalid type: integer `0`, expected a string"; api.video).
+    #[test]
+    fn a_pattern_that_is_not_a_string_is_dropped() {
+        let (d, notes) = run(with_schema(json!({"type": "string", "pattern": 0})));
+        assert_eq!(d["components"]["schemas"]["A"], json!({"type": "string"}));
+        assert_noted(
+            &notes,
+            "schema A: `pattern: 0` that is not a string dropped",
+        );
         assert_generates(&d);
     }
 
