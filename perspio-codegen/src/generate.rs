@@ -63,10 +63,7 @@ fn quote_path(path: &str) -> proc_macro2::TokenStream {
 pub fn generate(spec: &OpenAPI) -> Result<String, CodegenError> {
     crate::check(spec)?;
     let tokens = run_progenitor(spec)?;
-    let mut file: syn::File = syn::parse2(tokens).map_err(|e| CodegenError::Generator {
-        step: "parse",
-        message: e.to_string(),
-    })?;
+    let mut file = parse_tokens("parse", tokens)?;
     let calls = call_methods(&file)?;
     file.items.push(calls);
     Ok(format!(
@@ -95,14 +92,51 @@ const CLI_CLIENT_CRATE: &str = "perspio_api";
 pub fn generate_cli(spec: &OpenAPI) -> Result<String, CodegenError> {
     crate::check(spec)?;
     let tokens = catch_progenitor(|| Generator::new(&settings()).cli(spec, CLI_CLIENT_CRATE))?;
-    let file: syn::File = syn::parse2(tokens).map_err(|e| CodegenError::Generator {
-        step: "parse cli",
-        message: e.to_string(),
-    })?;
+    let file = parse_tokens("parse cli", tokens)?;
     Ok(format!(
         "{GENERATED_HEADER}\n{}",
         prettyplease::unparse(&file)
     ))
+}
+
+/// The most tokens a generated client may have: about 230 MB of formatted Rust. Parsing and
+/// formatting more took over 12 GiB (Microsoft Graph beta: ~65 million tokens, the importer
+/// was killed), and no compiler run would take it either.
+pub const MAX_TOKENS: usize = 40_000_000;
+
+/// Parses progenitor's output for formatting, refusing outputs over [`MAX_TOKENS`].
+fn parse_tokens(
+    step: &'static str,
+    tokens: proc_macro2::TokenStream,
+) -> Result<syn::File, CodegenError> {
+    let count = count_tokens(&tokens);
+    if count > MAX_TOKENS {
+        return Err(CodegenError::Generator {
+            step: "size",
+            message: format!(
+                "the generated client would have {:.1} million tokens (the limit is {} million, \
+                 about 230 MB of Rust): too large to format or compile; split the spec into \
+                 smaller ones upstream (for example one per tag) and generate each",
+                count as f64 / 1e6,
+                MAX_TOKENS / 1_000_000
+            ),
+        });
+    }
+    syn::parse2(tokens).map_err(|e| CodegenError::Generator {
+        step,
+        message: e.to_string(),
+    })
+}
+
+fn count_tokens(tokens: &proc_macro2::TokenStream) -> usize {
+    tokens
+        .clone()
+        .into_iter()
+        .map(|tree| match tree {
+            proc_macro2::TokenTree::Group(g) => 1 + count_tokens(&g.stream()),
+            _ => 1,
+        })
+        .sum()
 }
 
 fn run_progenitor(spec: &OpenAPI) -> Result<proc_macro2::TokenStream, CodegenError> {
@@ -528,5 +562,14 @@ mod tests {
             text.contains("it fails in the component schemas: the spec without its operations"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn tokens_are_counted_through_groups() {
+        let tokens: proc_macro2::TokenStream = "fn a(b: u8) -> C { d(e, [f]) }".parse().unwrap();
+        // fn a (…) b : u8 - > C {…} d (…) e , […] f
+        assert_eq!(count_tokens(&tokens), 16);
+        let err = parse_tokens("parse", tokens).map(|_| ());
+        assert!(err.is_ok(), "{err:?}");
     }
 }

@@ -28,4 +28,4 @@ mod generate;
 pub use build_script::{NORMALIZED_SPEC, build_script};
 pub use check::check;
 pub use error::{CodegenError, Problem};
-pub use generate::{GENERATED_HEADER, generate, generate_cli, load_spec};
+pub use generate::{GENERATED_HEADER, MAX_TOKENS, generate, generate_cli, load_spec};
