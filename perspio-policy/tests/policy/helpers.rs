@@ -12,7 +12,8 @@ use perspio_policy::{
 use reqwest_middleware::{ClientBuilder, ClientWithMiddleware};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
-use wiremock::{Request, Respond, ResponseTemplate};
+use wiremock::matchers::method;
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 pub(crate) const SECOND: Duration = Duration::from_secs(1);
 
@@ -26,6 +27,31 @@ pub(crate) fn deterministic_retry() -> RetryConfig {
         .with_jitter(Jitter::None)
         .with_base_delay(SECOND)
         .with_max_delay(secs(8))
+}
+
+/// Mounts, for `verb` requests: `first` for the first `times` requests, then `then` once.
+/// Each mock expects exactly its count, so one request too many or too few fails the test.
+pub(crate) async fn answers_then(
+    server: &MockServer,
+    verb: &str,
+    first: ResponseTemplate,
+    times: u64,
+    then: ResponseTemplate,
+) {
+    Mock::given(method(verb))
+        .respond_with(first)
+        .up_to_n_times(times)
+        .with_priority(1)
+        .expect(times)
+        .named(format!("the first {times} answer(s)"))
+        .mount(server)
+        .await;
+    Mock::given(method(verb))
+        .respond_with(then)
+        .expect(1)
+        .named("the answer after them")
+        .mount(server)
+        .await;
 }
 
 /// A client with only the retry middleware, on `clock`.

@@ -8,7 +8,7 @@ use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::helpers::{
-    RateEnforcingServer, deterministic_retry, limited_client, policy_error, secs,
+    RateEnforcingServer, answers_then, deterministic_retry, limited_client, policy_error, secs,
 };
 
 fn limiter(limit: Limit, clock: &ManualClock) -> RateLimitMiddleware {
@@ -168,20 +168,15 @@ async fn a_request_that_would_wait_past_max_wait_fails_with_a_typed_error_unsent
 async fn a_429_with_retry_after_pauses_the_shared_limiter() {
     // Arrange
     let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "30"))
-        .up_to_n_times(1)
-        .with_priority(1)
-        .expect(1)
-        .named("throttled by another application of the tenant")
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(200))
-        .expect(1)
-        .named("then fine")
-        .mount(&server)
-        .await;
+    // throttled by another application of the tenant, then then fine.
+    answers_then(
+        &server,
+        "GET",
+        ResponseTemplate::new(429).insert_header("Retry-After", "30"),
+        1,
+        ResponseTemplate::new(200),
+    )
+    .await;
     let clock = ManualClock::new();
     let shared = limiter(Limit::new(100, secs(10)).unwrap(), &clock);
     let client = limited_client(shared.clone());
@@ -201,20 +196,15 @@ async fn a_429_with_retry_after_pauses_the_shared_limiter() {
 async fn each_retry_attempt_takes_a_slot_and_the_limiter_respects_the_call_deadline() {
     // Arrange: retry outside the limiter; 2 requests per 60 s
     let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(503))
-        .up_to_n_times(1)
-        .with_priority(1)
-        .expect(1)
-        .named("transient failure")
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(200))
-        .expect(1)
-        .named("retry succeeds")
-        .mount(&server)
-        .await;
+    // transient failure, then retry succeeds.
+    answers_then(
+        &server,
+        "GET",
+        ResponseTemplate::new(503),
+        1,
+        ResponseTemplate::new(200),
+    )
+    .await;
     let clock = ManualClock::new();
     let client = ClientBuilder::new(reqwest::Client::new())
         .with(

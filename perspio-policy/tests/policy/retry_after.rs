@@ -6,7 +6,7 @@ use perspio_policy::{Clock, ManualClock, parse_retry_after};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::helpers::{deterministic_retry, retry_client, secs};
+use crate::helpers::{answers_then, deterministic_retry, retry_client, secs};
 
 #[tokio::test]
 async fn a_429_with_retry_after_in_seconds_is_waited_out_exactly_then_retried() {
@@ -55,20 +55,15 @@ async fn a_429_with_retry_after_as_an_http_date_is_waited_out_until_that_date() 
     let start = httpdate::parse_http_date("Wed, 21 Oct 2026 07:28:00 GMT").unwrap();
     let clock = ManualClock::starting_at(start);
     let retry_at = httpdate::fmt_http_date(start + secs(12));
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", retry_at.as_str()))
-        .up_to_n_times(1)
-        .with_priority(1)
-        .expect(1)
-        .named("throttled until a date 12 s ahead")
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(200))
-        .expect(1)
-        .named("succeeds after the date")
-        .mount(&server)
-        .await;
+    // throttled until a date 12 s ahead, then succeeds after the date.
+    answers_then(
+        &server,
+        "GET",
+        ResponseTemplate::new(429).insert_header("Retry-After", retry_at.as_str()),
+        1,
+        ResponseTemplate::new(200),
+    )
+    .await;
     let client = retry_client(deterministic_retry(), &clock);
 
     // Act
@@ -109,20 +104,15 @@ async fn a_retry_after_above_the_cap_returns_the_429_to_the_caller_after_one_req
 async fn a_429_without_retry_after_is_retried_with_backoff() {
     // Arrange
     let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(429))
-        .up_to_n_times(2)
-        .with_priority(1)
-        .expect(2)
-        .named("throttled twice, no advice")
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(200))
-        .expect(1)
-        .named("then succeeds")
-        .mount(&server)
-        .await;
+    // throttled twice, no advice, then then succeeds.
+    answers_then(
+        &server,
+        "GET",
+        ResponseTemplate::new(429),
+        2,
+        ResponseTemplate::new(200),
+    )
+    .await;
     let clock = ManualClock::new();
     let client = retry_client(deterministic_retry(), &clock);
 
@@ -138,20 +128,15 @@ async fn a_429_without_retry_after_is_retried_with_backoff() {
 async fn a_429_for_a_post_is_retried_because_the_server_did_not_process_it() {
     // Arrange
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "3"))
-        .up_to_n_times(1)
-        .with_priority(1)
-        .expect(1)
-        .named("create is throttled")
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(201))
-        .expect(1)
-        .named("create succeeds")
-        .mount(&server)
-        .await;
+    // create is throttled, then create succeeds.
+    answers_then(
+        &server,
+        "POST",
+        ResponseTemplate::new(429).insert_header("Retry-After", "3"),
+        1,
+        ResponseTemplate::new(201),
+    )
+    .await;
     let clock = ManualClock::new();
     let client = retry_client(deterministic_retry(), &clock);
 
@@ -167,20 +152,15 @@ async fn a_429_for_a_post_is_retried_because_the_server_did_not_process_it() {
 async fn a_503_with_retry_after_for_a_get_is_waited_out() {
     // Arrange
     let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(503).insert_header("Retry-After", "20"))
-        .up_to_n_times(1)
-        .with_priority(1)
-        .expect(1)
-        .named("backend in maintenance for 20 s")
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(200))
-        .expect(1)
-        .named("back")
-        .mount(&server)
-        .await;
+    // backend in maintenance for 20 s, then back.
+    answers_then(
+        &server,
+        "GET",
+        ResponseTemplate::new(503).insert_header("Retry-After", "20"),
+        1,
+        ResponseTemplate::new(200),
+    )
+    .await;
     let clock = ManualClock::new();
     let client = retry_client(deterministic_retry(), &clock);
 

@@ -4,27 +4,24 @@ use perspio_policy::{Limit, ManualClock, RateLimit, RateLimitMiddleware};
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::helpers::{CapturedEvents, deterministic_retry, limited_client, retry_client, secs};
+use crate::helpers::{
+    CapturedEvents, answers_then, deterministic_retry, limited_client, retry_client, secs,
+};
 
 #[tokio::test]
 async fn a_retry_emits_a_warning_with_reason_delay_attempt_status_and_method_but_no_headers() {
     // Arrange
     let (events, _guard) = CapturedEvents::install();
     let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "3"))
-        .up_to_n_times(1)
-        .with_priority(1)
-        .expect(1)
-        .named("throttled")
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(200))
-        .expect(1)
-        .named("ok")
-        .mount(&server)
-        .await;
+    // throttled, then ok.
+    answers_then(
+        &server,
+        "GET",
+        ResponseTemplate::new(429).insert_header("Retry-After", "3"),
+        1,
+        ResponseTemplate::new(200),
+    )
+    .await;
     let clock = ManualClock::new();
     let client = retry_client(deterministic_retry(), &clock);
 

@@ -6,26 +6,21 @@ use perspio_policy::{ManualClock, RetryNonIdempotent};
 use wiremock::matchers::{body_string, method};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::helpers::{deterministic_retry, reset_then_ok_server, retry_client, secs};
+use crate::helpers::{answers_then, deterministic_retry, reset_then_ok_server, retry_client, secs};
 
 #[tokio::test]
 async fn a_503_then_200_for_a_get_is_retried_once_after_the_base_backoff() {
     // Arrange
     let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(503))
-        .up_to_n_times(1)
-        .with_priority(1)
-        .expect(1)
-        .named("gateway hiccup")
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(200))
-        .expect(1)
-        .named("recovered")
-        .mount(&server)
-        .await;
+    // gateway hiccup, then recovered.
+    answers_then(
+        &server,
+        "GET",
+        ResponseTemplate::new(503),
+        1,
+        ResponseTemplate::new(200),
+    )
+    .await;
     let clock = ManualClock::new();
     let client = retry_client(deterministic_retry(), &clock);
 
