@@ -132,6 +132,40 @@ pub struct ApiErrorResponse {
     pub body: serde_json::Value,
 }
 
+/// An error and its causes on one line, `error: cause: cause` (like anyhow's `{:#}`), without
+/// repeating a cause that its error's message already ends with.
+///
+/// ```
+/// #[derive(Debug)]
+/// struct Fetch(std::io::Error);
+/// impl std::fmt::Display for Fetch {
+///     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+///         f.write_str("fetching a token")
+///     }
+/// }
+/// impl std::error::Error for Fetch {
+///     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+///         Some(&self.0)
+///     }
+/// }
+///
+/// let err = Fetch(std::io::Error::other("connection reset"));
+/// assert_eq!(perspio_api::cause_chain(&err), "fetching a token: connection reset");
+/// ```
+pub fn cause_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let next = cause.to_string();
+        if !text.ends_with(&next) {
+            text.push_str(": ");
+            text.push_str(&next);
+        }
+        source = cause.source();
+    }
+    text
+}
+
 impl ApiErrorResponse {
     /// The wait advised by `Retry-After` (seconds or an HTTP date), if present and valid.
     pub fn retry_after(&self) -> Option<Duration> {

@@ -18,7 +18,7 @@ use bytes::Bytes;
 use progenitor_client::{ClientHooks, Error as ProgenitorError, OperationInfo};
 use reqwest_middleware::ClientWithMiddleware;
 
-use crate::error::MIDDLEWARE_FAILURE;
+use crate::error::{MIDDLEWARE_FAILURE, cause_chain};
 use crate::generated::Client;
 
 /// The operation being sent, as a request extension: middlewares can read it with
@@ -93,21 +93,6 @@ impl ClientHooks<ClientWithMiddleware> for Client {
             None => Ok(()),
         }
     }
-}
-
-/// `error: cause: cause`, like anyhow's `{:#}`.
-pub(crate) fn cause_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let next = cause.to_string();
-        if !text.ends_with(&next) {
-            text.push_str(": ");
-            text.push_str(&next);
-        }
-        source = cause.source();
-    }
-    text
 }
 
 /// Rebuilds an error response so that its body is JSON (see the module docs).

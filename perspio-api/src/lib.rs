@@ -80,7 +80,7 @@ mod hooks;
 pub use client::{
     ClientBuilder, DEFAULT_BASE_URL, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, ENV_BASE_URL,
 };
-pub use error::{ApiErrorResponse, Error};
+pub use error::{ApiErrorResponse, Error, cause_chain};
 pub use generated::{Client, builder, types};
 pub use hooks::OperationId;
 pub use perspio_auth as auth;

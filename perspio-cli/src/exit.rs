@@ -60,20 +60,7 @@ impl fmt::Display for CliError {
 
 impl std::error::Error for CliError {}
 
-/// `error: cause: cause`, without repeating a cause that is already the end of the text.
-pub(crate) fn cause_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let next = cause.to_string();
-        if !text.ends_with(&next) {
-            text.push_str(": ");
-            text.push_str(&next);
-        }
-        source = cause.source();
-    }
-    text
-}
+pub(crate) use perspio_api::cause_chain;
 
 /// The exit code of an authentication failure: network trouble is 5, everything else 3.
 pub(crate) fn auth_exit(error: &perspio_auth::AuthError) -> Exit {
