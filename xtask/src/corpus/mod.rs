@@ -103,23 +103,7 @@ pub(crate) fn run(root: &Path, args: &CorpusArgs) -> anyhow::Result<()> {
     }
     if args.reuse {
         let outcomes = read_results(&dir)?;
-        let compiled = if args.no_compile {
-            None
-        } else {
-            Some(compile::sample(
-                &dir,
-                root,
-                &outcomes,
-                args.sample,
-                args.seed,
-                args.batch,
-            )?)
-        };
-        print!(
-            "{}",
-            summary(&outcomes, compiled.as_ref(), args, Duration::ZERO)
-        );
-        return Ok(());
+        return check_and_report(&dir, root, &outcomes, args, Duration::ZERO);
     }
     if generated_dir.is_dir() {
         std::fs::remove_dir_all(&generated_dir)
@@ -172,13 +156,24 @@ pub(crate) fn run(root: &Path, args: &CorpusArgs) -> anyhow::Result<()> {
         )?;
     }
 
+    check_and_report(&dir, root, &outcomes, args, import_time)
+}
+
+/// Type-checks the sample (unless `--no-compile`) and prints the summary.
+fn check_and_report(
+    dir: &Path,
+    root: &Path,
+    outcomes: &[Outcome],
+    args: &CorpusArgs,
+    import_time: Duration,
+) -> anyhow::Result<()> {
     let compiled = if args.no_compile {
         None
     } else {
         Some(compile::sample(
-            &dir,
+            dir,
             root,
-            &outcomes,
+            outcomes,
             args.sample,
             args.seed,
             args.batch,
@@ -186,7 +181,7 @@ pub(crate) fn run(root: &Path, args: &CorpusArgs) -> anyhow::Result<()> {
     };
     print!(
         "{}",
-        summary(&outcomes, compiled.as_ref(), args, import_time)
+        summary(outcomes, compiled.as_ref(), args, import_time)
     );
     Ok(())
 }
