@@ -123,9 +123,9 @@ pub(crate) fn derive(spec_text: &str) -> anyhow::Result<Derived> {
         };
         anyhow::ensure!(
             !renamed.is_empty(),
-            "{SPEC}, normalised: the generator defines the Rust type(s) {} more than once and no \
-             component schema has that name (step: type names); give the inline schemas that \
-             become these types a distinct `title`",
+            "{SPEC}, normalised: the generator defines the Rust type(s) {} more than once, and \
+             renaming component schemas does not help (step: type names); give the inline \
+             schemas that become these types a distinct `title`",
             twice.join(", ")
         );
         notes.extend(renamed);
