@@ -299,12 +299,16 @@ fn document_31(root: &mut Map<String, Value>) -> Vec<Note> {
 // ---------------------------------------------------------------------------------------------
 // Pass: operationIds
 
+/// The inherent methods of progenitor's generated `Client`: an operation cannot take these names
+/// (gambitcomm's `new` gave E0592).
+const CLIENT_METHODS: [&str; 2] = ["new", "new_with_client"];
+
 /// Missing operationIds are derived from method and path; duplicates (after progenitor's
 /// snake_case) are renamed. Document order decides which one keeps its name.
 fn operation_ids(root: &mut Map<String, Value>) -> Vec<Note> {
     let mut notes = Vec::new();
     let mut ops = operations_mut(root);
-    let mut taken: BTreeSet<String> = BTreeSet::new();
+    let mut taken: BTreeSet<String> = CLIENT_METHODS.iter().map(|m| (*m).to_owned()).collect();
     let mut needs_id: Vec<usize> = Vec::new();
     let mut first_use: Vec<(String, String)> = Vec::new();
     for (i, (path, method, op)) in ops.iter().enumerate() {
@@ -325,6 +329,11 @@ fn operation_ids(root: &mut Map<String, Value>) -> Vec<Note> {
         let id = unique(&derive_operation_id(method, path), &taken);
         taken.insert(id.clone());
         let message = match op.get("operationId").and_then(Value::as_str) {
+            Some(old) if CLIENT_METHODS.contains(&snake_case(old).as_str()) => format!(
+                "operationId `{old}` of {where_} would be a method the generated `Client` already \
+                 has (`Client::{}`); renamed to `{id}`",
+                snake_case(old)
+            ),
             Some(old) if !old.trim().is_empty() => {
                 let first = first_use
                     .iter()
@@ -1002,6 +1011,23 @@ mod tests {
         assert_eq!(d["paths"], json!({}));
         assert_noted(&notes, "no `paths`");
         assert_progenitor_takes(&d);
+    }
+
+    #[test]
+    fn an_operation_id_that_names_a_client_method_is_renamed() {
+        let ok = json!({"200": json_response(json!({"type": "string"}))});
+        let (d, notes) = run(doc(json!({"/objects": {"post": {"operationId": "new",
+            "responses": ok}}})));
+        assert_eq!(
+            d["paths"]["/objects"]["post"]["operationId"],
+            "post_objects"
+        );
+        assert_noted(
+            &notes,
+            "operationId `new` of POST /objects would be a method the generated `Client` \
+             already has (`Client::new`); renamed to `post_objects`",
+        );
+        assert_generates(&d);
     }
 
     #[test]

@@ -351,6 +351,17 @@ fn fix_params(components: &Value, path: &str, label: &str, params: &[Value]) -> 
             messages.push(format!("{what} has no schema: it is now a string"));
         }
 
+        // A nullable path or header value becomes an `Option`, which has no `to_string()`
+        // (gettyimages, parliament.uk); a path segment or header is never null.
+        if matches!(location.as_str(), "path" | "header")
+            && let Some(schema) = changed.get_mut("schema").and_then(Value::as_object_mut)
+            && schema.shift_remove("nullable").is_some()
+        {
+            messages.push(format!(
+                "{what}: `nullable` dropped (a {location} value is never null)"
+            ));
+        }
+
         // progenitor writes path and header values with `to_string()`, which arrays lack;
         // in style `simple` an array is its values joined by commas.
         if matches!(location.as_str(), "path" | "header")
@@ -636,5 +647,37 @@ mod more_tests {
         );
         assert_noted(&notes, "path parameter `ids` is an array");
         assert_generates(&d);
+    }
+
+    #[test]
+    fn nullable_path_and_header_parameters_are_not_options() {
+        let original = doc(json!({"/a/{id}": {"get": {"operationId": "get_a",
+            "parameters": [
+                {"name": "id", "in": "path", "required": true,
+                    "schema": {"type": "string", "nullable": true}},
+                {"name": "X-Trace", "in": "header", "required": true,
+                    "schema": {"type": "string", "nullable": true}},
+                {"name": "q", "in": "query", "schema": {"type": "string", "nullable": true}},
+            ],
+            "responses": {"200": json_response(json!({"type": "string"}))}}}}));
+        let (d, notes) = run(original.clone());
+        let params = &d["paths"]["/a/{id}"]["get"]["parameters"];
+        assert_eq!(params[0]["schema"], json!({"type": "string"}));
+        assert_eq!(params[1]["schema"], json!({"type": "string"}));
+        assert_eq!(
+            params[2]["schema"]["nullable"], true,
+            "a query parameter may be absent"
+        );
+        assert_noted(&notes, "get_a: path parameter `id`: `nullable` dropped");
+        assert_generates(&d);
+        // The builder's setters: `Option<String>` for `id` and `X-Trace` before, `String` after.
+        let setters = |d: serde_json::Value| {
+            let spec: openapiv3::OpenAPI = serde_json::from_value(d).unwrap();
+            perspio_codegen::generate(&spec)
+                .unwrap()
+                .matches("TryInto<::std::option::Option<::std::string::String>>")
+                .count()
+        };
+        assert_eq!((setters(original), setters(d)), (2, 0));
     }
 }
