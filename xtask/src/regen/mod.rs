@@ -108,12 +108,15 @@ pub(crate) fn derive(spec_text: &str) -> anyhow::Result<Derived> {
         normalize::normalize(&mut doc).with_context(|| format!("normalising {SPEC}"))?;
     let mut doc = announce(doc);
     let (mut normalized, mut code) = generate(&doc)?;
+    let read = |code: &str| {
+        surface::parse(code).with_context(|| format!("{SPEC}: reading the generated client"))
+    };
+    let mut file = read(&code)?;
     // typify can give a component's Rust name to a type it derives for an inline schema
     // (`Order` + `links` → `OrderLinks`), which only the generated code shows: rename the
     // component and generate again.
     for round in 0.. {
-        let (twice, taken) = surface::type_names(&code)
-            .with_context(|| format!("{SPEC}: reading the generated client (step: type names)"))?;
+        let (twice, taken) = surface::type_names(&file);
         if twice.is_empty() {
             break;
         }
@@ -130,8 +133,9 @@ pub(crate) fn derive(spec_text: &str) -> anyhow::Result<Derived> {
         );
         notes.extend(renamed);
         (normalized, code) = generate(&doc)?;
+        file = read(&code)?;
     }
-    let ops = surface::extract(&code)
+    let ops = surface::extract(&file)
         .with_context(|| format!("{SPEC}: reading the generated client (step: API.md)"))?;
     let api_md = surface::render(&doc, &ops);
     Ok(Derived {

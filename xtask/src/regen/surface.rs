@@ -37,13 +37,7 @@ pub(crate) struct Setter {
 
 /// The type names the generated `types` module defines more than once (what `rustc` would
 /// refuse with E0428), and every type name it defines.
-///
-/// # Errors
-/// When the source does not parse.
-pub(crate) fn type_names(
-    code: &str,
-) -> anyhow::Result<(Vec<String>, std::collections::BTreeSet<String>)> {
-    let file = syn::parse_file(code)?;
+pub(crate) fn type_names(file: &syn::File) -> (Vec<String>, std::collections::BTreeSet<String>) {
     let mut seen = std::collections::BTreeSet::new();
     let mut twice = std::collections::BTreeSet::new();
     let types = file.items.iter().find_map(|item| match item {
@@ -63,16 +57,22 @@ pub(crate) fn type_names(
             twice.insert(name);
         }
     }
-    Ok((twice.into_iter().collect(), seen))
+    (twice.into_iter().collect(), seen)
 }
 
-/// Reads every operation from the generated source.
+/// Parses the generated source once for [`type_names`] and [`extract`].
+///
+/// # Errors
+/// When the source does not parse.
+pub(crate) fn parse(source: &str) -> anyhow::Result<syn::File> {
+    syn::parse_file(source).map_err(|e| anyhow::anyhow!("the generated source does not parse: {e}"))
+}
+
+/// Reads every operation from the generated source (see [`parse`]).
 ///
 /// # Errors
 /// When the source does not parse, or its shape is not progenitor's builder interface.
-pub(crate) fn extract(source: &str) -> anyhow::Result<Vec<RustOperation>> {
-    let file = syn::parse_file(source)
-        .map_err(|e| anyhow::anyhow!("the generated source does not parse: {e}"))?;
+pub(crate) fn extract(file: &syn::File) -> anyhow::Result<Vec<RustOperation>> {
     let builder_items = file
         .items
         .iter()
@@ -474,7 +474,7 @@ mod tests {
         });
         let parsed: openapiv3::OpenAPI = serde_json::from_value(spec.clone()).unwrap();
         let source = perspio_codegen::generate(&parsed).unwrap();
-        let ops = extract(&source).unwrap();
+        let ops = extract(&parse(&source).unwrap()).unwrap();
         assert_eq!(ops.len(), 1);
         let op = &ops[0];
         assert_eq!(op.method, "get_asset");

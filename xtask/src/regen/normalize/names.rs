@@ -51,11 +51,8 @@ pub(super) fn schema_names(root: &mut Map<String, Value>) -> Vec<Note> {
     let Some(schemas) = schemas(root) else {
         return Vec::new();
     };
-    let mut taken: BTreeMap<String, String> = BTreeMap::new();
+    let mut taken: BTreeSet<String> = schemas.keys().map(|k| type_key(k)).collect();
     let mut renames: BTreeMap<String, String> = BTreeMap::new();
-    for name in schemas.keys() {
-        taken.entry(type_key(name)).or_insert_with(|| name.clone());
-    }
     let mut seen: BTreeMap<String, String> = BTreeMap::new();
     for name in schemas.keys() {
         let key = type_key(name);
@@ -64,12 +61,8 @@ pub(super) fn schema_names(root: &mut Map<String, Value>) -> Vec<Note> {
                 seen.insert(key, name.clone());
             }
             Some(_) => {
-                let base: String = rust_name(name);
-                let new = (2..)
-                    .map(|n| format!("{base}{n}"))
-                    .find(|c| !taken.contains_key(&type_key(c)) && !schemas.contains_key(c))
-                    .unwrap_or_else(|| format!("{base}_"));
-                taken.insert(type_key(&new), new.clone());
+                // The bare name is taken (it meets an earlier one): `base2`, `base3`, …
+                let new = fresh_name(&rust_name(name), &mut taken);
                 renames.insert(name.clone(), new);
             }
         }
@@ -466,7 +459,7 @@ mod tests {
     fn duplicate_types(d: &serde_json::Value) -> Vec<String> {
         let spec: openapiv3::OpenAPI = serde_json::from_value(d.clone()).unwrap();
         let code = perspio_codegen::generate(&spec).unwrap();
-        crate::regen::surface::type_names(&code).unwrap().0
+        crate::regen::surface::type_names(&crate::regen::surface::parse(&code).unwrap()).0
     }
 
     #[test]
