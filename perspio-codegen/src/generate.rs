@@ -63,7 +63,7 @@ fn quote_path(path: &str) -> proc_macro2::TokenStream {
 pub fn generate(spec: &OpenAPI) -> Result<String, CodegenError> {
     crate::check(spec)?;
     let tokens = run_progenitor(spec)?;
-    let mut file = parse_tokens("parse", tokens)?;
+    let mut file = parse_tokens("parse", tokens, MAX_TOKENS)?;
     let calls = call_methods(&file)?;
     file.items.push(calls);
     Ok(format!(
@@ -92,7 +92,7 @@ const CLI_CLIENT_CRATE: &str = "perspio_api";
 pub fn generate_cli(spec: &OpenAPI) -> Result<String, CodegenError> {
     crate::check(spec)?;
     let tokens = catch_progenitor(|| Generator::new(&settings()).cli(spec, CLI_CLIENT_CRATE))?;
-    let file = parse_tokens("parse cli", tokens)?;
+    let file = parse_tokens("parse cli", tokens, MAX_TOKENS)?;
     Ok(format!(
         "{GENERATED_HEADER}\n{}",
         prettyplease::unparse(&file)
@@ -108,17 +108,19 @@ pub const MAX_TOKENS: usize = 40_000_000;
 fn parse_tokens(
     step: &'static str,
     tokens: proc_macro2::TokenStream,
+    max_tokens: usize,
 ) -> Result<syn::File, CodegenError> {
     let count = count_tokens(&tokens);
-    if count > MAX_TOKENS {
+    if count > max_tokens {
         return Err(CodegenError::Generator {
             step: "size",
             message: format!(
-                "the generated client would have {:.1} million tokens (the limit is {} million, \
-                 about 230 MB of Rust): too large to format or compile; split the spec into \
+                "the generated client would have {:.1} million tokens (the limit is {:.1} million, \
+                 about {} MB of Rust): too large to format or compile; split the spec into \
                  smaller ones upstream (for example one per tag) and generate each",
                 count as f64 / 1e6,
-                MAX_TOKENS / 1_000_000
+                max_tokens as f64 / 1e6,
+                max_tokens * 23 / 4_000_000
             ),
         });
     }
@@ -569,7 +571,14 @@ mod tests {
         let tokens: proc_macro2::TokenStream = "fn a(b: u8) -> C { d(e, [f]) }".parse().unwrap();
         // fn a (…) b : u8 - > C {…} d (…) e , […] f
         assert_eq!(count_tokens(&tokens), 16);
-        let err = parse_tokens("parse", tokens).map(|_| ());
-        assert!(err.is_ok(), "{err:?}");
+        assert!(parse_tokens("parse", tokens.clone(), 16).is_ok());
+        let err = parse_tokens("parse", tokens, 15)
+            .map(|_| ())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("at the size step: the generated client would have 0.0 million tokens"),
+            "{err}"
+        );
     }
 }
