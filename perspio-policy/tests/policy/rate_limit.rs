@@ -168,7 +168,7 @@ async fn a_request_that_would_wait_past_max_wait_fails_with_a_typed_error_unsent
 async fn a_429_with_retry_after_pauses_the_shared_limiter() {
     // Arrange
     let server = MockServer::start().await;
-    // throttled by another application of the tenant, then then fine.
+    // throttled by another application of the tenant, then fine.
     answers_then(
         &server,
         "GET",

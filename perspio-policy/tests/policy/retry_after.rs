@@ -104,7 +104,7 @@ async fn a_retry_after_above_the_cap_returns_the_429_to_the_caller_after_one_req
 async fn a_429_without_retry_after_is_retried_with_backoff() {
     // Arrange
     let server = MockServer::start().await;
-    // throttled twice, no advice, then then succeeds.
+    // throttled twice, no advice, then succeeds.
     answers_then(
         &server,
         "GET",
