@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use perspio_auth::{AuthConfig, AuthMiddleware, Credentials};
+use std::sync::Arc;
+
+use perspio_auth::{AuthConfig, AuthMiddleware, Clock, Credentials, SystemClock};
 use perspio_policy::{RateLimit, RateLimitMiddleware, RetryConfig, RetryMiddleware};
 use reqwest_middleware::ClientWithMiddleware;
 use url::Url;
@@ -131,6 +133,7 @@ pub struct ClientBuilder {
     connect_timeout: Duration,
     retry: RetryConfig,
     rate_limit: Option<RateLimit>,
+    clock: Arc<dyn Clock>,
 }
 
 impl ClientBuilder {
@@ -155,6 +158,7 @@ impl ClientBuilder {
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             retry: RetryConfig::default(),
             rate_limit: None,
+            clock: Arc::new(SystemClock),
         }
     }
 
@@ -232,6 +236,16 @@ impl ClientBuilder {
         self
     }
 
+    /// The one clock of the whole stack: token lifetimes and token-endpoint retries, retry
+    /// backoff, `Retry-After` waits, the call deadline and the rate limiter all read and wait
+    /// on it. Tests pass a [`perspio_auth::ManualClock`] and keep a clone to advance; a
+    /// builder made [`with_auth`](Self::with_auth) keeps its middleware's own clock for
+    /// authentication. Defaults to [`SystemClock`].
+    pub fn with_clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
     /// The client, with the default middleware stack.
     ///
     /// # Errors
@@ -247,7 +261,10 @@ impl ClientBuilder {
             Auth::FromCredentials {
                 credentials,
                 config,
-            } => AuthMiddleware::new(credentials, config.with_api_base_url(api_url))
+            } => AuthMiddleware::builder(credentials)
+                .with_config(config.with_api_base_url(api_url))
+                .with_clock(Arc::clone(&self.clock))
+                .build()
                 .map_err(Error::AuthConfig)?,
             Auth::Ready(auth) => auth,
         };
@@ -260,8 +277,9 @@ impl ClientBuilder {
             .map_err(Error::HttpClient)?;
         let stack = perspio_policy::policy_stack(
             reqwest_middleware::ClientBuilder::new(http.clone()),
-            RetryMiddleware::new(self.retry),
-            self.rate_limit.map(RateLimitMiddleware::new),
+            RetryMiddleware::new(self.retry).with_clock(Arc::clone(&self.clock)),
+            self.rate_limit
+                .map(|limit| RateLimitMiddleware::new(limit).with_clock(Arc::clone(&self.clock))),
         )
         .with(auth)
         .build();

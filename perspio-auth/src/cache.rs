@@ -19,12 +19,13 @@ use tokio::sync::OnceCell;
 use tracing::Instrument;
 use tracing::field::Empty;
 
-use crate::clock::{Clock, elapsed_between};
+use crate::clock::elapsed_between;
 use crate::config::Timings;
 use crate::credentials::AccessToken;
 use crate::error::AuthError;
 use crate::source::{FetchContext, RefreshReason, Token, TokenSource};
 use crate::store::{StoredToken, TokenStore};
+use perspio_clock::Clock;
 
 /// When a token is to be refreshed and when it may no longer be sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -626,10 +627,10 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::clock::ManualClock;
     use crate::source::StaticTokenSource;
     use crate::store::InMemoryTokenStore;
     use crate::token_endpoint::parse_expires_in;
+    use perspio_clock::ManualClock;
 
     const MIN: Duration = Duration::from_secs(60);
 

@@ -96,7 +96,6 @@ mod store;
 mod token_endpoint;
 
 pub use cache::TokenInfo;
-pub use clock::{BoxFuture, Clock, ManualClock, SystemClock};
 pub use config::{
     AuthConfig, DEFAULT_API_BASE_URL, DEFAULT_EXPIRY_MARGIN, DEFAULT_FAILURE_BACKOFF,
     DEFAULT_FALLBACK_TTL, DEFAULT_FORCED_REFRESH_INTERVAL, DEFAULT_MAX_FAILURE_BACKOFF,
@@ -113,6 +112,7 @@ pub use error::AuthError;
 pub use middleware::{
     AuthMiddleware, AuthMiddlewareBuilder, SUBSCRIPTION_KEY_HEADER, TENANT_HEADER,
 };
+pub use perspio_clock::{BoxFuture, Clock, ManualClock, SystemClock};
 pub use redirect::{MAX_SAME_ORIGIN_REDIRECTS, same_origin_redirect_policy};
 pub use source::{
     ClientCredentialsSource, DEFAULT_REFRESH_SCOPE, FetchContext, RefreshReason,

@@ -11,13 +11,13 @@ use reqwest_middleware::{Middleware, Next};
 use url::Url;
 
 use crate::cache::{TokenCache, TokenInfo};
-use crate::clock::{Clock, SystemClock};
 use crate::config::{AuthConfig, origin_of};
 use crate::credentials::Credentials;
 use crate::error::AuthError;
 use crate::redirect::same_origin;
 use crate::source::{ClientCredentialsSource, TokenSource};
 use crate::store::{InMemoryTokenStore, TokenStore};
+use perspio_clock::{Clock, SystemClock};
 
 /// The `tid` header: the Perspio tenant id.
 pub const TENANT_HEADER: HeaderName = HeaderName::from_static("tid");

@@ -7,11 +7,11 @@ use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 
-use crate::clock::Clock;
 use crate::config::AuthConfig;
 use crate::credentials::{AccessToken, ClientSecret, Credentials, RefreshToken};
 use crate::error::AuthError;
 use crate::token_endpoint::TokenEndpoint;
+use perspio_clock::Clock;
 
 /// Why a token is being acquired; recorded on the `acquire_token` tracing span.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

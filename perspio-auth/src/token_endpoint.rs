@@ -9,10 +9,11 @@ use reqwest::header::{ACCEPT, HeaderMap, RETRY_AFTER};
 use serde_json::Value;
 use url::Url;
 
-use crate::clock::{Clock, elapsed_between};
+use crate::clock::elapsed_between;
 use crate::config::TokenEndpointConfig;
 use crate::credentials::{AccessToken, RefreshToken};
 use crate::error::AuthError;
+use perspio_clock::Clock;
 
 /// A successful answer of the token endpoint.
 pub(crate) struct TokenResponse {

@@ -103,15 +103,14 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-mod clock;
 mod error;
 mod rate_limit;
 mod retry;
 mod retry_after;
 mod stack;
 
-pub use clock::{BoxFuture, Clock, ManualClock, SystemClock};
 pub use error::PolicyError;
+pub use perspio_clock::{BoxFuture, Clock, ManualClock, SystemClock};
 pub use rate_limit::{Limit, RateLimit, RateLimitMiddleware};
 pub use retry::{Jitter, RetryConfig, RetryMiddleware, RetryNonIdempotent};
 pub use retry_after::parse_retry_after;

@@ -8,10 +8,10 @@ use http::{Extensions, StatusCode};
 use reqwest::{Request, Response};
 use reqwest_middleware::{Middleware, Next};
 
-use crate::clock::{Clock, SystemClock};
 use crate::error::PolicyError;
 use crate::retry::CallDeadline;
 use crate::retry_after::parse_retry_after;
+use perspio_clock::{Clock, SystemClock};
 
 /// One rate-limit window: at most `requests` requests in any period of length `per`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

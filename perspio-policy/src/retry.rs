@@ -8,9 +8,9 @@ use rand::Rng;
 use reqwest::{Request, Response};
 use reqwest_middleware::{Middleware, Next};
 
-use crate::clock::{Clock, SystemClock};
 use crate::error::PolicyError;
 use crate::retry_after::parse_retry_after;
+use perspio_clock::{Clock, SystemClock};
 
 /// How random the backoff delay is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
