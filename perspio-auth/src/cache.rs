@@ -25,7 +25,7 @@ use crate::credentials::AccessToken;
 use crate::error::AuthError;
 use crate::source::{FetchContext, RefreshReason, Token, TokenSource};
 use crate::store::{StoredToken, TokenStore};
-use perspio_clock::Clock;
+use perspio_core::Clock;
 
 /// When a token is to be refreshed and when it may no longer be sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -630,7 +630,7 @@ mod tests {
     use crate::source::StaticTokenSource;
     use crate::store::InMemoryTokenStore;
     use crate::token_endpoint::parse_expires_in;
-    use perspio_clock::ManualClock;
+    use perspio_core::ManualClock;
 
     const MIN: Duration = Duration::from_secs(60);
 

@@ -1,4 +1,4 @@
-//! Time comes from [`perspio_clock`], the one clock of the stack; this module keeps the
+//! Time comes from [`perspio_core`], the one clock of the stack; this module keeps the
 //! crate's own arithmetic on it.
 
 use std::time::{Duration, SystemTime};

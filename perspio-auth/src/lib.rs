@@ -112,7 +112,7 @@ pub use error::AuthError;
 pub use middleware::{
     AuthMiddleware, AuthMiddlewareBuilder, SUBSCRIPTION_KEY_HEADER, TENANT_HEADER,
 };
-pub use perspio_clock::{BoxFuture, Clock, ManualClock, SystemClock};
+pub use perspio_core::{BoxFuture, Clock, ManualClock, SystemClock};
 pub use redirect::{MAX_SAME_ORIGIN_REDIRECTS, same_origin_redirect_policy};
 pub use source::{
     ClientCredentialsSource, DEFAULT_REFRESH_SCOPE, FetchContext, RefreshReason,

@@ -17,7 +17,7 @@ use crate::error::AuthError;
 use crate::redirect::same_origin;
 use crate::source::{ClientCredentialsSource, TokenSource};
 use crate::store::{InMemoryTokenStore, TokenStore};
-use perspio_clock::{Clock, SystemClock};
+use perspio_core::{Clock, SystemClock};
 
 /// The `tid` header: the Perspio tenant id.
 pub const TENANT_HEADER: HeaderName = HeaderName::from_static("tid");

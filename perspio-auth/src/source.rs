@@ -11,7 +11,7 @@ use crate::config::AuthConfig;
 use crate::credentials::{AccessToken, ClientSecret, Credentials, RefreshToken};
 use crate::error::AuthError;
 use crate::token_endpoint::TokenEndpoint;
-use perspio_clock::Clock;
+use perspio_core::Clock;
 
 /// Why a token is being acquired; recorded on the `acquire_token` tracing span.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -13,7 +13,7 @@ use crate::clock::elapsed_between;
 use crate::config::TokenEndpointConfig;
 use crate::credentials::{AccessToken, RefreshToken};
 use crate::error::AuthError;
-use perspio_clock::Clock;
+use perspio_core::Clock;
 
 /// A successful answer of the token endpoint.
 pub(crate) struct TokenResponse {

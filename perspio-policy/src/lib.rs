@@ -110,7 +110,7 @@ mod retry_after;
 mod stack;
 
 pub use error::PolicyError;
-pub use perspio_clock::{BoxFuture, Clock, ManualClock, SystemClock};
+pub use perspio_core::{BoxFuture, Clock, ManualClock, SystemClock};
 pub use rate_limit::{Limit, RateLimit, RateLimitMiddleware};
 pub use retry::{Jitter, RetryConfig, RetryMiddleware, RetryNonIdempotent};
 pub use retry_after::parse_retry_after;

@@ -11,7 +11,7 @@ use reqwest_middleware::{Middleware, Next};
 use crate::error::PolicyError;
 use crate::retry::CallDeadline;
 use crate::retry_after::parse_retry_after;
-use perspio_clock::{Clock, SystemClock};
+use perspio_core::{Clock, SystemClock};
 
 /// One rate-limit window: at most `requests` requests in any period of length `per`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -10,7 +10,7 @@ use reqwest_middleware::{Middleware, Next};
 
 use crate::error::PolicyError;
 use crate::retry_after::parse_retry_after;
-use perspio_clock::{Clock, SystemClock};
+use perspio_core::{Clock, SystemClock};
 
 /// How random the backoff delay is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -1,15 +1,15 @@
-//! The one clock of the perspio stack: injected time, so that tests never sleep.
+//! Time, injected so that tests never sleep: the one clock of the whole stack.
 //!
 //! Every part of the stack that reads time or waits takes an `Arc<dyn Clock>`:
 //! `perspio-auth` (token lifetimes, refresh backoff, token-endpoint retries) and
 //! `perspio-policy` (retry backoff, `Retry-After`, the call deadline, the rate limiter). Both
 //! re-export these types, so `perspio_auth::ManualClock` and `perspio_policy::ManualClock` are
-//! this crate's [`ManualClock`]: give **one** clock to every layer and a test drives token age,
+//! this module's [`ManualClock`]: give **one** clock to every layer and a test drives token age,
 //! backoff and rate-limit windows together.
 //!
 //! ```
 //! use std::time::Duration;
-//! use perspio_clock::{Clock, ManualClock};
+//! use perspio_core::clock::{Clock, ManualClock};
 //!
 //! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 //! let clock = ManualClock::new();
@@ -21,9 +21,6 @@
 //! assert_eq!(clock.sleeps(), vec![Duration::from_secs(90)]);
 //! # });
 //! ```
-
-#![forbid(unsafe_code)]
-#![warn(missing_docs)]
 
 use std::fmt;
 use std::future::Future;
