@@ -76,6 +76,7 @@ mod generated {
 mod client;
 mod error;
 mod hooks;
+mod spec;
 
 pub use client::{
     ClientBuilder, DEFAULT_BASE_URL, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, ENV_BASE_URL,
@@ -85,3 +86,4 @@ pub use generated::{Client, builder, types};
 pub use hooks::OperationId;
 pub use perspio_auth as auth;
 pub use progenitor_client::{self, ResponseValue};
+pub use spec::NORMALIZED_SPEC;
