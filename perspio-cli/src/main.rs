@@ -17,8 +17,8 @@
 //! stderr as one line, with the exit codes of `exit.rs`: 0 ok, 1 other, 2 usage or
 //! configuration, 3 authentication, 4 API error, 5 network.
 //!
-//! `--sandbox` starts a PerspioTalk sandbox in the process (see `sandbox/mod.rs`) and points
-//! the client at it with its demo credentials.
+//! `--sandbox` starts a PerspioTalk sandbox in the process (the `perspio-sandbox` crate) and
+//! points the client at it with its demo credentials.
 
 #![forbid(unsafe_code)]
 // stdout is written with `writeln!` on a locked handle (see `output.rs`), never `println!`,
@@ -29,7 +29,6 @@ mod exit;
 mod generated;
 mod logging;
 mod output;
-mod sandbox;
 mod token;
 
 use std::io::Write;
@@ -39,10 +38,13 @@ use std::time::Duration;
 use clap::{Args, FromArgMatches, Subcommand};
 
 use config::{Connection, GlobalArgs};
-use exit::{CliError, Exit, auth_error, operation_error};
+use exit::{CliError, Exit, auth_error, cause_chain, operation_error};
 use generated::{Cli, CliCommand};
 use output::Printer;
-use sandbox::{Sandbox, SandboxOptions};
+use perspio_sandbox::Sandbox;
+
+/// The port `perspio sandbox` listens on by default.
+const DEFAULT_SANDBOX_PORT: u16 = 8787;
 
 /// The subcommands that do not come from the spec.
 #[derive(Debug, Subcommand)]
@@ -59,13 +61,13 @@ enum Builtin {
 #[derive(Debug, Clone, Args)]
 struct SandboxArgs {
     /// Port to listen on (0: any free port).
-    #[arg(long, default_value_t = sandbox::DEFAULT_PORT)]
+    #[arg(long, default_value_t = DEFAULT_SANDBOX_PORT)]
     port: u16,
     /// Lifetime of the tokens the sandbox issues, in seconds.
-    #[arg(long, value_name = "SECONDS", default_value_t = sandbox::DEFAULT_TOKEN_LIFETIME.as_secs())]
+    #[arg(long, value_name = "SECONDS", default_value_t = perspio_sandbox::DEFAULT_TOKEN_LIFETIME.as_secs())]
     token_lifetime: u64,
     /// Requests per 90 seconds per application before the sandbox answers 429.
-    #[arg(long, value_name = "REQUESTS", default_value_t = sandbox::DEFAULT_RATE_LIMIT)]
+    #[arg(long, value_name = "REQUESTS", default_value_t = perspio_sandbox::DEFAULT_RATE_LIMIT)]
     rate_limit: usize,
 }
 
@@ -186,7 +188,7 @@ async fn run(globals: &GlobalArgs, matches: &clap::ArgMatches) -> Result<(), Cli
 /// too: it stops when dropped).
 async fn connect(globals: &GlobalArgs) -> Result<(Option<Sandbox>, Connection), CliError> {
     if globals.sandbox {
-        let sandbox = Sandbox::start(&SandboxOptions::default()).await?;
+        let sandbox = Sandbox::start().await.map_err(|e| sandbox_error(&e))?;
         tracing::info!(base_url = %sandbox.base_url(), "sandbox started");
         let connection = globals.resolve(|name| sandbox.setting(name))?.connect()?;
         Ok((Some(sandbox), connection))
@@ -229,15 +231,16 @@ async fn run_operation(
 
 /// `perspio sandbox`: serve until Ctrl-C.
 async fn run_sandbox(args: &SandboxArgs) -> Result<(), CliError> {
-    let options = SandboxOptions {
-        port: args.port,
-        token_lifetime: Duration::from_secs(args.token_lifetime),
-        rate_limit: args.rate_limit,
-    };
-    let sandbox = Sandbox::start(&options).await?;
+    let sandbox = Sandbox::builder()
+        .with_port(args.port)
+        .with_token_lifetime(Duration::from_secs(args.token_lifetime))
+        .with_rate_limit(args.rate_limit)
+        .start()
+        .await
+        .map_err(|e| sandbox_error(&e))?;
     {
         let mut stdout = std::io::stdout().lock();
-        let _ = writeln!(stdout, "{}", sandbox.exports());
+        let _ = writeln!(stdout, "{}", exports(&sandbox));
         let _ = stdout.flush();
     }
     let mut stderr = std::io::stderr().lock();
@@ -250,6 +253,24 @@ async fn run_sandbox(args: &SandboxArgs) -> Result<(), CliError> {
     tokio::signal::ctrl_c()
         .await
         .map_err(|e| CliError::new(Exit::Other, format!("waiting for Ctrl-C failed: {e}")))
+}
+
+/// `export PERSPIO_…=…` lines for a shell, in the order of [`config::SETTINGS`].
+fn exports(sandbox: &Sandbox) -> String {
+    config::SETTINGS
+        .iter()
+        .filter_map(|(variable, _)| {
+            sandbox
+                .setting(variable)
+                .map(|value| format!("export {variable}={value}"))
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The sandbox could not start (exit 1).
+fn sandbox_error(error: &perspio_sandbox::SandboxError) -> CliError {
+    CliError::new(Exit::Other, cause_chain(error))
 }
 
 #[cfg(test)]
