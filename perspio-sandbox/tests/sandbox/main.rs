@@ -7,4 +7,5 @@
 mod counters;
 mod faults;
 mod helpers;
+mod readme;
 mod starting;
