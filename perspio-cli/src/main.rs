@@ -5,6 +5,7 @@
 //! perspio list-sites --output table                           # with PERSPIO_* set
 //! perspio token                                               # token metadata, not the token
 //! perspio sandbox --port 8787                                 # a local PerspioTalk for other tools
+//! perspio schema list-assets                                  # the JSON Schema of its answer
 //! ```
 //!
 //! One subcommand per operation of `openapi/perspio-talk.yaml`, named after its `operationId`
@@ -55,6 +56,24 @@ enum Builtin {
     /// Run a PerspioTalk sandbox on 127.0.0.1 until Ctrl-C, and print the PERSPIO_*
     /// variables that point a client at it.
     Sandbox(SandboxArgs),
+    /// Print the JSON Schema of an operation's response body (its success answer), as JSON
+    /// whatever --output says; needs no credentials.
+    Schema(SchemaArgs),
+}
+
+/// Options of `perspio schema`.
+#[derive(Debug, Clone, Args)]
+struct SchemaArgs {
+    /// The operation, named like its subcommand (for example list-assets).
+    #[arg(value_name = "OPERATION", value_parser = operation_names())]
+    operation: String,
+}
+
+/// The subcommand names of the spec's operations, as the values `perspio schema` takes.
+fn operation_names() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(
+        CliCommand::iter().map(|operation| kebab_case(operation.operation_id())),
+    )
 }
 
 /// Options of `perspio sandbox`.
@@ -180,6 +199,7 @@ async fn run(globals: &GlobalArgs, matches: &clap::ArgMatches) -> Result<(), Cli
             token::run(&connection, &args, &Printer::new(globals.output)).await
         }
         Ok(Builtin::Sandbox(args)) => run_sandbox(&args).await,
+        Ok(Builtin::Schema(args)) => print_schema(&args),
         Err(e) => Err(CliError::new(Exit::Usage, e.to_string())),
     }
 }
@@ -227,6 +247,21 @@ async fn run_operation(
     cli.execute(operation, matches)
         .await
         .map_err(|e| operation_error(operation.operation_id(), &e))
+}
+
+/// `perspio schema <operation>`: the operation's response schema, as JSON.
+fn print_schema(args: &SchemaArgs) -> Result<(), CliError> {
+    // clap has already refused any other name (exit 2, with the list of operations).
+    let operation = CliCommand::iter()
+        .find(|operation| kebab_case(operation.operation_id()) == args.operation)
+        .ok_or_else(|| {
+            CliError::new(
+                Exit::Usage,
+                format!("unknown operation `{}`", args.operation),
+            )
+        })?;
+    Printer::new(output::OutputFormat::Json).print(&operation.response_schema());
+    Ok(())
 }
 
 /// `perspio sandbox`: serve until Ctrl-C.
@@ -291,6 +326,7 @@ mod tests {
             "get-current-user",
             "token",
             "sandbox",
+            "schema",
         ] {
             assert!(names.iter().any(|n| n == name), "{name} missing: {names:?}");
         }
