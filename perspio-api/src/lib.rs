@@ -35,6 +35,12 @@
 //! - `send()` is progenitor's own and returns [`progenitor_client::Error`]; a middleware
 //!   failure then arrives as `Error::Custom` with the operation and the cause chain as text.
 //!
+//! # Types
+//! The request and response types are in [`types`]. Each derives `serde`'s traits, `Clone`,
+//! `Debug`, `PartialEq` and `schemars::JsonSchema` (schemars 0.8, the version progenitor
+//! uses), so `schemars::schema_for!(perspio_api::types::AssetList)` gives the JSON Schema of
+//! an answer.
+//!
 //! # What the spec covers
 //! Only the four operations that Perspio's public documentation and sample code show:
 //! `list_assets`, `list_sites`, `list_location_labels`, `get_current_user`. Response bodies are
@@ -76,6 +82,7 @@ mod generated {
 mod client;
 mod error;
 mod hooks;
+mod spec;
 
 pub use client::{
     ClientBuilder, DEFAULT_BASE_URL, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, ENV_BASE_URL,
@@ -85,3 +92,4 @@ pub use generated::{Client, builder, types};
 pub use hooks::OperationId;
 pub use perspio_auth as auth;
 pub use progenitor_client::{self, ResponseValue};
+pub use spec::NORMALIZED_SPEC;

@@ -5,6 +5,7 @@
 //! perspio list-sites --output table                           # with PERSPIO_* set
 //! perspio token                                               # token metadata, not the token
 //! perspio sandbox --port 8787                                 # a local PerspioTalk for other tools
+//! perspio schema list-assets                                  # the JSON Schema of its answer
 //! ```
 //!
 //! One subcommand per operation of `openapi/perspio-talk.yaml`, named after its `operationId`
@@ -17,8 +18,8 @@
 //! stderr as one line, with the exit codes of `exit.rs`: 0 ok, 1 other, 2 usage or
 //! configuration, 3 authentication, 4 API error, 5 network.
 //!
-//! `--sandbox` starts a PerspioTalk sandbox in the process (see `sandbox/mod.rs`) and points
-//! the client at it with its demo credentials.
+//! `--sandbox` starts a PerspioTalk sandbox in the process (the `perspio-sandbox` crate) and
+//! points the client at it with its demo credentials.
 
 #![forbid(unsafe_code)]
 // stdout is written with `writeln!` on a locked handle (see `output.rs`), never `println!`,
@@ -29,7 +30,6 @@ mod exit;
 mod generated;
 mod logging;
 mod output;
-mod sandbox;
 mod token;
 
 use std::io::Write;
@@ -39,10 +39,13 @@ use std::time::Duration;
 use clap::{Args, FromArgMatches, Subcommand};
 
 use config::{Connection, GlobalArgs};
-use exit::{CliError, Exit, auth_error, operation_error};
+use exit::{CliError, Exit, auth_error, cause_chain, operation_error};
 use generated::{Cli, CliCommand};
 use output::Printer;
-use sandbox::{Sandbox, SandboxOptions};
+use perspio_sandbox::Sandbox;
+
+/// The port `perspio sandbox` listens on by default.
+const DEFAULT_SANDBOX_PORT: u16 = 8787;
 
 /// The subcommands that do not come from the spec.
 #[derive(Debug, Subcommand)]
@@ -53,19 +56,37 @@ enum Builtin {
     /// Run a PerspioTalk sandbox on 127.0.0.1 until Ctrl-C, and print the PERSPIO_*
     /// variables that point a client at it.
     Sandbox(SandboxArgs),
+    /// Print the JSON Schema of an operation's response body (its success answer), as JSON
+    /// whatever --output says; needs no credentials.
+    Schema(SchemaArgs),
+}
+
+/// Options of `perspio schema`.
+#[derive(Debug, Clone, Args)]
+struct SchemaArgs {
+    /// The operation, named like its subcommand (for example list-assets).
+    #[arg(value_name = "OPERATION", value_parser = operation_names())]
+    operation: String,
+}
+
+/// The subcommand names of the spec's operations, as the values `perspio schema` takes.
+fn operation_names() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(
+        CliCommand::iter().map(|operation| kebab_case(operation.operation_id())),
+    )
 }
 
 /// Options of `perspio sandbox`.
 #[derive(Debug, Clone, Args)]
 struct SandboxArgs {
     /// Port to listen on (0: any free port).
-    #[arg(long, default_value_t = sandbox::DEFAULT_PORT)]
+    #[arg(long, default_value_t = DEFAULT_SANDBOX_PORT)]
     port: u16,
     /// Lifetime of the tokens the sandbox issues, in seconds.
-    #[arg(long, value_name = "SECONDS", default_value_t = sandbox::DEFAULT_TOKEN_LIFETIME.as_secs())]
+    #[arg(long, value_name = "SECONDS", default_value_t = perspio_sandbox::DEFAULT_TOKEN_LIFETIME.as_secs())]
     token_lifetime: u64,
     /// Requests per 90 seconds per application before the sandbox answers 429.
-    #[arg(long, value_name = "REQUESTS", default_value_t = sandbox::DEFAULT_RATE_LIMIT)]
+    #[arg(long, value_name = "REQUESTS", default_value_t = perspio_sandbox::DEFAULT_RATE_LIMIT)]
     rate_limit: usize,
 }
 
@@ -178,6 +199,7 @@ async fn run(globals: &GlobalArgs, matches: &clap::ArgMatches) -> Result<(), Cli
             token::run(&connection, &args, &Printer::new(globals.output)).await
         }
         Ok(Builtin::Sandbox(args)) => run_sandbox(&args).await,
+        Ok(Builtin::Schema(args)) => print_schema(&args),
         Err(e) => Err(CliError::new(Exit::Usage, e.to_string())),
     }
 }
@@ -186,7 +208,7 @@ async fn run(globals: &GlobalArgs, matches: &clap::ArgMatches) -> Result<(), Cli
 /// too: it stops when dropped).
 async fn connect(globals: &GlobalArgs) -> Result<(Option<Sandbox>, Connection), CliError> {
     if globals.sandbox {
-        let sandbox = Sandbox::start(&SandboxOptions::default()).await?;
+        let sandbox = Sandbox::start().await.map_err(|e| sandbox_error(&e))?;
         tracing::info!(base_url = %sandbox.base_url(), "sandbox started");
         let connection = globals.resolve(|name| sandbox.setting(name))?.connect()?;
         Ok((Some(sandbox), connection))
@@ -227,17 +249,33 @@ async fn run_operation(
         .map_err(|e| operation_error(operation.operation_id(), &e))
 }
 
+/// `perspio schema <operation>`: the operation's response schema, as JSON.
+fn print_schema(args: &SchemaArgs) -> Result<(), CliError> {
+    // clap has already refused any other name (exit 2, with the list of operations).
+    let operation = CliCommand::iter()
+        .find(|operation| kebab_case(operation.operation_id()) == args.operation)
+        .ok_or_else(|| {
+            CliError::new(
+                Exit::Usage,
+                format!("unknown operation `{}`", args.operation),
+            )
+        })?;
+    Printer::new(output::OutputFormat::Json).print(&operation.response_schema());
+    Ok(())
+}
+
 /// `perspio sandbox`: serve until Ctrl-C.
 async fn run_sandbox(args: &SandboxArgs) -> Result<(), CliError> {
-    let options = SandboxOptions {
-        port: args.port,
-        token_lifetime: Duration::from_secs(args.token_lifetime),
-        rate_limit: args.rate_limit,
-    };
-    let sandbox = Sandbox::start(&options).await?;
+    let sandbox = Sandbox::builder()
+        .with_port(args.port)
+        .with_token_lifetime(Duration::from_secs(args.token_lifetime))
+        .with_rate_limit(args.rate_limit)
+        .start()
+        .await
+        .map_err(|e| sandbox_error(&e))?;
     {
         let mut stdout = std::io::stdout().lock();
-        let _ = writeln!(stdout, "{}", sandbox.exports());
+        let _ = writeln!(stdout, "{}", exports(&sandbox));
         let _ = stdout.flush();
     }
     let mut stderr = std::io::stderr().lock();
@@ -250,6 +288,24 @@ async fn run_sandbox(args: &SandboxArgs) -> Result<(), CliError> {
     tokio::signal::ctrl_c()
         .await
         .map_err(|e| CliError::new(Exit::Other, format!("waiting for Ctrl-C failed: {e}")))
+}
+
+/// `export PERSPIO_…=…` lines for a shell, in the order of [`config::SETTINGS`].
+fn exports(sandbox: &Sandbox) -> String {
+    config::SETTINGS
+        .iter()
+        .filter_map(|(variable, _)| {
+            sandbox
+                .setting(variable)
+                .map(|value| format!("export {variable}={value}"))
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The sandbox could not start (exit 1).
+fn sandbox_error(error: &perspio_sandbox::SandboxError) -> CliError {
+    CliError::new(Exit::Other, cause_chain(error))
 }
 
 #[cfg(test)]
@@ -270,6 +326,7 @@ mod tests {
             "get-current-user",
             "token",
             "sandbox",
+            "schema",
         ] {
             assert!(names.iter().any(|n| n == name), "{name} missing: {names:?}");
         }

@@ -35,6 +35,10 @@ pub fn load_spec(path: &Path) -> Result<OpenAPI, CodegenError> {
 /// - Every call goes through a `reqwest_middleware::ClientWithMiddleware` held as the client's
 ///   inner value; `HooksMode::Expected` makes a missing `ClientHooks` impl a compile error, so no
 ///   call can bypass the middleware stack.
+/// - Every generated type derives `PartialEq` and `schemars::JsonSchema` (schemars 0.8, the
+///   version progenitor 0.15 and typify 0.8 use themselves): the including crate depends on
+///   `schemars` (with the `chrono` and `uuid1` features for date-time and uuid fields), and the
+///   CLI prints each operation's response schema (`perspio schema`).
 fn settings() -> GenerationSettings {
     let mut settings = GenerationSettings::new();
     settings
@@ -42,7 +46,8 @@ fn settings() -> GenerationSettings {
         .with_tag(TagStyle::Merged)
         .with_inner_type(quote_path("reqwest_middleware::ClientWithMiddleware"))
         .with_hooks(HooksMode::Expected)
-        .with_derive("PartialEq");
+        .with_derive("PartialEq")
+        .with_derive("schemars::JsonSchema");
     settings
 }
 
@@ -77,26 +82,131 @@ const CLI_CLIENT_CRATE: &str = "perspio_api";
 
 /// Turns a spec into the formatted source of a [clap](https://docs.rs/clap) CLI over the
 /// `perspio_api` client: one `clap::Command` per operation (`Cli::get_command`), the
-/// `CliCommand` list (`CliCommand::iter`) and a `CliConfig` trait through which the caller
-/// prints results. Generated with the same settings as [`generate`], so the two always agree.
+/// `CliCommand` list (`CliCommand::iter`), a `CliConfig` trait through which the caller
+/// prints results, and `CliCommand::response_schema`, the JSON Schema of each operation's
+/// success body. Generated with the same settings as [`generate`], so the two always agree.
 ///
 /// The source starts with `use perspio_api::*;`; since that brings `perspio_api::Error` into
 /// scope while the CLI expects progenitor's `Error<T>`, the including module must import
 /// `perspio_api::progenitor_client::Error` explicitly (an explicit import shadows a glob).
-/// It also needs `anyhow`, `clap` and `serde` as dependencies, and a `schemars::JsonSchema`
-/// in scope for every response type: these settings do not derive it on the client's types,
-/// so the including module supplies one (see `perspio-cli/src/generated.rs`).
+/// It also needs `anyhow`, `clap`, `serde` and `schemars` (0.8) as dependencies.
 ///
 /// # Errors
 /// As [`generate`].
 pub fn generate_cli(spec: &OpenAPI) -> Result<String, CodegenError> {
     crate::check(spec)?;
     let tokens = catch_progenitor(|| Generator::new(&settings()).cli(spec, CLI_CLIENT_CRATE))?;
-    let file = parse_tokens("parse cli", tokens, MAX_TOKENS)?;
+    let mut file = parse_tokens("parse cli", tokens, MAX_TOKENS)?;
+    let client = parse_tokens("parse", run_progenitor(spec)?, MAX_TOKENS)?;
+    let schemas = response_schemas(&file, &client)?;
+    file.items.push(schemas);
     Ok(format!(
         "{GENERATED_HEADER}\n{}",
         prettyplease::unparse(&file)
     ))
+}
+
+/// `impl CliCommand { pub fn response_schema(&self) -> schemars::schema::RootSchema }`: for
+/// each command of the generated CLI (`cli`), the schema of its operation's success type in
+/// the generated client (`client`). Commands and operations are matched through
+/// `Cli::get_command`, whose arms read `CliCommand::Variant => Self::cli_{method}()`.
+fn response_schemas(cli: &syn::File, client: &syn::File) -> Result<syn::Item, CodegenError> {
+    let error = |message: String| CodegenError::Generator {
+        step: "response schemas",
+        message,
+    };
+    let success_types: Vec<(syn::Ident, syn::Type)> = client_operations(client)?
+        .into_iter()
+        .map(|op| (op.method, op.success))
+        .collect();
+    let mut arms = Vec::new();
+    for (variant, cli_fn) in command_functions(cli)
+        .ok_or_else(|| error("progenitor's CLI has no `Cli::get_command` to read".into()))?
+    {
+        let method = cli_fn.to_string();
+        let method = method.strip_prefix("cli_").unwrap_or(&method);
+        let success = success_types
+            .iter()
+            .find(|(m, _)| m == method)
+            .map(|(_, ty)| ty)
+            .ok_or_else(|| {
+                error(format!(
+                    "command `{variant}` has no client method `{method}`"
+                ))
+            })?;
+        let schema = if is_byte_stream(success) {
+            // Raw bytes: no Rust type to derive a schema from.
+            quote::quote! {
+                schemars::schema::RootSchema {
+                    meta_schema: Some("http://json-schema.org/draft-07/schema#".to_owned()),
+                    schema: schemars::schema::SchemaObject {
+                        instance_type: Some(schemars::schema::InstanceType::String.into()),
+                        format: Some("binary".to_owned()),
+                        ..Default::default()
+                    },
+                    definitions: Default::default(),
+                }
+            }
+        } else {
+            quote::quote!(schemars::schema_for!(#success))
+        };
+        arms.push(quote::quote!(CliCommand::#variant => #schema,));
+    }
+    let item = quote::quote! {
+        impl CliCommand {
+            /// The JSON Schema (draft 7) of the operation's success body, derived from the
+            /// client's type for it.
+            pub fn response_schema(&self) -> schemars::schema::RootSchema {
+                match self {
+                    #(#arms)*
+                }
+            }
+        }
+    };
+    syn::parse2(item).map_err(|e| error(e.to_string()))
+}
+
+/// `(CliCommand variant, cli function)` of every arm of the generated `Cli::get_command`.
+fn command_functions(cli: &syn::File) -> Option<Vec<(syn::Ident, syn::Ident)>> {
+    let get_command = cli.items.iter().find_map(|item| {
+        let syn::Item::Impl(imp) = item else {
+            return None;
+        };
+        if imp.trait_.is_some() || !is_type_named_generic(&imp.self_ty, "Cli") {
+            return None;
+        }
+        imp.items.iter().find_map(|member| match member {
+            syn::ImplItem::Fn(f) if f.sig.ident == "get_command" => Some(f),
+            _ => None,
+        })
+    })?;
+    let match_expr = get_command.block.stmts.iter().find_map(|stmt| match stmt {
+        syn::Stmt::Expr(syn::Expr::Match(m), _) => Some(m),
+        _ => None,
+    })?;
+    match_expr
+        .arms
+        .iter()
+        .map(|arm| {
+            let syn::Pat::Path(pat) = &arm.pat else {
+                return None;
+            };
+            let variant = pat.path.segments.last()?.ident.clone();
+            let syn::Expr::Call(call) = &*arm.body else {
+                return None;
+            };
+            let syn::Expr::Path(function) = &*call.func else {
+                return None;
+            };
+            let cli_fn = function.path.segments.last()?.ident.clone();
+            Some((variant, cli_fn))
+        })
+        .collect()
+}
+
+/// `Cli<T>` (any generic arguments).
+fn is_type_named_generic(ty: &syn::Type, name: &str) -> bool {
+    matches!(ty, syn::Type::Path(p) if p.path.segments.last().is_some_and(|s| s.ident == name))
 }
 
 /// The most tokens a generated client may have: about 230 MB of formatted Rust. Parsing and
@@ -265,9 +375,18 @@ fn catch_progenitor(
     }
 }
 
-/// For every `impl Client { pub fn op(&self) -> builder::Op<'_> }`, an
-/// `impl builder::Op<'_> { pub async fn call(self) -> Result<ResponseValue<T>, crate::Error> }`.
-fn call_methods(file: &syn::File) -> Result<syn::Item, CodegenError> {
+/// One operation of the generated client: its method on `Client`, its builder, and the
+/// success and error types of the builder's `send`.
+struct ClientOperation {
+    method: syn::Ident,
+    builder: syn::Ident,
+    success: syn::Type,
+    error: syn::Type,
+}
+
+/// Every `impl Client { pub fn op(&self) -> builder::Op<'_> }` of the generated client, with
+/// the types of `builder::Op::send`.
+fn client_operations(file: &syn::File) -> Result<Vec<ClientOperation>, CodegenError> {
     let mut ops: Vec<(syn::Ident, syn::Ident)> = Vec::new();
     for item in &file.items {
         let syn::Item::Impl(imp) = item else { continue };
@@ -295,13 +414,36 @@ fn call_methods(file: &syn::File) -> Result<syn::Item, CodegenError> {
         message: "progenitor's output has no `builder` module".into(),
     })?;
 
+    ops.into_iter()
+        .map(|(method, builder)| {
+            let (success, error) =
+                send_types(builder_items, &builder).ok_or_else(|| CodegenError::Generator {
+                    step: "call methods",
+                    message: format!(
+                        "builder `{builder}` of operation `{method}` has no `send` method"
+                    ),
+                })?;
+            Ok(ClientOperation {
+                method,
+                builder,
+                success,
+                error,
+            })
+        })
+        .collect()
+}
+
+/// For every operation `op` of the client, an
+/// `impl builder::Op<'_> { pub async fn call(self) -> Result<ResponseValue<T>, crate::Error> }`.
+fn call_methods(file: &syn::File) -> Result<syn::Item, CodegenError> {
     let mut impls = Vec::new();
-    for (op, builder) in ops {
-        let (success, error) =
-            send_types(builder_items, &builder).ok_or_else(|| CodegenError::Generator {
-                step: "call methods",
-                message: format!("builder `{builder}` of operation `{op}` has no `send` method"),
-            })?;
+    for ClientOperation {
+        method: op,
+        builder,
+        success,
+        error,
+    } in client_operations(file)?
+    {
         // Error answers declared as raw bytes need reading; typed ones are serialised.
         let finish = if is_byte_stream(&error) {
             quote::quote!(crate::error::finish_stream)
@@ -430,6 +572,12 @@ mod tests {
                 "no call() for {op}"
             );
         }
+        let current_user = source.find("pub struct CurrentUser {").unwrap();
+        let derives = &source[source[..current_user].rfind("#[derive(").unwrap()..current_user];
+        assert!(
+            derives.contains("PartialEq") && derives.contains("schemars::JsonSchema"),
+            "{derives}"
+        );
     }
 
     #[test]
@@ -452,6 +600,18 @@ mod tests {
             assert!(
                 source.contains(&format!("=> \"{op}\"")),
                 "{op} not in CliCommand"
+            );
+        }
+        for (variant, ty) in [
+            ("ListAssets", "AssetList"),
+            ("ListSites", "SiteList"),
+            ("GetCurrentUser", "CurrentUser"),
+        ] {
+            assert!(
+                source.contains(&format!(
+                    "CliCommand::{variant} => schemars::schema_for!(types::{ty})"
+                )),
+                "no response schema for {variant}"
             );
         }
     }
@@ -483,6 +643,10 @@ mod tests {
         assert!(source.contains("\"get_site\""), "operation id not listed");
         assert!(source.contains(".long(\"site-id\")"), "no --site-id flag");
         assert!(source.contains("Get one site"), "summary is not the help");
+        assert!(
+            source.contains("CliCommand::GetSite => schemars::schema_for!(types::Site)"),
+            "no response schema for get_site"
+        );
     }
 
     #[test]

@@ -9,5 +9,6 @@
 
 mod helpers;
 mod sandbox;
+mod schema;
 mod settings;
 mod wiremock_api;

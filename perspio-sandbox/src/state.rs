@@ -1,12 +1,16 @@
-//! What the sandbox remembers: the tokens it issued and each application's recent calls.
+//! What the sandbox remembers: the tokens it issued, each application's recent calls, the
+//! requests it has seen and the faults it has been asked to inject.
 //!
-//! Every method takes `now`, so the unit tests drive time without sleeping.
+//! Every method that depends on time takes `now`, so the unit tests drive time without
+//! sleeping.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use rand::Rng;
+
+use crate::counters::Counters;
 
 /// Why a bearer token is not accepted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,7 +21,8 @@ pub(crate) enum TokenProblem {
     Expired,
 }
 
-/// Tokens and rate-limit windows, shared by every responder of one sandbox.
+/// Tokens, rate-limit windows, counters and faults, shared by every responder of one sandbox
+/// and by its [`Faults`](crate::Faults) handles.
 #[derive(Debug)]
 pub(crate) struct SandboxState {
     token_lifetime: Duration,
@@ -32,6 +37,29 @@ struct Inner {
     tokens: HashMap<String, Issued>,
     /// Client id → times of its admitted calls within the window.
     calls: HashMap<String, VecDeque<Instant>>,
+    counters: Counters,
+    faults: FaultSettings,
+}
+
+/// The fault switches (see [`Faults`](crate::Faults)).
+#[derive(Debug, Default)]
+struct FaultSettings {
+    /// API requests still to be answered 401.
+    unauthorized: u32,
+    /// API requests still to be answered 429, and the `Retry-After` (whole seconds) they carry.
+    throttled: u32,
+    throttle_retry_after_s: u64,
+    token_endpoint_down: bool,
+    api_delay: Duration,
+}
+
+/// A fault one API request is answered with instead of its real answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ApiFault {
+    /// 401, whatever the request carries.
+    Unauthorized,
+    /// 429 with this `Retry-After` in seconds.
+    Throttled { retry_after_s: u64 },
 }
 
 #[derive(Debug)]
@@ -102,9 +130,78 @@ impl SandboxState {
         }
         let oldest = calls.front().copied().unwrap_or(now);
         let wait = self.rate_window.saturating_sub(now.duration_since(oldest));
-        let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-        Err(seconds.max(1))
+        Err(whole_seconds(wait).max(1))
     }
+}
+
+impl SandboxState {
+    /// Updates the counters.
+    pub(crate) fn count(&self, update: impl FnOnce(&mut Counters)) {
+        update(&mut self.lock().counters);
+    }
+
+    /// A copy of the counters.
+    pub(crate) fn counters(&self) -> Counters {
+        self.lock().counters.clone()
+    }
+
+    /// Sets every counter back to zero.
+    pub(crate) fn reset_counters(&self) {
+        self.lock().counters = Counters::default();
+    }
+
+    /// The fault the next API request gets, if any, consumed by this call: a pending 401
+    /// before a pending 429 (the gateway checks authentication before the rate limit).
+    pub(crate) fn take_api_fault(&self) -> Option<ApiFault> {
+        let faults = &mut self.lock().faults;
+        if faults.unauthorized > 0 {
+            faults.unauthorized -= 1;
+            return Some(ApiFault::Unauthorized);
+        }
+        if faults.throttled > 0 {
+            faults.throttled -= 1;
+            return Some(ApiFault::Throttled {
+                retry_after_s: faults.throttle_retry_after_s,
+            });
+        }
+        None
+    }
+
+    pub(crate) fn set_unauthorized(&self, requests: u32) {
+        self.lock().faults.unauthorized = requests;
+    }
+
+    pub(crate) fn set_throttled(&self, requests: u32, retry_after: Duration) {
+        let faults = &mut self.lock().faults;
+        faults.throttled = requests;
+        faults.throttle_retry_after_s = whole_seconds(retry_after);
+    }
+
+    pub(crate) fn set_token_endpoint_down(&self, down: bool) {
+        self.lock().faults.token_endpoint_down = down;
+    }
+
+    pub(crate) fn token_endpoint_down(&self) -> bool {
+        self.lock().faults.token_endpoint_down
+    }
+
+    pub(crate) fn set_api_delay(&self, delay: Duration) {
+        self.lock().faults.api_delay = delay;
+    }
+
+    pub(crate) fn api_delay(&self) -> Duration {
+        self.lock().faults.api_delay
+    }
+
+    /// Every fault switch off.
+    pub(crate) fn clear_faults(&self) {
+        self.lock().faults = FaultSettings::default();
+    }
+}
+
+/// `duration` in whole seconds, rounded up (`Retry-After` carries whole seconds).
+pub(crate) fn whole_seconds(duration: Duration) -> u64 {
+    duration.as_secs() + u64::from(duration.subsec_nanos() > 0)
 }
 
 /// 48 random alphanumeric characters after a `sbx_` prefix (opaque, like a real token to a client).
@@ -168,6 +265,43 @@ mod tests {
         assert_eq!(s.admit("app", t0 + Duration::from_secs(30)), Err(60));
         assert_eq!(s.admit("other-app", t0 + Duration::from_secs(30)), Ok(()));
         assert_eq!(s.admit("app", t0 + Duration::from_secs(90)), Ok(()));
+    }
+
+    #[test]
+    fn a_pending_401_is_served_before_a_pending_429_and_each_only_as_often_as_asked() {
+        let s = state();
+        s.set_throttled(2, Duration::from_millis(1500));
+        s.set_unauthorized(1);
+        assert_eq!(s.take_api_fault(), Some(ApiFault::Unauthorized));
+        assert_eq!(
+            s.take_api_fault(),
+            Some(ApiFault::Throttled { retry_after_s: 2 })
+        );
+        assert_eq!(
+            s.take_api_fault(),
+            Some(ApiFault::Throttled { retry_after_s: 2 })
+        );
+        assert_eq!(s.take_api_fault(), None);
+    }
+
+    #[test]
+    fn clearing_the_faults_turns_every_switch_off() {
+        let s = state();
+        s.set_unauthorized(3);
+        s.set_throttled(3, Duration::ZERO);
+        s.set_token_endpoint_down(true);
+        s.set_api_delay(Duration::from_secs(1));
+        s.clear_faults();
+        assert_eq!(s.take_api_fault(), None);
+        assert!(!s.token_endpoint_down());
+        assert_eq!(s.api_delay(), Duration::ZERO);
+    }
+
+    #[test]
+    fn retry_after_rounds_up_to_whole_seconds() {
+        assert_eq!(whole_seconds(Duration::ZERO), 0);
+        assert_eq!(whole_seconds(Duration::from_millis(1)), 1);
+        assert_eq!(whole_seconds(Duration::from_secs(2)), 2);
     }
 
     #[test]
