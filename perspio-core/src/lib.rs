@@ -2,6 +2,10 @@
 //!
 //! - [`clock`]: the one [`Clock`] (wall and monotonic time, sleeps), with [`ManualClock`] for
 //!   tests. `perspio-auth` and `perspio-policy` re-export it.
+//! - [`redact`]: URLs as they may appear in an error or a log line (no user information, no
+//!   query values).
+//! - [`text`]: remote text on its way into a message, neutralised (no terminal control
+//!   characters) and bounded ([`text::MAX_REMOTE_TEXT`]).
 //!
 //! Most users never name this crate: the client (`perspio-api`) and the middlewares re-export
 //! what they need.
@@ -10,5 +14,7 @@
 #![warn(missing_docs)]
 
 pub mod clock;
+pub mod redact;
+pub mod text;
 
 pub use clock::{BoxFuture, Clock, ManualClock, SystemClock};
