@@ -269,6 +269,11 @@ impl From<&Entry> for TokenInfo {
 
 type FlightResult = Result<Arc<Entry>, AuthError>;
 
+/// First wait for another process's token while it holds the lease; doubles up to the maximum.
+const LEASE_POLL_FIRST: Duration = Duration::from_millis(20);
+/// Longest wait between two looks at the store while another process holds the lease.
+const LEASE_POLL_MAX: Duration = Duration::from_millis(250);
+
 /// One token acquisition that any number of callers share.
 #[derive(Clone)]
 struct Flight {
@@ -507,8 +512,7 @@ impl TokenCache {
                 let header = bearer_header(token.access_token())?;
                 Ok((token, header, from))
             });
-            let mut to_store = None;
-            let result = {
+            {
                 let mut state = self.lock();
                 state.flight = None;
                 match prepared {
@@ -529,13 +533,6 @@ impl TokenCache {
                         state.ever_had_token = true;
                         state.backoff.reset();
                         self.snapshot.store(Some(Arc::clone(&entry)));
-                        if from == "source" {
-                            to_store = Some(StoredToken {
-                                access_token: entry.token.clone(),
-                                issued_at: entry.lifetime.issued_at,
-                                expires_at: entry.lifetime.expires_at,
-                            });
-                        }
                         span.record("status", "ok");
                         span.record("from", from);
                         Ok(entry)
@@ -564,33 +561,91 @@ impl TokenCache {
                         Err(error)
                     }
                 }
-            };
-            if let Some(stored) = to_store
-                && let Err(error) = self.store.put(stored).await
-            {
-                tracing::warn!(%error, "could not write the token to the token store");
             }
-            result
         }
         .instrument(span)
         .await
     }
 
+    /// A token from the store if it holds a usable one, else from the source. With a shared
+    /// store, one process of the fleet fetches (it holds the store's lease) while the others
+    /// wait for its token, at most twice the lease's lifetime, and then fetch themselves.
     async fn obtain(&self, reason: RefreshReason) -> Result<(Token, &'static str), AuthError> {
-        if reason != RefreshReason::Invalidated401 {
-            match self.store.get().await {
-                Ok(Some(stored)) => {
-                    if let Some(token) = self.adoptable(stored) {
+        if let Some(token) = self.stored_token().await {
+            return Ok((token, "store"));
+        }
+        if !self.store.is_shared() {
+            return self.fetch(reason).await.map(|t| (t, "source"));
+        }
+        let lease_ttl = self.timings.lease_ttl;
+        let give_up_at = self.clock.instant() + lease_ttl.saturating_mul(2);
+        let mut poll = LEASE_POLL_FIRST;
+        loop {
+            match self.store.try_lease(lease_ttl).await {
+                Ok(Some(lease)) => {
+                    // Another process may have written between our read and our lease.
+                    let outcome = match self.stored_token().await {
+                        Some(token) => Ok((token, "store")),
+                        None => self.fetch(reason).await.map(|t| (t, "source")),
+                    };
+                    if let Err(error) = self.store.release(lease).await {
+                        tracing::warn!(%error, "could not release the token lease; it expires by itself");
+                    }
+                    return outcome;
+                }
+                Ok(None) if self.clock.instant() >= give_up_at => {
+                    tracing::warn!(
+                        waited = ?lease_ttl.saturating_mul(2),
+                        "another process holds the token lease but no token appeared; fetching directly"
+                    );
+                    return self.fetch(reason).await.map(|t| (t, "source"));
+                }
+                Ok(None) => {
+                    self.clock.sleep(poll).await;
+                    poll = poll.saturating_mul(2).min(LEASE_POLL_MAX);
+                    if let Some(token) = self.stored_token().await {
                         return Ok((token, "store"));
                     }
                 }
-                Ok(None) => {}
-                Err(error) => tracing::warn!(%error, "could not read the token store"),
+                Err(error) => {
+                    tracing::warn!(%error, "could not take the token lease; fetching directly");
+                    return self.fetch(reason).await.map(|t| (t, "source"));
+                }
             }
         }
+    }
+
+    /// A usable token from the store, if it holds one; store errors are logged, not returned.
+    async fn stored_token(&self) -> Option<Token> {
+        match self.store.get().await {
+            Ok(Some(stored)) => self.adoptable(stored),
+            Ok(None) => None,
+            Err(error) => {
+                tracing::warn!(%error, "could not read the token store");
+                None
+            }
+        }
+    }
+
+    /// A token from the source, written to the store (a failed write is logged).
+    async fn fetch(&self, reason: RefreshReason) -> Result<Token, AuthError> {
         let context = FetchContext::new(reason, Arc::clone(&self.clock));
         let token = self.source.fetch_token(&context).await?;
-        Ok((token, "source"))
+        let lifetime = Lifetime::compute(
+            &self.timings,
+            token.issued_at(),
+            token.expires_in(),
+            Duration::ZERO,
+        );
+        let stored = StoredToken {
+            access_token: token.access_token().clone(),
+            issued_at: lifetime.issued_at,
+            expires_at: lifetime.expires_at,
+        };
+        if let Err(error) = self.store.put(stored).await {
+            tracing::warn!(%error, "could not write the token to the token store");
+        }
+        Ok(token)
     }
 
     /// A stored token worth using instead of fetching: fresh, and not the one we already hold.

@@ -32,6 +32,8 @@ pub const DEFAULT_FAILURE_BACKOFF: Duration = Duration::from_secs(30);
 pub const DEFAULT_MAX_FAILURE_BACKOFF: Duration = Duration::from_secs(5 * 60);
 /// At most one refresh forced by a `401` per this interval, for the whole client.
 pub const DEFAULT_FORCED_REFRESH_INTERVAL: Duration = Duration::from_secs(30);
+/// How long the process fetching for a fleet holds the shared store's lease.
+pub const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(15);
 /// Connect timeout of the token endpoint's HTTP client.
 pub const DEFAULT_TOKEN_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Timeout of one token request attempt.
@@ -80,6 +82,7 @@ pub(crate) struct Timings {
     pub(crate) failure_backoff: Duration,
     pub(crate) max_failure_backoff: Duration,
     pub(crate) forced_refresh_interval: Duration,
+    pub(crate) lease_ttl: Duration,
 }
 
 impl Default for Timings {
@@ -93,6 +96,7 @@ impl Default for Timings {
             failure_backoff: DEFAULT_FAILURE_BACKOFF,
             max_failure_backoff: DEFAULT_MAX_FAILURE_BACKOFF,
             forced_refresh_interval: DEFAULT_FORCED_REFRESH_INTERVAL,
+            lease_ttl: DEFAULT_LEASE_TTL,
         }
     }
 }
@@ -271,6 +275,15 @@ impl AuthConfig {
     /// Defaults to [`DEFAULT_FORCED_REFRESH_INTERVAL`] (30 seconds).
     pub fn with_forced_refresh_interval(mut self, interval: Duration) -> Self {
         self.timings.forced_refresh_interval = interval;
+        self
+    }
+
+    /// With a shared token store: how long the one process fetching for the fleet holds the
+    /// store's lease. The others wait for its token at most twice this long, then fetch
+    /// themselves; a holder that dies frees the lease after this long. Defaults to
+    /// [`DEFAULT_LEASE_TTL`] (15 seconds).
+    pub fn with_lease_ttl(mut self, ttl: Duration) -> Self {
+        self.timings.lease_ttl = ttl.max(Duration::from_millis(1));
         self
     }
 

@@ -91,6 +91,7 @@ mod credentials;
 mod error;
 mod middleware;
 mod redirect;
+mod shared;
 mod source;
 mod store;
 mod token_endpoint;
@@ -98,11 +99,11 @@ mod token_endpoint;
 pub use cache::TokenInfo;
 pub use config::{
     AuthConfig, DEFAULT_API_BASE_URL, DEFAULT_EXPIRY_MARGIN, DEFAULT_FAILURE_BACKOFF,
-    DEFAULT_FALLBACK_TTL, DEFAULT_FORCED_REFRESH_INTERVAL, DEFAULT_MAX_FAILURE_BACKOFF,
-    DEFAULT_MAX_TOKEN_TTL, DEFAULT_REFRESH_JITTER, DEFAULT_REFRESH_MARGIN, DEFAULT_RETRY_AFTER_CAP,
-    DEFAULT_SCOPE, DEFAULT_TOKEN_ATTEMPT_TIMEOUT, DEFAULT_TOKEN_CONNECT_TIMEOUT,
-    DEFAULT_TOKEN_DEADLINE, DEFAULT_TOKEN_MAX_ATTEMPTS, DEFAULT_TOKEN_RETRY_BASE,
-    DEFAULT_TOKEN_RETRY_MAX, DEFAULT_TOKEN_URL,
+    DEFAULT_FALLBACK_TTL, DEFAULT_FORCED_REFRESH_INTERVAL, DEFAULT_LEASE_TTL,
+    DEFAULT_MAX_FAILURE_BACKOFF, DEFAULT_MAX_TOKEN_TTL, DEFAULT_REFRESH_JITTER,
+    DEFAULT_REFRESH_MARGIN, DEFAULT_RETRY_AFTER_CAP, DEFAULT_SCOPE, DEFAULT_TOKEN_ATTEMPT_TIMEOUT,
+    DEFAULT_TOKEN_CONNECT_TIMEOUT, DEFAULT_TOKEN_DEADLINE, DEFAULT_TOKEN_MAX_ATTEMPTS,
+    DEFAULT_TOKEN_RETRY_BASE, DEFAULT_TOKEN_RETRY_MAX, DEFAULT_TOKEN_URL,
 };
 pub use credentials::{
     AccessToken, ClientSecret, Credentials, ENV_CLIENT_ID, ENV_CLIENT_SECRET, ENV_SCOPE,
@@ -114,8 +115,13 @@ pub use middleware::{
 };
 pub use perspio_core::{BoxFuture, Clock, ManualClock, SystemClock};
 pub use redirect::{MAX_SAME_ORIGIN_REDIRECTS, same_origin_redirect_policy};
+#[cfg(feature = "memcached")]
+pub use shared::MemcachedTokenBackend;
+#[cfg(feature = "redis")]
+pub use shared::RedisTokenBackend;
+pub use shared::SharedBackend;
 pub use source::{
     ClientCredentialsSource, DEFAULT_REFRESH_SCOPE, FetchContext, RefreshReason,
     RefreshTokenSource, StaticTokenSource, Token, TokenSource,
 };
-pub use store::{InMemoryTokenStore, StoredToken, TokenStore};
+pub use store::{InMemoryTokenStore, Lease, StoredToken, TokenStore};

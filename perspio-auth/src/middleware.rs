@@ -15,6 +15,7 @@ use crate::config::{AuthConfig, origin_of};
 use crate::credentials::Credentials;
 use crate::error::AuthError;
 use crate::redirect::same_origin;
+use crate::shared::{SharedBackend, SharedTokenStore};
 use crate::source::{ClientCredentialsSource, TokenSource};
 use crate::store::{InMemoryTokenStore, TokenStore};
 use perspio_core::{Clock, SystemClock};
@@ -217,8 +218,15 @@ pub struct AuthMiddlewareBuilder {
     credentials: Credentials,
     config: AuthConfig,
     source: Option<Arc<dyn TokenSource>>,
-    store: Option<Arc<dyn TokenStore>>,
+    store: Option<Store>,
     clock: Option<Arc<dyn Clock>>,
+}
+
+/// The store a builder was given.
+#[derive(Debug)]
+enum Store {
+    Ready(Arc<dyn TokenStore>),
+    Shared(Arc<dyn SharedBackend>),
 }
 
 impl fmt::Debug for AuthMiddlewareBuilder {
@@ -249,7 +257,36 @@ impl AuthMiddlewareBuilder {
 
     /// Where tokens are kept. Defaults to a new [`InMemoryTokenStore`].
     pub fn with_store(mut self, store: Arc<dyn TokenStore>) -> Self {
-        self.store = Some(store);
+        self.store = Some(Store::Ready(store));
+        self
+    }
+
+    /// Shares the token with every process of the application through `backend` (Redis:
+    /// [`RedisTokenBackend`](crate::RedisTokenBackend), feature `redis`; Memcached:
+    /// [`MemcachedTokenBackend`](crate::MemcachedTokenBackend), feature `memcached`).
+    ///
+    /// One record per token URL, tenant, client id and scope, sealed with a key derived from
+    /// the client secret (XChaCha20-Poly1305, HKDF-SHA256): the store never sees the secret or
+    /// a usable token, and a tampered or foreign record is ignored. One process fetches while
+    /// the others wait for its token (a lease, [`AuthConfig::with_lease_ttl`]); a `401` deletes
+    /// the shared token only if it is the refused one, so the fleet refreshes once. The
+    /// per-request path stays local: the store is read only when this process needs a new
+    /// token, and a store that is down costs at most one short timeout before its circuit
+    /// breaker opens and tokens are fetched directly.
+    ///
+    /// ```no_run
+    /// # #[cfg(feature = "redis")]
+    /// # fn run() -> Result<(), perspio_auth::AuthError> {
+    /// use perspio_auth::{AuthMiddleware, Credentials, RedisTokenBackend};
+    ///
+    /// let auth = AuthMiddleware::builder(Credentials::from_env()?)
+    ///     .with_shared_store(RedisTokenBackend::open("rediss://:password@cache.example:6380/0")?)
+    ///     .build()?;
+    /// # let _ = auth;
+    /// # Ok(()) }
+    /// ```
+    pub fn with_shared_store(mut self, backend: impl SharedBackend) -> Self {
+        self.store = Some(Store::Shared(Arc::new(backend)));
         self
     }
 
@@ -273,10 +310,18 @@ impl AuthMiddlewareBuilder {
                 &self.config,
             )?),
         };
+        let store: Arc<dyn TokenStore> = match self.store {
+            Some(Store::Ready(store)) => store,
+            Some(Store::Shared(backend)) => Arc::new(SharedTokenStore::new(
+                backend,
+                &self.credentials,
+                &self.config,
+            )),
+            None => Arc::new(InMemoryTokenStore::new()),
+        };
         let cache = TokenCache::new(
             source,
-            self.store
-                .unwrap_or_else(|| Arc::new(InMemoryTokenStore::new())),
+            store,
             self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
             self.config.timings,
             self.config.jitter,
