@@ -51,6 +51,24 @@ pub enum PolicyError {
         max_wait: Duration,
     },
 
+    /// The store of a shared rate budget cannot be used (its URL is invalid); the cause says
+    /// why, with the URL redacted.
+    #[error("the shared rate budget's store cannot be used")]
+    InvalidStore {
+        /// What is wrong.
+        #[source]
+        source: perspio_store::StoreError,
+    },
+
+    /// The shared rate budget's store is unreachable and the limiter was configured to fail
+    /// closed ([`StoreFailure::FailClosed`](crate::StoreFailure)); the request was not sent.
+    #[error("the shared rate budget is unavailable and the limiter fails closed")]
+    SharedBudgetUnavailable {
+        /// Why the store could not be used.
+        #[source]
+        source: perspio_store::StoreError,
+    },
+
     /// A rate-limit window was configured with zero requests or a zero period.
     #[error("invalid rate limit: {requests} request(s) per {per:?} (both must be non-zero)")]
     InvalidLimit {
@@ -66,8 +84,10 @@ impl PolicyError {
     /// rate-limit wait (both are about time), false for configuration errors.
     pub fn is_retryable(&self) -> bool {
         match self {
-            Self::DeadlineExceeded { .. } | Self::RateLimitWaitExceeded { .. } => true,
-            Self::InvalidLimit { .. } => false,
+            Self::DeadlineExceeded { .. }
+            | Self::RateLimitWaitExceeded { .. }
+            | Self::SharedBudgetUnavailable { .. } => true,
+            Self::InvalidLimit { .. } | Self::InvalidStore { .. } => false,
         }
     }
 
@@ -76,7 +96,9 @@ impl PolicyError {
         match self {
             Self::DeadlineExceeded { next_wait, .. } => *next_wait,
             Self::RateLimitWaitExceeded { wait, .. } => Some(*wait),
-            Self::InvalidLimit { .. } => None,
+            Self::InvalidLimit { .. }
+            | Self::InvalidStore { .. }
+            | Self::SharedBudgetUnavailable { .. } => None,
         }
     }
 

@@ -111,7 +111,11 @@ mod stack;
 
 pub use error::PolicyError;
 pub use perspio_core::{BoxFuture, Clock, ManualClock, SystemClock};
-pub use rate_limit::{Limit, RateLimit, RateLimitMiddleware};
+pub use rate_limit::{
+    Bandwidth, Limit, LimitScope, RateLimit, RateLimitMiddleware, RateLimitStats,
+};
+#[cfg(feature = "redis")]
+pub use rate_limit::{SharedRateLimit, StoreFailure};
 pub use retry::{Jitter, RetryConfig, RetryMiddleware, RetryNonIdempotent};
 pub use retry_after::parse_retry_after;
 pub use stack::policy_stack;

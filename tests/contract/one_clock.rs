@@ -64,9 +64,10 @@ async fn one_manual_clock_drives_token_lifetime_retry_backoff_retry_after_and_th
                 .with_jitter(Jitter::None)
                 .with_base_delay(Duration::from_secs(1)),
         )
-        .with_rate_limit(RateLimit::new([
-            Limit::new(2, Duration::from_secs(90)).unwrap()
-        ]))
+        .with_rate_limit(
+            RateLimit::new([Limit::new(2, Duration::from_secs(90)).unwrap()])
+                .with_guard(Duration::ZERO),
+        )
         .build()
         .unwrap();
 

@@ -6,6 +6,7 @@ mod deadline;
 mod helpers;
 mod rate_limit;
 mod retry_after;
+mod shared;
 mod stack;
 mod tracing_events;
 mod transient;

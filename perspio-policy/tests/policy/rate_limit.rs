@@ -1,7 +1,9 @@
 //! Client-side rate limiting.
 
+use std::time::Duration;
+
 use perspio_policy::{
-    Limit, ManualClock, PolicyError, RateLimit, RateLimitMiddleware, RetryMiddleware,
+    Bandwidth, Limit, ManualClock, PolicyError, RateLimit, RateLimitMiddleware, RetryMiddleware,
 };
 use reqwest_middleware::ClientBuilder;
 use wiremock::matchers::method;
@@ -11,9 +13,14 @@ use crate::helpers::{
     RateEnforcingServer, answers_then, deterministic_retry, limited_client, policy_error, secs,
 };
 
+/// A limiter without the guard margin, so that the waits are the windows' exact arithmetic.
 fn limiter(limit: Limit, clock: &ManualClock) -> RateLimitMiddleware {
-    RateLimitMiddleware::new(RateLimit::new([limit]).with_max_wait(secs(600)))
-        .with_clock(clock.clone())
+    RateLimitMiddleware::new(
+        RateLimit::new([limit])
+            .with_max_wait(secs(600))
+            .with_guard(Duration::ZERO),
+    )
+    .with_clock(clock.clone())
 }
 
 #[tokio::test]
@@ -71,7 +78,7 @@ async fn without_the_limiter_the_same_burst_draws_429s() {
 }
 
 #[tokio::test]
-async fn the_documented_preset_lets_20_requests_through_then_waits_90_seconds() {
+async fn the_documented_preset_lets_20_requests_through_then_waits_90_seconds_and_the_guard() {
     // Arrange
     let server = MockServer::start().await;
     let clock = ManualClock::new();
@@ -87,9 +94,11 @@ async fn the_documented_preset_lets_20_requests_through_then_waits_90_seconds() 
         preset.limits(),
         [
             Limit::new(20, secs(90)).unwrap(),
-            Limit::new(10_000, secs(3600)).unwrap()
+            Limit::per_tenant(10_000, secs(3600)).unwrap()
         ]
     );
+    assert_eq!(preset.bandwidth(), Some(Bandwidth::PERSPIO_PER_TENANT));
+    assert_eq!(preset.guard(), secs(1));
     let client = limited_client(RateLimitMiddleware::new(preset).with_clock(clock.clone()));
 
     // Act
@@ -99,7 +108,7 @@ async fn the_documented_preset_lets_20_requests_through_then_waits_90_seconds() 
 
     // Assert
     assert_eq!(enforcer.rejected(), 0);
-    assert_eq!(clock.sleeps(), vec![secs(90)]);
+    assert_eq!(clock.sleeps(), vec![secs(91)]);
 }
 
 #[tokio::test]
@@ -141,7 +150,9 @@ async fn a_request_that_would_wait_past_max_wait_fails_with_a_typed_error_unsent
     let clock = ManualClock::new();
     let client = limited_client(
         RateLimitMiddleware::new(
-            RateLimit::new([Limit::new(1, secs(60)).unwrap()]).with_max_wait(secs(30)),
+            RateLimit::new([Limit::new(1, secs(60)).unwrap()])
+                .with_max_wait(secs(30))
+                .with_guard(Duration::ZERO),
         )
         .with_clock(clock.clone()),
     );

@@ -55,7 +55,9 @@ async fn every_attempt_runs_the_auth_middleware_again_and_takes_a_rate_limit_slo
         .await;
     let clock = ManualClock::new();
     let limiter = RateLimitMiddleware::new(
-        RateLimit::new([Limit::new(1, secs(10)).unwrap()]).with_max_wait(secs(60)),
+        RateLimit::new([Limit::new(1, secs(10)).unwrap()])
+            .with_max_wait(secs(60))
+            .with_guard(std::time::Duration::ZERO),
     )
     .with_clock(clock.clone());
     let client = policy_stack(

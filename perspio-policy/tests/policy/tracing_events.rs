@@ -60,8 +60,10 @@ async fn a_rate_limit_wait_emits_an_event_with_reason_and_delay() {
         .await;
     let clock = ManualClock::new();
     let client = limited_client(
-        RateLimitMiddleware::new(RateLimit::new([Limit::new(1, secs(4)).unwrap()]))
-            .with_clock(clock.clone()),
+        RateLimitMiddleware::new(
+            RateLimit::new([Limit::new(1, secs(4)).unwrap()]).with_guard(secs(1)),
+        )
+        .with_clock(clock.clone()),
     );
 
     // Act
@@ -72,6 +74,6 @@ async fn a_rate_limit_wait_emits_an_event_with_reason_and_delay() {
     let waits = events.with_message("waiting for a rate-limit slot");
     assert_eq!(waits.len(), 1, "{waits:?}");
     assert_eq!(waits[0]["reason"], "rate-limit");
-    assert_eq!(waits[0]["delay"], "4s");
+    assert_eq!(waits[0]["delay"], "5s", "the 4 s window and the 1 s guard");
     assert_eq!(waits[0]["method"], "GET");
 }
