@@ -1,19 +1,59 @@
-//! A stable short label for why a spec did not generate, to rank causes across the corpus.
+//! Short, stable labels for why an import failed, to rank causes across many specs (see
+//! [`ImportError::cause`]).
+
+use std::error::Error;
 
 use perspio_codegen::CodegenError;
 
-use crate::regen::normalize::NormalizeError;
-use crate::regen::source::SourceError;
+use crate::ImportError;
+use crate::normalize::NormalizeError;
+use crate::source::SourceError;
 
-/// `(label, message)` for an import error.
-pub(crate) fn failure(e: &anyhow::Error) -> (String, String) {
-    let message = format!("{e:#}");
-    let label = label(e, &message);
-    (label, message)
+/// The label of a [`SourceError`].
+pub(crate) fn of_source(e: &SourceError) -> String {
+    match e {
+        SourceError::Unreadable { .. } | SourceError::FetchFailed { .. } => {
+            "read: cannot read".into()
+        }
+        SourceError::Unparsable { .. } => "read: neither JSON nor YAML".into(),
+        SourceError::NotOpenApi { why, .. } => format!("read: {}", generalise(why)),
+    }
 }
 
-/// `(label, message)` for a panic that escaped the import.
-pub(crate) fn panic(payload: &(dyn std::any::Any + Send)) -> (String, String) {
+/// The label of an [`ImportError`].
+pub(crate) fn of_import(e: &ImportError) -> String {
+    match e {
+        ImportError::ReadUpstream { source } | ImportError::Spec { source } => of_source(source),
+        ImportError::DeriveImported { source } => of_import(source),
+        ImportError::Normalize {
+            source: NormalizeError::Unfaithful { problems },
+            ..
+        } => format!(
+            "normalise (no faithful form): {}",
+            problems.first().map_or("?", |p| unfaithful(p))
+        ),
+        ImportError::Generate { source, .. } => of_codegen(source),
+        ImportError::UpstreamRefs { source } | ImportError::SpecRefs { source } => {
+            if source.refs.iter().any(|r| r.external) {
+                "$ref: external reference".into()
+            } else {
+                "$ref: points to nothing".into()
+            }
+        }
+        ImportError::NotOpenApi30 { source, .. } => {
+            format!("parse (openapiv3): {}", generalise(&source.to_string()))
+        }
+        ImportError::ApiSurface { .. } => "API.md: reading the generated client".into(),
+        ImportError::GeneratedSourceUnparsable { source, .. } => format!(
+            "other: {}",
+            generalise(&format!("the generated source does not parse: {source}"))
+        ),
+        other => format!("other: {}", generalise(&innermost(other))),
+    }
+}
+
+/// The label of a panic that escaped an import, and its message.
+pub(crate) fn of_panic(payload: &(dyn std::any::Any + Send)) -> (String, String) {
     let message = payload
         .downcast_ref::<String>()
         .map(String::as_str)
@@ -23,57 +63,38 @@ pub(crate) fn panic(payload: &(dyn std::any::Any + Send)) -> (String, String) {
     (format!("PANIC: {}", generalise(&message)), message)
 }
 
-fn label(e: &anyhow::Error, message: &str) -> String {
-    for cause in e.chain() {
-        if let Some(s) = cause.downcast_ref::<SourceError>() {
-            return match s {
-                SourceError::Read { .. } | SourceError::Fetch { .. } => "read: cannot read".into(),
-                SourceError::Parse { .. } => "read: neither JSON nor YAML".into(),
-                SourceError::NotOpenApi { why, .. } => format!("read: {}", generalise(why)),
-            };
+fn of_codegen(e: &CodegenError) -> String {
+    match e {
+        CodegenError::Unsupported(problems) => problems.first().map_or_else(
+            || "check: (no problem listed)".into(),
+            |p| format!("check: {}", construct(&p.construct)),
+        ),
+        CodegenError::Generator { message, .. } => {
+            format!("progenitor: {}", generator(message))
         }
-        if let Some(NormalizeError::Unfaithful(problems)) = cause.downcast_ref::<NormalizeError>() {
-            return format!(
-                "normalise (no faithful form): {}",
-                problems.first().map_or("?", |p| unfaithful(p))
-            );
-        }
-        if let Some(c) = cause.downcast_ref::<CodegenError>() {
-            return match c {
-                CodegenError::Unsupported(problems) => problems.first().map_or_else(
-                    || "check: (no problem listed)".into(),
-                    |p| format!("check: {}", construct(&p.construct)),
-                ),
-                CodegenError::Generator { message, .. } => {
-                    format!("progenitor: {}", generator(message))
-                }
-                other => format!("codegen: {}", generalise(&other.to_string())),
-            };
-        }
+        other => format!("codegen: {}", generalise(&other.to_string())),
     }
-    if message.contains("(step: $ref)") {
-        if message.contains("external reference") {
-            return "$ref: external reference".into();
-        }
-        return "$ref: points to nothing".into();
+}
+
+/// `e` and its sources, joined by `: ` (as `anyhow` shows an error with `{:#}`).
+pub(crate) fn chain(e: &dyn Error) -> String {
+    let mut out = e.to_string();
+    let mut at = e.source();
+    while let Some(cause) = at {
+        out.push_str(": ");
+        out.push_str(&cause.to_string());
+        at = cause.source();
     }
-    if message.contains("(step: parse)") {
-        let last = e
-            .chain()
-            .last()
-            .map(ToString::to_string)
-            .unwrap_or_default();
-        return format!("parse (openapiv3): {}", generalise(&last));
+    out
+}
+
+/// The message of the innermost cause.
+fn innermost(e: &dyn Error) -> String {
+    let mut last: &dyn Error = e;
+    while let Some(cause) = last.source() {
+        last = cause;
     }
-    if message.contains("(step: API.md)") {
-        return "API.md: reading the generated client".into();
-    }
-    let last = e
-        .chain()
-        .last()
-        .map(ToString::to_string)
-        .unwrap_or_default();
-    format!("other: {}", generalise(&last))
+    last.to_string()
 }
 
 /// The kind of construct a `perspio_codegen::check` problem names.
@@ -155,8 +176,15 @@ fn generator(message: &str) -> String {
 }
 
 /// Replaces the specifics of a message (quoted names, numbers, positions) so that equal causes
-/// get equal labels, and cuts it short.
-pub(crate) fn generalise(message: &str) -> String {
+/// get equal labels, and cuts it short (the first line, at most 90 characters).
+///
+/// ```
+/// assert_eq!(
+///     perspio_import::corpus::generalise("unknown variant `foo` at line 3 column 7"),
+///     "unknown variant _"
+/// );
+/// ```
+pub fn generalise(message: &str) -> String {
     let first_line = message.lines().next().unwrap_or("");
     let mut out = String::new();
     let mut chars = first_line.chars().peekable();
