@@ -1,4 +1,4 @@
-//! [`derive`]: the normalised spec, the generated client and API.md, from one spec text; and
+//! [`derive()`]: the normalised spec, the generated client and API.md, from one spec text; and
 //! [`import`]: upstream sources merged, checked and written as that spec text.
 
 use serde_json::{Map, Value};
@@ -12,7 +12,7 @@ use crate::{ImportError, merge, normalize, refs, surface};
 /// The value of the normalised file's top-level `x-generated` key.
 pub const X_GENERATED: &str = "by `cargo xtask regen` from openapi/perspio-talk.yaml; do not edit";
 
-/// Everything derived from one spec text (see [`derive`]).
+/// Everything derived from one spec text (see [`derive()`]).
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Derived {
@@ -128,19 +128,19 @@ fn announce(doc: Value) -> Value {
 pub struct Imported {
     /// The merged document as YAML, under a header naming the sources: the spec to review.
     pub spec: String,
-    /// What [`derive`] makes of [`spec`](Self::spec): normalised spec, notes, client, API.md.
+    /// What [`derive()`] makes of [`spec`](Self::spec): normalised spec, notes, client, API.md.
     pub derived: Derived,
 }
 
 /// Imports upstream sources: merges them (paths and components; the first source gives
 /// `info`, `servers` and the rest), checks every `$ref` of every source against the merged
 /// document, writes the merged document as YAML (faithful to upstream: the normaliser's
-/// changes are not in it) and [`derive`]s from that text. `cargo xtask regen --from` and
+/// changes are not in it) and runs [`derive()`] on that text. `cargo xtask regen --from` and
 /// `cargo xtask corpus` run exactly this.
 ///
 /// # Errors
 /// [`ImportError::Merge`], [`ImportError::UpstreamRefs`], [`ImportError::WriteYaml`], or
-/// [`ImportError::DeriveImported`] wrapping [`derive`]'s error.
+/// [`ImportError::DeriveImported`] wrapping [`derive()`]'s error.
 pub fn import(sources: &[Source]) -> Result<Imported, ImportError> {
     let merged = merge::merge(sources).map_err(|source| ImportError::Merge { source })?;
     for s in sources {

@@ -52,7 +52,7 @@ pub enum ImportError {
     /// The imported spec could not be derived from (see the variants below).
     #[error("regen --from: deriving (step: normalise)")]
     DeriveImported {
-        /// Why [`derive`](crate::derive) failed.
+        /// Why [`derive()`](crate::derive()) failed.
         #[source]
         source: Box<ImportError>,
     },

@@ -86,7 +86,7 @@ pub enum NormalizeError {
 /// reported once with a count. Every pass is idempotent: normalising a normalised document
 /// changes nothing and notes nothing.
 ///
-/// This is the normaliser alone; [`derive`](crate::derive) runs it and then generates the
+/// This is the normaliser alone; [`derive()`](crate::derive()) runs it and then generates the
 /// client, renaming components whose Rust names meet (which only the generated code shows).
 ///
 /// # Errors

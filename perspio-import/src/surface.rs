@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::HTTP_METHODS;
 use crate::normalize::describe_schema;
 
-/// The generated client does not have the shape [`extract`] reads (progenitor's builder
+/// The generated client does not have the shape API.md is read from (progenitor's builder
 /// interface).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]

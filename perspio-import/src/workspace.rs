@@ -84,7 +84,7 @@ impl Workspace {
     /// date (only the hashes change): what `cargo xtask regen` writes.
     ///
     /// # Errors
-    /// When [`SPEC`] or [`PROVENANCE`] cannot be read, or [`derive`] fails.
+    /// When [`SPEC`] or [`PROVENANCE`] cannot be read, or [`derive()`] fails.
     pub fn plan_regen(&self) -> Result<Plan, ImportError> {
         let spec_text = self.read(SPEC)?;
         let derived = derive(&spec_text)?;
@@ -125,7 +125,7 @@ impl Workspace {
     /// reports). Writes nothing.
     ///
     /// # Errors
-    /// When [`SPEC`] or [`PROVENANCE`] cannot be read, or [`derive`] fails.
+    /// When [`SPEC`] or [`PROVENANCE`] cannot be read, or [`derive()`] fails.
     pub fn stale(&self) -> Result<Vec<Stale>, ImportError> {
         let spec_text = self.read(SPEC)?;
         let derived = derive(&spec_text)?;
