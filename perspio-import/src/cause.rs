@@ -222,7 +222,38 @@ pub fn generalise(message: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
     use super::*;
+    use crate::{Source, derive, import};
+
+    #[test]
+    fn import_failures_get_the_labels_of_their_step() {
+        let swagger = Source::parse("s.json", r#"{"swagger": "2.0", "info": {}}"#).unwrap_err();
+        assert_eq!(
+            swagger.cause(),
+            "read: it is Swagger _; convert it to OpenAPI N first"
+        );
+        let cookie = r#"{"openapi": "3.0.3", "info": {"title": "t", "version": "1"},
+            "paths": {"/a": {"get": {"operationId": "a", "parameters": [
+                {"name": "c", "in": "cookie", "required": true, "schema": {"type": "string"}}],
+            "responses": {"200": {"description": "ok"}}}}}}"#;
+        assert_eq!(
+            derive(cookie).unwrap_err().cause(),
+            "normalise (no faithful form): required cookie parameter"
+        );
+        let source = Source::parse("u.json", cookie).unwrap();
+        let err = import(&[source]).unwrap_err();
+        assert!(matches!(err, ImportError::DeriveImported { .. }), "{err}");
+        assert_eq!(
+            err.cause(),
+            "normalise (no faithful form): required cookie parameter"
+        );
+        assert!(chain(&err).starts_with(
+            "regen --from: deriving (step: normalise): normalising openapi/perspio-talk.yaml: 1 \
+             construct(s)"
+        ));
+    }
 
     #[test]
     fn specifics_are_generalised() {
