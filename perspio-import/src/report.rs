@@ -6,30 +6,38 @@ use std::fmt;
 
 use serde_json::{Map, Value};
 
-use super::HTTP_METHODS;
-use super::normalize::describe_schema;
+use crate::HTTP_METHODS;
+use crate::normalize::describe_schema;
 
 /// One change to one operation.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Change {
-    pub(crate) breaking: bool,
-    pub(crate) text: String,
+pub struct Change {
+    /// Whether code calling the old client can stop compiling or working.
+    pub breaking: bool,
+    /// What changed (`new required query parameter `tenant`: string`).
+    pub text: String,
 }
 
-/// What changed between two normalised specs, keyed by `METHOD /path`.
+/// What changed between two normalised specs. Operations are named `operationId (METHOD
+/// /path)`; `Display` is the report `cargo xtask regen` prints, breaking changes marked.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub(crate) struct Report {
-    pub(crate) added: Vec<String>,
-    pub(crate) removed: Vec<String>,
-    pub(crate) changed: Vec<(String, Vec<Change>)>,
+pub struct Report {
+    /// Operations only in the new spec.
+    pub added: Vec<String>,
+    /// Operations only in the old spec (each one breaking).
+    pub removed: Vec<String>,
+    /// Operations in both that changed, with their changes.
+    pub changed: Vec<(String, Vec<Change>)>,
 }
 
 impl Report {
-    pub(crate) fn is_empty(&self) -> bool {
+    /// No operation was added, removed or changed.
+    pub fn is_empty(&self) -> bool {
         self.added.is_empty() && self.removed.is_empty() && self.changed.is_empty()
     }
 
-    pub(crate) fn breaking(&self) -> usize {
+    /// How many breaking changes: removed operations plus breaking changes.
+    pub fn breaking(&self) -> usize {
         self.removed.len()
             + self
                 .changed
@@ -69,8 +77,9 @@ impl fmt::Display for Report {
     }
 }
 
-/// Compares two normalised (OpenAPI 3.0) documents.
-pub(crate) fn compare(old: &Value, new: &Value) -> Report {
+/// Compares two normalised (OpenAPI 3.0) documents: operations (matched by method and path),
+/// their parameters, request body, success type and response fields, and error statuses.
+pub fn compare(old: &Value, new: &Value) -> Report {
     let old_ops = operations(old);
     let new_ops = operations(new);
     let mut report = Report::default();

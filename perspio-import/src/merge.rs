@@ -6,38 +6,60 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-use super::HTTP_METHODS;
-use super::source::Source;
+use crate::HTTP_METHODS;
+use crate::source::Source;
 
-/// Why several sources cannot be merged.
+/// Why several sources cannot be merged. `first` and `second` name the two files.
 #[derive(Debug, thiserror::Error)]
-pub(crate) enum MergeError {
+#[non_exhaustive]
+pub enum MergeError {
+    /// Two files define one component differently (identical duplicates are fine).
     #[error(
         "component `{section}/{name}` is defined differently in {first} and {second}; \
          rename one of them upstream or drop one file"
     )]
     ConflictingComponent {
+        /// `schemas`, `responses`, …
         section: String,
+        /// The component's name.
         name: String,
+        /// The file that defined it first.
         first: String,
+        /// The file that defined it again.
         second: String,
     },
+    /// Two files define the same operation.
     #[error("operation {method} {path} is defined in both {first} and {second}")]
     DuplicateOperation {
+        /// `GET`, `POST`, …
         method: String,
+        /// The path.
         path: String,
+        /// The file that defined it first.
         first: String,
+        /// The file that defined it again.
         second: String,
     },
+    /// Two files give one path a different non-operation field (`parameters`, `summary`, …).
     #[error("path `{path}` has a different `{field}` in {first} and {second}")]
     ConflictingPathField {
+        /// The path.
         path: String,
+        /// The field.
         field: String,
+        /// The file that defined it first.
         first: String,
+        /// The file that defined it again.
         second: String,
     },
+    /// A field that must be an object is not.
     #[error("{location}: `{field}` is not a mapping")]
-    NotAMapping { location: String, field: String },
+    NotAMapping {
+        /// The file, or `(merged document)`.
+        location: String,
+        /// The field (`paths`, `paths./a`, …).
+        field: String,
+    },
 }
 
 /// Merges `sources` into one document (a single source is returned unchanged).
@@ -233,7 +255,7 @@ mod tests {
     fn source(location: &str, doc: Value) -> Source {
         Source {
             location: location.into(),
-            format: super::super::source::Format::Json,
+            format: crate::source::Format::Json,
             sha256: String::new(),
             doc,
         }

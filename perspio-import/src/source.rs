@@ -6,44 +6,66 @@ use std::time::Duration;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-/// How long a `--from <URL>` fetch may take.
-const FETCH_TIMEOUT: Duration = Duration::from_secs(30);
+use crate::ImportError;
 
-/// Why a source could not be read.
+/// How long a fetch of an `http(s)://` source may take.
+pub const FETCH_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Why one source could not be read.
 #[derive(Debug, thiserror::Error)]
-pub(crate) enum SourceError {
+#[non_exhaustive]
+pub enum SourceError {
+    /// The file could not be read.
     #[error("cannot read {location}")]
-    Read {
+    Unreadable {
+        /// The path as given.
         location: String,
+        /// Why reading failed.
         #[source]
         source: std::io::Error,
     },
+    /// The URL could not be fetched (no connection, a timeout, or an HTTP error status).
     #[error("cannot fetch {location} (no network? wrong URL?)")]
-    Fetch {
+    FetchFailed {
+        /// The URL as given.
         location: String,
+        /// What reqwest said.
         #[source]
-        source: Box<dyn std::error::Error + Send + Sync>,
+        source: reqwest::Error,
     },
+    /// The text is neither JSON nor YAML (its first character decides which parser says so).
     #[error("{location} is neither JSON nor YAML ({format} parse failed)")]
-    Parse {
+    Unparsable {
+        /// The path or URL.
         location: String,
+        /// `JSON` or `YAML`: the parser that was tried.
         format: &'static str,
+        /// What the parser said.
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// The document parses but is not OpenAPI 3.0 or 3.1 (Swagger 2, no `info`, …).
     #[error("{location} is not an OpenAPI 3 document: {why}")]
-    NotOpenApi { location: String, why: String },
+    NotOpenApi {
+        /// The path or URL.
+        location: String,
+        /// What is missing or wrong, and the way out.
+        why: String,
+    },
 }
 
-/// The format a source was written in.
+/// The format a source was written in (detected by content, not by file name).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Format {
+pub enum Format {
+    /// The first non-blank character opens an object.
     Json,
+    /// Anything else.
     Yaml,
 }
 
 impl Format {
-    pub(crate) fn name(self) -> &'static str {
+    /// `json` or `yaml`, as `openapi/provenance.json` records it.
+    pub fn name(self) -> &'static str {
         match self {
             Format::Json => "json",
             Format::Yaml => "yaml",
@@ -51,24 +73,43 @@ impl Format {
     }
 }
 
-/// One loaded upstream document.
+/// One upstream document, read and checked to be OpenAPI 3.0 or 3.1.
 #[derive(Debug, Clone)]
-pub(crate) struct Source {
+#[non_exhaustive]
+pub struct Source {
     /// The path or URL as given.
-    pub(crate) location: String,
-    pub(crate) format: Format,
+    pub location: String,
+    /// What it was written in.
+    pub format: Format,
     /// sha256 of the bytes read, lowercase hex.
-    pub(crate) sha256: String,
-    pub(crate) doc: Value,
+    pub sha256: String,
+    /// The document.
+    pub doc: Value,
+}
+
+/// Reads every location (see [`Source::load`]), in order, for [`import`](crate::import).
+///
+/// # Errors
+/// [`ImportError::ReadUpstream`] for the first location that cannot be read.
+pub fn load<S: AsRef<str>>(locations: &[S]) -> Result<Vec<Source>, ImportError> {
+    locations
+        .iter()
+        .map(|location| Source::load(location.as_ref()))
+        .collect::<Result<_, _>>()
+        .map_err(|source| ImportError::ReadUpstream { source })
 }
 
 impl Source {
-    /// Reads `location` (a path, or an `http(s)://` URL) and parses it.
-    pub(crate) fn load(location: &str) -> Result<Self, SourceError> {
+    /// Reads `location` (a path, or an `http(s)://` URL, fetched within [`FETCH_TIMEOUT`]) and
+    /// parses it (see [`Source::parse`]).
+    ///
+    /// # Errors
+    /// [`SourceError`], naming `location`.
+    pub fn load(location: &str) -> Result<Self, SourceError> {
         let text = if location.starts_with("http://") || location.starts_with("https://") {
             fetch(location)?
         } else {
-            std::fs::read_to_string(location).map_err(|source| SourceError::Read {
+            std::fs::read_to_string(location).map_err(|source| SourceError::Unreadable {
                 location: location.to_owned(),
                 source,
             })?
@@ -76,8 +117,12 @@ impl Source {
         Self::parse(location, &text)
     }
 
-    /// Parses `text`, read from `location`.
-    pub(crate) fn parse(location: &str, text: &str) -> Result<Self, SourceError> {
+    /// Parses `text`, read from `location` (which only names it in errors): JSON when the
+    /// first non-blank character opens an object, YAML otherwise; a leading BOM is ignored.
+    ///
+    /// # Errors
+    /// [`SourceError::Unparsable`] or [`SourceError::NotOpenApi`], naming `location`.
+    pub fn parse(location: &str, text: &str) -> Result<Self, SourceError> {
         let (format, doc) = parse_text(location, text)?;
         check_openapi(location, &doc)?;
         Ok(Self {
@@ -88,8 +133,8 @@ impl Source {
         })
     }
 
-    /// The `openapi` version string.
-    pub(crate) fn version(&self) -> &str {
+    /// The `openapi` version string (`3.0.3`, `3.1.0`; empty when absent).
+    pub fn version(&self) -> &str {
         self.doc
             .get("openapi")
             .and_then(Value::as_str)
@@ -98,9 +143,9 @@ impl Source {
 }
 
 fn fetch(url: &str) -> Result<String, SourceError> {
-    let fetch_error = |source: reqwest::Error| SourceError::Fetch {
+    let fetch_error = |source: reqwest::Error| SourceError::FetchFailed {
         location: url.to_owned(),
-        source: Box::new(source),
+        source,
     };
     let client = reqwest::blocking::Client::builder()
         .timeout(FETCH_TIMEOUT)
@@ -115,12 +160,12 @@ fn fetch(url: &str) -> Result<String, SourceError> {
 }
 
 /// JSON when the first non-blank character opens an object, YAML otherwise.
-pub(crate) fn parse_text(location: &str, text: &str) -> Result<(Format, Value), SourceError> {
+fn parse_text(location: &str, text: &str) -> Result<(Format, Value), SourceError> {
     let text = text.trim_start_matches('\u{feff}');
     if text.trim_start().starts_with('{') {
         serde_json::from_str(text)
             .map(|doc| (Format::Json, doc))
-            .map_err(|e| SourceError::Parse {
+            .map_err(|e| SourceError::Unparsable {
                 location: location.to_owned(),
                 format: "JSON",
                 source: Box::new(e),
@@ -128,7 +173,7 @@ pub(crate) fn parse_text(location: &str, text: &str) -> Result<(Format, Value), 
     } else {
         serde_norway::from_str(text)
             .map(|doc| (Format::Yaml, doc))
-            .map_err(|e| SourceError::Parse {
+            .map_err(|e| SourceError::Unparsable {
                 location: location.to_owned(),
                 format: "YAML",
                 source: Box::new(e),
@@ -214,7 +259,7 @@ mod tests {
     #[test]
     fn an_unreadable_file_is_an_error_naming_it() {
         let err = Source::load("/nonexistent/upstream.yaml").unwrap_err();
-        assert!(matches!(err, SourceError::Read { .. }));
+        assert!(matches!(err, SourceError::Unreadable { .. }));
         assert!(
             err.to_string().contains("/nonexistent/upstream.yaml"),
             "{err}"
@@ -225,7 +270,7 @@ mod tests {
     fn an_unreachable_url_is_a_fetch_error_naming_it() {
         // Port 9 on localhost: nothing listens there, so this fails fast without a network.
         let err = Source::load("http://127.0.0.1:9/spec.yaml").unwrap_err();
-        assert!(matches!(err, SourceError::Fetch { .. }), "{err}");
+        assert!(matches!(err, SourceError::FetchFailed { .. }), "{err}");
         assert!(
             err.to_string().contains("http://127.0.0.1:9/spec.yaml"),
             "{err}"

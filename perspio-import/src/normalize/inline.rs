@@ -60,7 +60,7 @@ fn hoist_schema_refs(root: &mut Map<String, Value>) -> Vec<Note> {
     let mut hoisted: Vec<(String, Value)> = Vec::new();
     let mut notes = Vec::new();
     for r in &targets {
-        let pointer = super::super::refs::decode_fragment(r.trim_start_matches('#'));
+        let pointer = crate::refs::decode_fragment(r.trim_start_matches('#'));
         let Some(target) = snapshot.pointer(&pointer) else {
             continue;
         };
@@ -111,7 +111,7 @@ fn collect_schema_refs(v: &Value, out: &mut BTreeSet<String>) {
             if let Some(Value::String(r)) = map.get("$ref")
                 && r.starts_with("#/")
                 && !is_component_ref(r)
-                && is_nested_schema(&super::super::refs::decode_fragment(&r[1..]))
+                && is_nested_schema(&crate::refs::decode_fragment(&r[1..]))
             {
                 out.insert(r.clone());
             }
@@ -205,7 +205,7 @@ fn walk(
                 && r.contains('%')
                 && is_component_ref(r)
             {
-                let decoded = super::super::refs::decode_fragment(r);
+                let decoded = crate::refs::decode_fragment(r);
                 if decoded != *r && doc.pointer(decoded.trim_start_matches('#')).is_some() {
                     notes.push(note(
                         &scope_of(at),
@@ -218,7 +218,7 @@ fn walk(
             if let Some(Value::String(r)) = map.get("$ref")
                 && let Some(pointer) = r.strip_prefix('#')
                 && !is_component_ref(r)
-                && let Some(target) = doc.pointer(&super::super::refs::decode_fragment(pointer))
+                && let Some(target) = doc.pointer(&crate::refs::decode_fragment(pointer))
                 && !target.get("$ref").is_some_and(|t| t == r.as_str())
             {
                 let r = r.clone();

@@ -4,10 +4,12 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
 
-/// The `tool` field: what wrote the file.
+use crate::ImportError;
+
+/// The `tool` field: what wrote the file. The wording predates this crate (the importer was
+/// part of xtask); xtask and this crate share the workspace version, so the text is unchanged.
 pub(crate) const TOOL: &str = concat!("cargo xtask regen (xtask ", env!("CARGO_PKG_VERSION"), ")");
 
 const NOTE: &str = "Where openapi/perspio-talk.yaml came from. `cargo xtask regen` updates the \
@@ -55,16 +57,16 @@ impl Provenance {
     }
 
     /// Reads `path`.
-    pub(crate) fn read(path: &Path) -> anyhow::Result<Self> {
-        let text = std::fs::read_to_string(path).with_context(|| {
-            format!(
-                "cannot read {}; it records where the spec came from: restore it from git, or \
-                 import the spec with `cargo xtask regen --from`",
-                path.display()
-            )
-        })?;
-        serde_json::from_str(&text)
-            .with_context(|| format!("{} is not a provenance record", path.display()))
+    pub(crate) fn read(path: &Path) -> Result<Self, ImportError> {
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ImportError::ProvenanceUnreadable {
+                path: path.to_owned(),
+                source,
+            })?;
+        serde_json::from_str(&text).map_err(|source| ImportError::ProvenanceInvalid {
+            path: path.to_owned(),
+            source,
+        })
     }
 
     /// The same record with `hashes` and the current note and tool.
@@ -78,7 +80,9 @@ impl Provenance {
     }
 
     /// Pretty JSON with a trailing newline.
-    pub(crate) fn to_text(&self) -> anyhow::Result<String> {
-        Ok(serde_json::to_string_pretty(self)? + "\n")
+    pub(crate) fn to_text(&self) -> Result<String, ImportError> {
+        serde_json::to_string_pretty(self)
+            .map(|text| text + "\n")
+            .map_err(|source| ImportError::ProvenanceJson { source })
     }
 }

@@ -8,7 +8,8 @@ use std::collections::BTreeSet;
 
 use serde_json::{Map, Value, json};
 
-use super::{HTTP_METHODS, Note, note, op_label, resolve, snake_case};
+use super::{Note, note, op_label, resolve, snake_case};
+use crate::HTTP_METHODS;
 
 /// Why an operation cannot be normalised faithfully.
 pub(super) fn parameters(
@@ -73,7 +74,7 @@ pub(super) fn parameters(
     if problems.is_empty() {
         Ok(notes)
     } else {
-        Err(super::NormalizeError::Unfaithful(problems))
+        Err(super::NormalizeError::Unfaithful { problems })
     }
 }
 

@@ -9,8 +9,26 @@ use std::fmt::Write as _;
 use quote::ToTokens;
 use serde_json::Value;
 
-use super::HTTP_METHODS;
-use super::normalize::describe_schema;
+use crate::HTTP_METHODS;
+use crate::normalize::describe_schema;
+
+/// The generated client does not have the shape API.md is read from (progenitor's builder
+/// interface).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SurfaceError {
+    /// No `builder` module.
+    #[error("the generated source has no `builder` module")]
+    NoBuilderModule,
+    /// A builder's `send` has no `Sends a `METHOD` request to `path`` doc comment.
+    #[error("builder `{builder}` of `Client::{method}()` has no documented `send` method")]
+    UndocumentedSend {
+        /// The builder type.
+        builder: String,
+        /// The `Client` method that returns it.
+        method: String,
+    },
+}
 
 /// One operation as the generated code exposes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,15 +82,15 @@ pub(crate) fn type_names(file: &syn::File) -> (Vec<String>, std::collections::BT
 ///
 /// # Errors
 /// When the source does not parse.
-pub(crate) fn parse(source: &str) -> anyhow::Result<syn::File> {
-    syn::parse_file(source).map_err(|e| anyhow::anyhow!("the generated source does not parse: {e}"))
+pub(crate) fn parse(source: &str) -> syn::Result<syn::File> {
+    syn::parse_file(source)
 }
 
 /// Reads every operation from the generated source (see [`parse`]).
 ///
 /// # Errors
 /// When the source does not parse, or its shape is not progenitor's builder interface.
-pub(crate) fn extract(file: &syn::File) -> anyhow::Result<Vec<RustOperation>> {
+pub(crate) fn extract(file: &syn::File) -> Result<Vec<RustOperation>, SurfaceError> {
     let builder_items = file
         .items
         .iter()
@@ -80,7 +98,7 @@ pub(crate) fn extract(file: &syn::File) -> anyhow::Result<Vec<RustOperation>> {
             syn::Item::Mod(m) if m.ident == "builder" => m.content.as_ref().map(|(_, i)| i),
             _ => None,
         })
-        .ok_or_else(|| anyhow::anyhow!("the generated source has no `builder` module"))?;
+        .ok_or(SurfaceError::NoBuilderModule)?;
 
     let mut ops = Vec::new();
     for item in &file.items {
@@ -105,7 +123,11 @@ pub(crate) fn extract(file: &syn::File) -> anyhow::Result<Vec<RustOperation>> {
     Ok(ops)
 }
 
-fn read_builder(items: &[syn::Item], method: &str, builder: &str) -> anyhow::Result<RustOperation> {
+fn read_builder(
+    items: &[syn::Item],
+    method: &str,
+    builder: &str,
+) -> Result<RustOperation, SurfaceError> {
     let mut op = RustOperation {
         method: method.to_owned(),
         builder: builder.to_owned(),
@@ -153,10 +175,12 @@ fn read_builder(items: &[syn::Item], method: &str, builder: &str) -> anyhow::Res
             });
         }
     }
-    anyhow::ensure!(
-        !op.http.is_empty(),
-        "builder `{builder}` of `Client::{method}()` has no documented `send` method"
-    );
+    if op.http.is_empty() {
+        return Err(SurfaceError::UndocumentedSend {
+            builder: builder.to_owned(),
+            method: method.to_owned(),
+        });
+    }
     Ok(op)
 }
 

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 
 use serde_json::{Map, Value, json};
 
-use super::HTTP_METHODS;
+use crate::HTTP_METHODS;
 
 mod bodies;
 mod inline;
@@ -19,12 +19,15 @@ mod values;
 
 pub(crate) use names::rename_components;
 
-/// One change the normaliser made, and where.
+/// One change the normaliser made (or something it had to drop), and where.
+///
+/// `Display` is `scope: message`, the line `cargo xtask regen` prints per change.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Note {
+pub struct Note {
     /// `document`, an operationId (or `METHOD /path`), or `schema Name`.
-    pub(crate) scope: String,
-    pub(crate) message: String,
+    pub scope: String,
+    /// What changed, in a sentence.
+    pub message: String,
 }
 
 impl std::fmt::Display for Note {
@@ -66,17 +69,31 @@ pub(crate) const PASSES: &[(&str, Pass)] = &[
 
 /// Why a document cannot be normalised at all.
 #[derive(Debug, thiserror::Error)]
-pub(crate) enum NormalizeError {
+#[non_exhaustive]
+pub enum NormalizeError {
+    /// The document is not a JSON object.
     #[error("the document is not a mapping")]
     NotAMapping,
-    /// Constructs no faithful transformation can make progenitor take; each message names the
-    /// operation, the construct and the way out.
-    #[error("{} construct(s) cannot be normalised faithfully:\n{}", .0.len(), .0.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
-    Unfaithful(Vec<String>),
+    /// Constructs no faithful transformation can make progenitor take.
+    #[error("{} construct(s) cannot be normalised faithfully:\n{}", problems.len(), problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
+    Unfaithful {
+        /// One sentence per construct, naming the operation, the construct and the way out.
+        problems: Vec<String>,
+    },
 }
 
-/// Runs every pass over `doc`. Identical notes are reported once with a count.
-pub(crate) fn normalize(doc: &mut Value) -> Result<Vec<Note>, NormalizeError> {
+/// Runs every pass over `doc`, in place, and returns what they changed. Identical notes are
+/// reported once with a count. Every pass is idempotent: normalising a normalised document
+/// changes nothing and notes nothing.
+///
+/// This is the normaliser alone; [`derive()`](crate::derive()) runs it and then generates the
+/// client, renaming components whose Rust names meet (which only the generated code shows).
+///
+/// # Errors
+/// [`NormalizeError::NotAMapping`] when `doc` is not an object;
+/// [`NormalizeError::Unfaithful`] when a construct has no faithful form progenitor takes (every
+/// pass still ran; each problem is listed).
+pub fn normalize(doc: &mut Value) -> Result<Vec<Note>, NormalizeError> {
     let root = doc.as_object_mut().ok_or(NormalizeError::NotAMapping)?;
     let mut notes: Vec<(Note, usize)> = Vec::new();
     for (_, pass) in PASSES {
@@ -597,7 +614,7 @@ fn resolve<'a>(components: &'a Value, mut response: &'a Value) -> &'a Value {
     for _ in 0..8 {
         match response.get("$ref").and_then(Value::as_str) {
             Some(r) if r.starts_with("#/") => {
-                match components.pointer(&super::refs::decode_fragment(&r[1..])) {
+                match components.pointer(&crate::refs::decode_fragment(&r[1..])) {
                     Some(target) => response = target,
                     None => return response,
                 }

@@ -1,27 +1,63 @@
 //! Every `$ref` must point somewhere: a broken one is an error naming it and where it is.
 
+use std::fmt;
+
 use serde_json::Value;
+
+/// The `$ref`s of one document that point nowhere, or outside the document.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{location}: {} broken $ref(s):\n{}", refs.len(), refs.iter().map(|r| format!("  - {r}")).collect::<Vec<_>>().join("\n"))]
+pub struct BrokenRefs {
+    /// The file the document came from.
+    pub location: String,
+    /// Every broken reference, in document order.
+    pub refs: Vec<BrokenRef>,
+}
+
+/// One broken `$ref`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokenRef {
+    /// The `$ref` value.
+    pub reference: String,
+    /// Where it is: the keys from the root, joined by ` › ` (`(root)` at the top).
+    pub place: String,
+    /// `true` for a reference to another file (not supported), `false` for one into this
+    /// document that points to nothing.
+    pub external: bool,
+}
+
+impl fmt::Display for BrokenRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Self {
+            reference, place, ..
+        } = self;
+        if self.external {
+            write!(
+                f,
+                "`{reference}` at {place} is an external reference (not supported: bundle the \
+                 spec into one file first)"
+            )
+        } else {
+            write!(f, "`{reference}` at {place} points to nothing")
+        }
+    }
+}
 
 /// Checks every `$ref` in `doc` against `target` (the merged document); `location` names the
 /// file `doc` came from.
 ///
 /// # Errors
 /// Lists every broken or external `$ref` with its place in the document.
-pub(crate) fn check(doc: &Value, target: &Value, location: &str) -> anyhow::Result<()> {
+pub(crate) fn check(doc: &Value, target: &Value, location: &str) -> Result<(), BrokenRefs> {
     let mut broken = Vec::new();
     walk(doc, target, &mut Vec::new(), &mut broken);
     if broken.is_empty() {
         return Ok(());
     }
-    anyhow::bail!(
-        "{location}: {} broken $ref(s):\n{}",
-        broken.len(),
-        broken
-            .iter()
-            .map(|b| format!("  - {b}"))
-            .collect::<Vec<_>>()
-            .join("\n")
-    )
+    Err(BrokenRefs {
+        location: location.to_owned(),
+        refs: broken,
+    })
 }
 
 /// A URI fragment with its `%XX` escapes decoded (`#/paths/~1a~1%7Bid%7D` names the path
@@ -50,7 +86,7 @@ pub(crate) fn decode_fragment(fragment: &str) -> String {
     String::from_utf8(out).unwrap_or_else(|_| fragment.to_owned())
 }
 
-fn walk(v: &Value, target: &Value, at: &mut Vec<String>, broken: &mut Vec<String>) {
+fn walk(v: &Value, target: &Value, at: &mut Vec<String>, broken: &mut Vec<BrokenRef>) {
     match v {
         Value::Object(map) => {
             if let Some(Value::String(r)) = map.get("$ref") {
@@ -61,11 +97,11 @@ fn walk(v: &Value, target: &Value, at: &mut Vec<String>, broken: &mut Vec<String
                 };
                 match r.strip_prefix('#') {
                     Some(pointer) if target.pointer(&decode_fragment(pointer)).is_some() => {}
-                    Some(_) => broken.push(format!("`{r}` at {place} points to nothing")),
-                    None => broken.push(format!(
-                        "`{r}` at {place} is an external reference (not supported: bundle the \
-                         spec into one file first)"
-                    )),
+                    pointer => broken.push(BrokenRef {
+                        reference: r.clone(),
+                        place,
+                        external: pointer.is_none(),
+                    }),
                 }
             }
             for (k, child) in map {
