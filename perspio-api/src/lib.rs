@@ -86,6 +86,7 @@ mod spec;
 
 pub use client::{
     ClientBuilder, DEFAULT_BASE_URL, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, ENV_BASE_URL,
+    ENV_FLEET_SIZE, ENV_MEMCACHED_URL, ENV_REDIS_URL,
 };
 pub use error::{ApiErrorResponse, Error, cause_chain};
 pub use generated::{Client, builder, types};
