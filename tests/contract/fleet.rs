@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use perspio_store::testing::RedisServer;
 use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+use wiremock::{Mock, Request, Respond, ResponseTemplate};
 
 use crate::helpers::{
     CLIENT_ID, CLIENT_SECRET, Perspio, SUBSCRIPTION_KEY, TENANT_ID, TOKEN_PATH, fixture,
