@@ -18,10 +18,10 @@ pub const DEFAULT_BASE_URL: &str = "https://talk.perspio.io";
 /// The variable [`ClientBuilder::from_env`] reads the base URL from.
 pub const ENV_BASE_URL: &str = "PERSPIO_BASE_URL";
 /// The variable [`ClientBuilder::from_env`] reads a fleet's Redis from
-/// ([`ClientBuilder::with_redis`]; feature `redis`).
+/// (`ClientBuilder::with_redis`; feature `redis`).
 pub const ENV_REDIS_URL: &str = "PERSPIO_REDIS_URL";
 /// The variable [`ClientBuilder::from_env`] reads a fleet's Memcached from
-/// ([`ClientBuilder::with_memcached`]; feature `memcached`).
+/// (`ClientBuilder::with_memcached`; feature `memcached`).
 pub const ENV_MEMCACHED_URL: &str = "PERSPIO_MEMCACHED_URL";
 /// The variable [`ClientBuilder::from_env`] reads the fleet's size from
 /// ([`ClientBuilder::with_fleet_size`]).
@@ -220,9 +220,9 @@ impl ClientBuilder {
     }
 
     /// The fleet settings of the environment, read through `lookup`: `PERSPIO_REDIS_URL`
-    /// ([`with_redis`](Self::with_redis), and the documented rate limits, shared by the
+    /// (`with_redis`, feature `redis`, and the documented rate limits, shared by the
     /// fleet, unless a rate limit is already set), `PERSPIO_MEMCACHED_URL`
-    /// ([`with_memcached`](Self::with_memcached)), `PERSPIO_FLEET_SIZE`
+    /// (`with_memcached`, feature `memcached`), `PERSPIO_FLEET_SIZE`
     /// ([`with_fleet_size`](Self::with_fleet_size)). [`from_env`](Self::from_env) calls it.
     ///
     /// # Errors
@@ -335,6 +335,17 @@ impl ClientBuilder {
     /// breaker opens, tokens are fetched directly and the rate limit falls back to a local
     /// share ([`with_fleet_size`](Self::with_fleet_size)); recovery is automatic. The URL is
     /// checked by [`build`](Self::build) and shown only redacted.
+    ///
+    /// ```no_run
+    /// # fn run() -> Result<(), perspio_api::Error> {
+    /// # let credentials = perspio_api::auth::Credentials::from_env().map_err(perspio_api::Error::AuthConfig)?;
+    /// let client = perspio_api::Client::builder(credentials)
+    ///     .with_redis("rediss://:password@cache.example:6380/0")
+    ///     .with_rate_limit(perspio_api::policy::RateLimit::perspio_documented())
+    ///     .with_fleet_size(8)
+    ///     .build()?;
+    /// # let _ = client; Ok(()) }
+    /// ```
     #[cfg(feature = "redis")]
     pub fn with_redis(mut self, url: impl Into<String>) -> Self {
         self.fleet.redis = Some((url.into(), "the redis url"));

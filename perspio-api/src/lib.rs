@@ -92,5 +92,6 @@ pub use error::{ApiErrorResponse, Error, cause_chain};
 pub use generated::{Client, builder, types};
 pub use hooks::OperationId;
 pub use perspio_auth as auth;
+pub use perspio_policy as policy;
 pub use progenitor_client::{self, ResponseValue};
 pub use spec::NORMALIZED_SPEC;

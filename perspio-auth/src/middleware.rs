@@ -274,8 +274,8 @@ impl AuthMiddlewareBuilder {
     }
 
     /// Shares the token with every process of the application through `backend` (Redis:
-    /// [`RedisTokenBackend`](crate::RedisTokenBackend), feature `redis`; Memcached:
-    /// [`MemcachedTokenBackend`](crate::MemcachedTokenBackend), feature `memcached`).
+    /// `RedisTokenBackend`, feature `redis`; Memcached:
+    /// `MemcachedTokenBackend`, feature `memcached`).
     ///
     /// One record per token URL, tenant, client id and scope, sealed with a key derived from
     /// the client secret (XChaCha20-Poly1305, HKDF-SHA256): the store never sees the secret or

@@ -40,8 +40,8 @@ const HEADER_LEN: usize = 1 + FINGERPRINT_LEN;
 
 /// A key-value store several processes share, holding opaque (already sealed) bytes.
 ///
-/// Implemented for Redis ([`RedisTokenBackend`], feature `redis`) and Memcached
-/// ([`MemcachedTokenBackend`], feature `memcached`); implement it to use another store.
+/// Implemented for Redis (`RedisTokenBackend`, feature `redis`) and Memcached
+/// (`MemcachedTokenBackend`, feature `memcached`); implement it to use another store.
 /// Errors are never fatal: the middleware logs them and fetches tokens directly.
 #[async_trait]
 pub trait SharedBackend: Send + Sync + fmt::Debug + 'static {

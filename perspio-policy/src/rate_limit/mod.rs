@@ -293,7 +293,7 @@ pub struct RateLimitStats {
     /// its store was unreachable.
     pub local_reservations: u64,
     /// Store operations that failed (each one fell back, or failed the call under
-    /// [`StoreFailure::FailClosed`]).
+    /// `StoreFailure::FailClosed`).
     pub store_failures: u64,
     /// Times a shared limiter switched to its fallback.
     pub fallbacks: u64,
@@ -312,8 +312,8 @@ pub struct RateLimitStats {
 /// **One process** ([`new`](Self::new)): the budget lives behind an `Arc`, so all clones of the
 /// middleware, and so all clones of a client built with it, share one budget.
 ///
-/// **A fleet** ([`shared`](Self::shared), feature `redis`): every process using the same Redis,
-/// tenant and application shares one budget; see [`SharedRateLimit`].
+/// **A fleet** (`RateLimitMiddleware::shared`, feature `redis`): every process using the same
+/// Redis, tenant and application shares one budget; see `SharedRateLimit`.
 ///
 /// It is a sliding log: it remembers when each of the last `requests` requests of every window
 /// went, and the next one goes `per + guard` after the oldest of them. This never exceeds the
