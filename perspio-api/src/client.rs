@@ -596,4 +596,88 @@ mod tests {
             }
         }
     }
+
+    fn env(extra: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |name| {
+            let base = [
+                ("PERSPIO_CLIENT_ID", "client"),
+                ("PERSPIO_CLIENT_SECRET", "secret"),
+                ("PERSPIO_TENANT_ID", "in-tenant"),
+                ("PERSPIO_SUBSCRIPTION_KEY", "key"),
+            ];
+            base.iter()
+                .chain(extra)
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| (*v).to_owned())
+        }
+    }
+
+    #[cfg(feature = "redis")]
+    #[test]
+    fn a_bad_redis_url_in_the_environment_is_refused_at_build_naming_the_variable_not_the_password()
+    {
+        let error = ClientBuilder::from_env_with(env(&[(
+            "PERSPIO_REDIS_URL",
+            "http://:hunter2@cache.example/",
+        )]))
+        .unwrap()
+        .build()
+        .unwrap_err();
+        let shown = cause_chain_of(&error);
+        assert!(matches!(
+            error,
+            Error::InvalidStore {
+                setting: "PERSPIO_REDIS_URL",
+                ..
+            }
+        ));
+        assert!(
+            shown.contains("PERSPIO_REDIS_URL") && shown.contains("scheme"),
+            "{shown}"
+        );
+        assert!(!shown.contains("hunter2"), "{shown}");
+    }
+
+    #[cfg(feature = "redis")]
+    #[test]
+    fn a_redis_url_in_the_environment_turns_on_the_documented_limits_shared() {
+        let builder =
+            ClientBuilder::from_env_with(env(&[("PERSPIO_REDIS_URL", "redis://127.0.0.1:1/")]))
+                .unwrap();
+        assert_eq!(builder.rate_limit, Some(RateLimit::perspio_documented()));
+        assert!(builder.build().is_ok(), "nothing connects at build time");
+    }
+
+    #[test]
+    fn a_fleet_size_that_is_not_a_whole_number_names_the_variable() {
+        for bad in ["0", "-1", "eight", ""] {
+            let error = ClientBuilder::from_env_with(move |name| {
+                if name == ENV_FLEET_SIZE {
+                    Some(bad.to_owned())
+                } else {
+                    env(&[])(name)
+                }
+            })
+            .unwrap_err();
+            assert!(
+                cause_chain_of(&error).contains("PERSPIO_FLEET_SIZE"),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[cfg(not(feature = "memcached"))]
+    #[test]
+    fn a_store_variable_without_its_feature_is_a_clear_error() {
+        let error = ClientBuilder::from_env_with(env(&[(
+            "PERSPIO_MEMCACHED_URL",
+            "memcache://127.0.0.1:11211",
+        )]))
+        .unwrap_err();
+        assert!(cause_chain_of(&error).contains("`memcached` feature"));
+    }
+
+    fn cause_chain_of(error: &Error) -> String {
+        crate::cause_chain(error)
+    }
 }
