@@ -381,15 +381,16 @@ impl RateLimitMiddleware {
     /// middleware.
     pub fn with_clock(self, clock: impl Clock) -> Self {
         let clock: Arc<dyn Clock> = Arc::new(clock);
-        match Arc::try_unwrap(self.shared) {
-            Ok(Shared { config, budget, .. }) => match budget {
-                Budget::Local(_) => Self::local(config, clock),
-                #[cfg(feature = "redis")]
-                Budget::Shared(shared) => Self::with_budget(config, clock, |config, clock| {
-                    Budget::Shared(Box::new(shared.with_clock(config, clock)))
-                }),
-            },
-            Err(shared) => Self::local(shared.config.clone(), clock),
+        let config = self.shared.config.clone();
+        match &self.shared.budget {
+            Budget::Local(_) => Self::local(config, clock),
+            #[cfg(feature = "redis")]
+            Budget::Shared(shared) => {
+                let settings = shared.settings().clone();
+                Self::with_budget(config, clock, |config, clock| {
+                    Budget::Shared(Box::new(settings.into_budget(config, clock)))
+                })
+            }
         }
     }
 
