@@ -9,8 +9,9 @@ use http::header::RETRY_AFTER;
 ///
 /// Accepts both forms RFC 9110 allows: a number of seconds (`120`) and an HTTP date
 /// (`Wed, 21 Oct 2026 07:28:00 GMT`). A date in the past means "now": [`Duration::ZERO`].
-/// Returns `None` when the header is absent or unreadable, so the caller can fall back to its
-/// own backoff.
+/// Returns `None` when the header is absent or unusable (the rules of
+/// [`perspio_core::retry_after::parse`], shared with the token endpoint), so the caller can
+/// fall back to its own backoff.
 ///
 /// Public so that a client crate can expose the advised wait of a `429` handed back to its
 /// caller.
@@ -25,15 +26,7 @@ use http::header::RETRY_AFTER;
 /// assert_eq!(parse_retry_after(&headers, SystemTime::now()), Some(Duration::from_secs(42)));
 /// ```
 pub fn parse_retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
-    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
-    if value.is_empty() {
-        return None;
-    }
-    if value.bytes().all(|b| b.is_ascii_digit()) {
-        return value.parse::<u64>().ok().map(Duration::from_secs);
-    }
-    let at = httpdate::parse_http_date(value).ok()?;
-    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+    perspio_core::retry_after::parse(headers.get(RETRY_AFTER)?.to_str().ok()?, now)
 }
 
 #[cfg(test)]
