@@ -14,6 +14,14 @@ use crate::config::TokenEndpointConfig;
 use crate::credentials::{AccessToken, RefreshToken};
 use crate::error::AuthError;
 use perspio_core::Clock;
+use perspio_core::body::{ReadError, read_limited};
+use perspio_core::redact::redact_url;
+use perspio_core::text;
+
+/// The longest access token accepted, in bytes. Entra access tokens are a few kilobytes (a
+/// JWT with many group claims stays under 10 KiB); a longer one would be refused by the
+/// gateway's header limits anyway, after a wasted request.
+pub const MAX_ACCESS_TOKEN_LEN: usize = 16 * 1024;
 
 /// A successful answer of the token endpoint.
 pub(crate) struct TokenResponse {
@@ -36,7 +44,7 @@ pub(crate) struct TokenEndpoint {
 impl fmt::Debug for TokenEndpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TokenEndpoint")
-            .field("url", &self.url.as_str())
+            .field("url", &redact_url(&self.url))
             .field("config", &self.config)
             .finish_non_exhaustive()
     }
@@ -96,7 +104,21 @@ impl TokenEndpoint {
                 return Err(failure.error);
             }
             let delay = match failure.retry_after {
-                Some(retry_after) => retry_after.min(self.config.retry_after_cap),
+                // Followed exactly once; from the second retry on, never below the backoff of
+                // the retry before, so that `Retry-After: 0` every time is no burst.
+                Some(retry_after) => {
+                    retry_after
+                        .min(self.config.retry_after_cap)
+                        .max(match attempt {
+                            1 => Duration::ZERO,
+                            _ => backoff_delay(
+                                self.config.retry_base,
+                                self.config.retry_max,
+                                attempt - 1,
+                                false,
+                            ),
+                        })
+                }
                 None => backoff_delay(
                     self.config.retry_base,
                     self.config.retry_max,
@@ -149,7 +171,21 @@ impl TokenEndpoint {
             .map_err(unreachable)?;
         let status = response.status();
         let retry_after = parse_retry_after(response.headers(), clock.now());
-        let body = response.bytes().await.map_err(unreachable)?;
+        let declared = response.content_length();
+        let body = read_limited(
+            response.bytes_stream(),
+            declared,
+            self.config.max_response_size,
+        )
+        .await
+        .map_err(|e| match e {
+            ReadError::Read(e) => unreachable(e),
+            ReadError::TooLarge(size) => AttemptFailure {
+                error: AuthError::TokenResponseTooLarge { size },
+                retryable: false,
+                retry_after: None,
+            },
+        })?;
 
         if status.is_success() {
             return parse_token_response(&body, issued_at).map_err(|error| AttemptFailure {
@@ -191,14 +227,10 @@ pub(crate) fn backoff_delay(base: Duration, max: Duration, attempt: u32, jitter:
     }
 }
 
-/// `Retry-After` as delay-seconds or an HTTP-date (relative to `now`).
+/// `Retry-After` as delay-seconds or an HTTP-date (relative to `now`), read by the stack's
+/// one parser ([`perspio_core::retry_after::parse`]).
 pub(crate) fn parse_retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
-    let raw = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
-    if let Ok(seconds) = raw.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
-    }
-    let date = httpdate::parse_http_date(raw).ok()?;
-    Some(elapsed_between(now, date))
+    perspio_core::retry_after::parse(headers.get(RETRY_AFTER)?.to_str().ok()?, now)
 }
 
 /// `expires_in` as a number or a string holding one. Missing, zero, negative, non-finite or
@@ -230,15 +262,26 @@ fn parse_token_response(body: &[u8], issued_at: SystemTime) -> Result<TokenRespo
         .as_object()
         .ok_or_else(|| malformed("body is not a json object"))?;
     let access_token = match object.get("access_token") {
-        Some(Value::String(token)) if !token.is_empty() => AccessToken::new(token.clone()),
-        Some(_) => return Err(malformed("access_token is not a non-empty string")),
+        Some(Value::String(token)) if token.len() > MAX_ACCESS_TOKEN_LEN => {
+            return Err(AuthError::MalformedTokenResponse {
+                reason: format!(
+                    "access_token is {} bytes long, more than the {MAX_ACCESS_TOKEN_LEN} accepted",
+                    token.len()
+                ),
+            });
+        }
+        Some(Value::String(token)) if is_b64token(token) => AccessToken::new(token.clone()),
+        Some(Value::String(token)) if token.is_empty() => {
+            return Err(malformed("access_token is empty"));
+        }
+        Some(Value::String(_)) => {
+            return Err(malformed(
+                "access_token has characters outside the RFC 6750 token set (letters, digits, -._~+/ and trailing =)",
+            ));
+        }
+        Some(_) => return Err(malformed("access_token is not a string")),
         None => return Err(malformed("access_token is missing")),
     };
-    if reqwest::header::HeaderValue::from_str(&format!("Bearer {}", access_token.expose_secret()))
-        .is_err()
-    {
-        return Err(malformed("access_token is not a valid header value"));
-    }
     match object.get("token_type") {
         None => {}
         Some(Value::String(kind)) if kind.eq_ignore_ascii_case("bearer") => {}
@@ -259,6 +302,17 @@ fn parse_token_response(body: &[u8], issued_at: SystemTime) -> Result<TokenRespo
     })
 }
 
+/// RFC 6750 §2.1 `b64token`: `1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
+/// Everything a bearer token may be; nothing that could end or split a header (CR, LF,
+/// spaces) or arrive as raw non-ASCII bytes.
+pub(crate) fn is_b64token(token: &str) -> bool {
+    let body = token.trim_end_matches('=');
+    !body.is_empty()
+        && body.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
+        })
+}
+
 trait ClassifyName {
     fn classify_name(&self) -> &'static str;
 }
@@ -274,22 +328,57 @@ impl ClassifyName for serde_json::Error {
     }
 }
 
-/// A [`AuthError::TokenRejected`] with Entra's fields when the body is Entra's JSON error.
-fn entra_error(status: StatusCode, body: &[u8], attempts: u32) -> AuthError {
+/// The error of an answer that is neither a token nor `429`, with Entra's fields when the
+/// body is Entra's JSON error: [`AuthError::TokenEndpointFailed`] for a server error or
+/// `temporarily_unavailable` (an outage), [`AuthError::TokenRejected`] for any other status.
+/// Every text field is remote text: neutralised and bounded ([`text::remote`]).
+pub(crate) fn entra_error(status: StatusCode, body: &[u8], attempts: u32) -> AuthError {
     let json: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
-    let text = |key: &str| json.get(key).and_then(Value::as_str).map(str::to_owned);
-    AuthError::TokenRejected {
-        status,
-        error: text("error"),
-        error_codes: json
-            .get("error_codes")
-            .and_then(Value::as_array)
-            .map(|codes| codes.iter().filter_map(Value::as_u64).collect())
-            .unwrap_or_default(),
-        error_description: text("error_description"),
-        trace_id: text("trace_id"),
-        correlation_id: text("correlation_id"),
-        attempts,
+    let text = |key: &str| {
+        json.get(key)
+            .and_then(Value::as_str)
+            .map(text::remote)
+            .filter(|t| !t.is_empty())
+    };
+    /// More codes than any Entra answer carries; the rest are dropped.
+    const MAX_ERROR_CODES: usize = 16;
+    let error = text("error");
+    let error_codes = json
+        .get("error_codes")
+        .and_then(Value::as_array)
+        .map(|codes| {
+            codes
+                .iter()
+                .filter_map(Value::as_u64)
+                .take(MAX_ERROR_CODES)
+                .collect()
+        })
+        .unwrap_or_default();
+    let (error_description, trace_id, correlation_id) = (
+        text("error_description"),
+        text("trace_id"),
+        text("correlation_id"),
+    );
+    if status.is_server_error() || error.as_deref() == Some("temporarily_unavailable") {
+        AuthError::TokenEndpointFailed {
+            status,
+            error,
+            error_codes,
+            error_description,
+            trace_id,
+            correlation_id,
+            attempts,
+        }
+    } else {
+        AuthError::TokenRejected {
+            status,
+            error,
+            error_codes,
+            error_description,
+            trace_id,
+            correlation_id,
+            attempts,
+        }
     }
 }
 
