@@ -5,7 +5,7 @@
 //! first) applies to every operation. `HooksMode::Expected` makes a missing impl a compile
 //! error, so no operation can bypass the stack.
 //!
-//! Three more things happen here:
+//! Four more things happen here:
 //! - `pre` removes the `api-version` header progenitor adds to every request: PerspioTalk
 //!   defines no such header, and Azure API Management can be configured to route on one.
 //! - a middleware failure (which `exec` cannot return as a `reqwest::Error`) travels in a
@@ -13,12 +13,16 @@
 //!   operation and the whole cause chain, and [`call()`](crate::error) gets the typed error.
 //! - error bodies (status ≥ 400) are made JSON so that the shared `ApiError` schema always
 //!   decodes: an empty body becomes `null`, a body that is not JSON becomes a JSON string.
+//! - a body no [`BodyLimitMiddleware`](crate::BodyLimitMiddleware) read (a stack built by
+//!   hand without it) is read here, bounded by [`DEFAULT_MAX_BODY_SIZE`]: no body reaches the
+//!   generated code's unbounded `bytes()` unread.
 
 use bytes::Bytes;
 use progenitor_client::{ClientHooks, Error as ProgenitorError, OperationInfo};
 use reqwest_middleware::ClientWithMiddleware;
 
-use crate::error::{MIDDLEWARE_FAILURE, cause_chain};
+use crate::body::{DEFAULT_MAX_BODY_SIZE, read_whole, was_read};
+use crate::error::{Error, MIDDLEWARE_FAILURE, cause_chain};
 use crate::generated::Client;
 
 /// The operation being sent, as a request extension: middlewares can read it with
@@ -52,24 +56,28 @@ impl ClientHooks<ClientWithMiddleware> for Client {
     ) -> reqwest::Result<reqwest::Response> {
         let mut extensions = http::Extensions::new();
         extensions.insert(OperationId(info.operation_id));
-        match self
+        let outcome = match self
             .inner
             .execute_with_extensions(request, &mut extensions)
             .await
         {
+            Ok(response) if !was_read(&response) => {
+                read_whole(response, DEFAULT_MAX_BODY_SIZE).await
+            }
+            other => other,
+        };
+        match outcome {
             Ok(response) if response.status().as_u16() >= 400 => {
                 Ok(json_error_body(response).await)
             }
             Ok(response) => Ok(response),
             Err(reqwest_middleware::Error::Reqwest(e)) => Err(e),
             Err(failure) => {
-                let message = format!(
-                    "{}: middleware failed: {}",
-                    info.operation_id,
-                    cause_chain(&failure)
-                );
-                // A `call()` in progress takes the typed error; `send()` gets the message.
-                let _ = MIDDLEWARE_FAILURE.try_with(|slot| slot.replace(Some(failure)));
+                let error = Error::from_middleware(info.operation_id, failure);
+                let message = cause_chain(&error);
+                // A `call()` (or `capture_failure`) in progress takes the typed error;
+                // `send()` gets the message.
+                let _ = MIDDLEWARE_FAILURE.try_with(|slot| slot.replace(Some(error)));
                 let mut synthetic = http::Response::new(Bytes::new());
                 synthetic
                     .extensions_mut()
@@ -104,7 +112,10 @@ async fn json_error_body(mut response: reqwest::Response) -> reqwest::Response {
     let body = match response.bytes().await {
         Ok(bytes) => bytes,
         // The body could not be read: say so in the body rather than lose the status.
-        Err(e) => json_string(&format!("(the error body could not be read: {e})")),
+        Err(e) => json_string(&format!(
+            "(the error body could not be read: {})",
+            cause_chain(&e.without_url())
+        )),
     };
     let body = if body.iter().all(u8::is_ascii_whitespace) {
         Bytes::from_static(b"null")

@@ -13,6 +13,7 @@ mod auth_flows;
 mod coverage;
 mod faults;
 mod helpers;
+mod hostile;
 mod one_clock;
 mod operations;
 mod policy;
