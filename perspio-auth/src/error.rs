@@ -86,10 +86,15 @@ pub enum AuthError {
     },
 
     /// The token endpoint did not produce a token within the overall deadline.
-    #[error("token endpoint gave no answer within the overall deadline of {deadline:?}")]
+    #[error(
+        "token endpoint gave no token within the overall deadline of {} ({attempts} attempt(s))",
+        perspio_core::retry_after::describe(*deadline)
+    )]
     TokenEndpointTimedOut {
         /// The configured overall deadline.
         deadline: Duration,
+        /// How many requests were started.
+        attempts: u32,
     },
 
     /// The token endpoint answered `429 Too Many Requests` on every attempt.

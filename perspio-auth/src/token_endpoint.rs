@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, SystemTime};
 
 use reqwest::StatusCode;
@@ -82,9 +83,15 @@ impl TokenEndpoint {
         clock: &dyn Clock,
     ) -> Result<TokenResponse, AuthError> {
         let deadline = self.config.deadline;
-        match tokio::time::timeout(deadline, self.request_with_retries(form, clock)).await {
+        let attempts = AtomicU32::new(0);
+        match tokio::time::timeout(deadline, self.request_with_retries(form, clock, &attempts))
+            .await
+        {
             Ok(result) => result,
-            Err(_elapsed) => Err(AuthError::TokenEndpointTimedOut { deadline }),
+            Err(_elapsed) => Err(AuthError::TokenEndpointTimedOut {
+                deadline,
+                attempts: attempts.load(Ordering::Relaxed),
+            }),
         }
     }
 
@@ -92,10 +99,12 @@ impl TokenEndpoint {
         &self,
         form: &[(&str, &str)],
         clock: &dyn Clock,
+        attempts: &AtomicU32,
     ) -> Result<TokenResponse, AuthError> {
         let started = clock.now();
         let mut attempt = 1;
         loop {
+            attempts.store(attempt, Ordering::Relaxed);
             let failure = match self.attempt(form, clock, attempt).await {
                 Ok(response) => return Ok(response),
                 Err(failure) => failure,
@@ -137,6 +146,7 @@ impl TokenEndpoint {
             }
             tracing::debug!(
                 attempt,
+                max_attempts = self.config.max_attempts,
                 delay_ms = delay.as_millis() as u64,
                 error = %failure.error,
                 "token request failed; retrying"

@@ -32,9 +32,12 @@ pub fn parse(value: &str, now: SystemTime) -> Option<Duration> {
     Some(at.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
-/// A wait for people: `0 s`, `42 s`, `1.5 s`, `3 min`, `2 h 5 min`, `12 days`.
+/// A wait for people: `0 s`, `400 ms`, `1.5 s`, `42 s`, `3 min`, `2 h 5 min`, `12 days`.
 pub fn describe(wait: Duration) -> String {
     let secs = wait.as_secs();
+    if secs == 0 && !wait.is_zero() {
+        return format!("{} ms", wait.as_millis().max(1));
+    }
     if secs < 10 && wait.subsec_millis() != 0 {
         return format!("{:.1} s", wait.as_secs_f64());
     }
@@ -84,6 +87,8 @@ mod tests {
     fn waits_are_described_in_the_unit_people_use() {
         assert_eq!(describe(Duration::ZERO), "0 s");
         assert_eq!(describe(Duration::from_millis(1500)), "1.5 s");
+        assert_eq!(describe(Duration::from_millis(400)), "400 ms");
+        assert_eq!(describe(Duration::from_micros(10)), "1 ms");
         assert_eq!(describe(Duration::from_secs(42)), "42 s");
         assert_eq!(describe(Duration::from_secs(3600)), "60 min");
         assert_eq!(describe(Duration::from_secs(7_500)), "2 h 5 min");

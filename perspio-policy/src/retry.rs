@@ -318,8 +318,9 @@ impl Reason {
 /// goes back to the caller. A request whose body cannot be cloned (a stream) is sent once,
 /// as is, and never retried.
 ///
-/// Every retry emits a `WARN` tracing event (target `perspio_policy`) with `reason`, `delay`,
-/// `attempt`, `method` and `status`; decisions *not* to retry emit `DEBUG` events. Headers are
+/// Every retry emits a `WARN` tracing event (target `perspio_policy`, message
+/// `retrying request`) with `reason`, `delay` (and `delay_ms`), `attempt`, `max_attempts`,
+/// `method` and `status`; decisions *not* to retry emit `DEBUG` events. Headers are
 /// never logged.
 ///
 /// See the [crate docs](crate) for where it goes in the middleware stack.
@@ -568,6 +569,7 @@ impl RetryMiddleware {
                 status = status.map(|s| s.as_u16()),
                 reason = reason.as_str(),
                 delay = ?wait,
+                delay_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
                 "retrying request"
             );
             drop(outcome);
