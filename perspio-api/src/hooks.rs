@@ -135,3 +135,86 @@ async fn json_error_body(mut response: reqwest::Response) -> reqwest::Response {
 fn json_string(text: &str) -> Bytes {
     Bytes::from(serde_json::Value::String(text.to_owned()).to_string())
 }
+
+/// Property tests of error bodies: whatever a server sends with an error status, the body the
+/// generated code decodes is JSON, and the message made of it is printable and bounded.
+#[cfg(test)]
+mod properties {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use proptest::prelude::*;
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::error::error_message;
+
+    fn any_json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>().prop_map(|f| json!(f)),
+            any::<String>().prop_map(Value::from),
+        ];
+        leaf.prop_recursive(3, 24, 5, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
+                prop::collection::btree_map(
+                    prop_oneof![
+                        Just("message".to_owned()),
+                        Just("error".to_owned()),
+                        any::<String>()
+                    ],
+                    inner,
+                    0..5
+                )
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    fn error_body(status: u16, body: Vec<u8>) -> Bytes {
+        let response = http::Response::builder().status(status).body(body).unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("a runtime");
+        runtime.block_on(async {
+            json_error_body(reqwest::Response::from(response))
+                .await
+                .bytes()
+                .await
+                .unwrap()
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            cases: 256,
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        })]
+
+        #[test]
+        fn any_error_body_becomes_json_and_json_stays_as_sent(
+            status in 400u16..600,
+            body in prop_oneof![
+                prop::collection::vec(any::<u8>(), 0..512),
+                any_json().prop_map(|v| v.to_string().into_bytes()),
+            ],
+        ) {
+            let rebuilt = error_body(status, body.clone());
+            let decoded: Value = serde_json::from_slice(&rebuilt).expect("always JSON");
+            if let Ok(sent) = serde_json::from_slice::<Value>(&body) {
+                prop_assert_eq!(decoded, sent);
+            }
+        }
+
+        #[test]
+        fn the_message_of_any_body_is_printable_and_bounded(body in any_json()) {
+            if let Some(message) = error_message(&body) {
+                prop_assert!(!message.chars().any(char::is_control), "{message:?}");
+                prop_assert!(!message.is_empty());
+                prop_assert!(message.chars().count() <= perspio_core::text::MAX_REMOTE_TEXT + 40);
+            }
+        }
+    }
+}

@@ -522,3 +522,131 @@ mod tests {
         );
     }
 }
+
+/// Property tests of the two parsers of the token endpoint's answers: whatever arrives, a
+/// typed result, no panic, and nothing unsafe to print.
+#[cfg(test)]
+mod properties {
+    #![allow(clippy::unwrap_used)]
+    use proptest::prelude::*;
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    fn config() -> ProptestConfig {
+        ProptestConfig {
+            cases: 256,
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        }
+    }
+
+    /// Any JSON value, a few levels deep, strings with any characters.
+    fn any_json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>().prop_map(|f| json!(f)),
+            any::<String>().prop_map(Value::from),
+        ];
+        leaf.prop_recursive(3, 24, 5, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
+                prop::collection::btree_map(any::<String>(), inner, 0..5)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// A token string: mostly RFC 6750 characters, sometimes anything.
+    fn token() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[A-Za-z0-9._~+/-]{1,80}={0,2}",
+            any::<String>(),
+            "[A-Za-z0-9]{0,4}[ \t\r\n\"=,;\u{0}\u{7f}\u{80}-\u{10ffff}][A-Za-z0-9]{0,4}",
+        ]
+    }
+
+    #[track_caller]
+    fn assert_printable(text: &str) {
+        assert!(!text.chars().any(char::is_control), "{text:?}");
+    }
+
+    proptest! {
+        #![proptest_config(config())]
+
+        #[test]
+        fn any_bytes_are_a_token_or_a_typed_refusal(body in prop::collection::vec(any::<u8>(), 0..512)) {
+            match parse_token_response(&body, SystemTime::UNIX_EPOCH) {
+                Ok(response) => {
+                    let token = response.access_token.expose_secret();
+                    prop_assert!(is_b64token(token) && token.len() <= MAX_ACCESS_TOKEN_LEN);
+                }
+                Err(error) => {
+                    prop_assert!(matches!(error, AuthError::MalformedTokenResponse { .. }), "{error:?}");
+                    assert_printable(&error.to_string());
+                }
+            }
+        }
+
+        #[test]
+        fn a_token_is_accepted_exactly_when_it_is_an_rfc_6750_b64token(
+            token in token(),
+            expires_in in any_json(),
+            scope in any_json(),
+            extra in any_json(),
+        ) {
+            let body = json!({
+                "token_type": "Bearer",
+                "access_token": token,
+                "expires_in": expires_in,
+                "scope": scope,
+                "refresh_token": extra,
+            });
+            let parsed = parse_token_response(body.to_string().as_bytes(), SystemTime::UNIX_EPOCH);
+            let acceptable = is_b64token(&token) && token.len() <= MAX_ACCESS_TOKEN_LEN;
+            prop_assert_eq!(parsed.is_ok(), acceptable, "{:?}", token);
+            if acceptable {
+                // What the cache will send must be a valid header value.
+                let header = format!("Bearer {token}");
+                prop_assert!(reqwest::header::HeaderValue::from_str(&header).is_ok());
+            }
+            if let Err(error) = parsed {
+                prop_assert!(!error.to_string().contains(&token) || token.len() < 4);
+            }
+        }
+
+        #[test]
+        fn an_error_answer_is_typed_printable_and_bounded(
+            status in 400u16..600,
+            body in prop_oneof![
+                any_json().prop_map(|v| v.to_string().into_bytes()),
+                prop::collection::vec(any::<u8>(), 0..256),
+                (any::<String>(), any::<String>(), any::<String>(), any::<String>()).prop_map(
+                    |(error, description, trace, correlation)| json!({
+                        "error": error,
+                        "error_description": description.repeat(40),
+                        "trace_id": trace.repeat(40),
+                        "correlation_id": correlation,
+                        "error_codes": [1, 2, 3],
+                    }).to_string().into_bytes()
+                ),
+            ],
+        ) {
+            let status = StatusCode::from_u16(status).unwrap();
+            let error = entra_error(status, &body, 1);
+            let shown = error.to_string();
+            assert_printable(&shown);
+            prop_assert!(shown.chars().count() <= 2 * (text::MAX_REMOTE_TEXT + 40) + 120, "{}", shown.len());
+            for field in [error.trace_id(), error.correlation_id()].into_iter().flatten() {
+                assert_printable(field);
+                prop_assert!(field.chars().count() <= text::MAX_REMOTE_TEXT + 40);
+            }
+            let outage = status.is_server_error()
+                || matches!(&error, AuthError::TokenEndpointFailed { error: Some(e), .. } if e == "temporarily_unavailable");
+            prop_assert_eq!(matches!(error, AuthError::TokenEndpointFailed { .. }), outage);
+            prop_assert_eq!(error.is_rejection(), !outage);
+        }
+    }
+}
