@@ -340,3 +340,38 @@ async fn a_secret_in_a_configured_base_url_is_never_shown() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_call_deadline_covers_reading_the_body() {
+    // Arrange: headers at once, then a byte every 50 ms; attempts may take 10 s, the call 500 ms.
+    let perspio = Perspio::start().await;
+    perspio.token_endpoint_answers(1).await;
+    let (url, _) = raw_api(endless(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 100000\r\n\r\n",
+        b" ".to_vec(),
+        Duration::from_millis(50),
+    ))
+    .await;
+    let client = client_for(&perspio, &url, |b| {
+        b.with_timeout(Duration::from_secs(10))
+            .with_retry(Perspio::fast_retry().with_deadline(Duration::from_millis(500)))
+    });
+    let started = Instant::now();
+
+    // Act
+    let error = client.list_assets().call().await.unwrap_err();
+
+    // Assert: the deadline the docs promise, not the attempt timeout.
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        matches!(
+            error.policy_error(),
+            Some(PolicyError::DeadlineExceeded { attempts: 1, .. })
+        ),
+        "{error:?}"
+    );
+}
