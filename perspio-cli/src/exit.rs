@@ -135,8 +135,7 @@ pub(crate) fn typed_error(error: &perspio_api::Error) -> CliError {
             Some(PolicyError::AttemptsExhausted { .. } | PolicyError::DeadlineExceeded { .. }) => {
                 CliError::new(Exit::Network, message)
             }
-            Some(_) => CliError::new(Exit::Other, message),
-            None => CliError::new(Exit::Other, message),
+            _ => CliError::new(Exit::Other, message),
         },
     }
 }
