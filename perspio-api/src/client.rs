@@ -6,11 +6,13 @@ use std::time::Duration;
 use std::sync::Arc;
 
 use perspio_auth::{AuthConfig, AuthMiddleware, Clock, Credentials, SystemClock};
+use perspio_core::redact::redact_str;
 use perspio_policy::{RateLimit, RateLimitMiddleware, RetryConfig, RetryMiddleware};
 use reqwest_middleware::ClientWithMiddleware;
 use url::Url;
 
 use crate::Error;
+use crate::body::{BodyLimitMiddleware, DEFAULT_MAX_BODY_SIZE};
 use crate::generated::Client;
 
 /// The production PerspioTalk host.
@@ -73,8 +75,10 @@ impl Client {
     /// a slot. Timeouts, connection
     /// pool and redirect policy are those of the `reqwest::Client` inside `stack`; keep
     /// [`perspio_auth::same_origin_redirect_policy`] on it, since reqwest does not strip
-    /// `Ocp-Apim-Subscription-Key` on cross-host redirects. Requests are built with a second,
-    /// plain `reqwest::Client` that never sends anything.
+    /// `Ocp-Apim-Subscription-Key` on cross-host redirects. Add
+    /// [`BodyLimitMiddleware`] last to choose the body limit; without it, bodies are read
+    /// with [`DEFAULT_MAX_BODY_SIZE`]. Requests are built with a second, plain
+    /// `reqwest::Client` that never sends anything.
     ///
     /// ```no_run
     /// # fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -114,6 +118,8 @@ impl Client {
 /// 2. [`RateLimitMiddleware`], only when [`with_rate_limit`](Self::with_rate_limit) is set:
 ///    calls wait for a slot instead of drawing a `429`.
 /// 3. [`AuthMiddleware`]: token cache, Perspio headers, one retry on `401`.
+/// 4. [`BodyLimitMiddleware`]: reads each body whole, at most
+///    [`with_max_body_size`](Self::with_max_body_size) bytes, inside the retry layer.
 ///
 /// over a `reqwest::Client` with per-attempt timeouts and a same-origin redirect policy.
 ///
@@ -143,6 +149,8 @@ pub struct ClientBuilder {
     retry: RetryConfig,
     rate_limit: Option<RateLimit>,
     clock: Arc<dyn Clock>,
+    read_timeout: Option<Duration>,
+    max_body_size: u64,
     fleet: Fleet,
 }
 
@@ -178,6 +186,8 @@ impl ClientBuilder {
             retry: RetryConfig::default(),
             rate_limit: None,
             clock: Arc::new(SystemClock),
+            read_timeout: None,
+            max_body_size: DEFAULT_MAX_BODY_SIZE,
             fleet: Fleet {
                 redis: None,
                 memcached: None,
@@ -304,6 +314,24 @@ impl ClientBuilder {
         self
     }
 
+    /// Longest silence of one HTTP attempt: no response or no further body bytes for this
+    /// long and the attempt fails as timed out (and is retried like any timeout). Detects a
+    /// server that accepted the connection and went quiet sooner than
+    /// [`with_timeout`](Self::with_timeout), without cutting a large answer that keeps
+    /// arriving. Defaults to none (the attempt timeout bounds it).
+    pub fn with_read_timeout(mut self, timeout: Duration) -> Self {
+        self.read_timeout = Some(timeout);
+        self
+    }
+
+    /// Largest response body read, in bytes; a larger one (or one whose `Content-Length`
+    /// says so) ends the call with [`Error::BodyTooLarge`] as soon as that is known, without
+    /// reading the rest. Defaults to [`DEFAULT_MAX_BODY_SIZE`] (64 MiB).
+    pub fn with_max_body_size(mut self, bytes: u64) -> Self {
+        self.max_body_size = bytes;
+        self
+    }
+
     /// Retries, `Retry-After` cap and the overall deadline of a call. Defaults to
     /// [`RetryConfig::default`]: 4 attempts, `Retry-After` honoured up to 90 s, 180 s per
     /// call. `RetryConfig::default().with_max_attempts(1)` turns retries off.
@@ -395,7 +423,7 @@ impl ClientBuilder {
     pub fn build_with_auth(self) -> Result<(Client, AuthMiddleware), Error> {
         let base_url = normalize_base_url(&self.base_url)?;
         let api_url = Url::parse(&base_url).map_err(|_| Error::InvalidBaseUrl {
-            url: self.base_url.clone(),
+            url: redact_str(&self.base_url),
             reason: "not an absolute url",
         })?;
         let stores = self.fleet.open(&self.clock)?;
@@ -419,19 +447,22 @@ impl ClientBuilder {
                 .rate_limiter(limit, &auth, self.fleet.size)
                 .with_clock(Arc::clone(&self.clock))
         });
-        let http = reqwest::Client::builder()
+        let mut http = reqwest::Client::builder()
             .user_agent(USER_AGENT)
             .timeout(self.timeout)
             .connect_timeout(self.connect_timeout)
-            .redirect(perspio_auth::same_origin_redirect_policy())
-            .build()
-            .map_err(Error::HttpClient)?;
+            .redirect(perspio_auth::same_origin_redirect_policy());
+        if let Some(read_timeout) = self.read_timeout {
+            http = http.read_timeout(read_timeout);
+        }
+        let http = http.build().map_err(Error::HttpClient)?;
         let stack = perspio_policy::policy_stack(
             reqwest_middleware::ClientBuilder::new(http.clone()),
             RetryMiddleware::new(self.retry).with_clock(Arc::clone(&self.clock)),
             rate_limit,
         )
         .with(auth.clone())
+        .with(BodyLimitMiddleware::new(self.max_body_size))
         .build();
         Ok((Client::new_with_client(&base_url, http, stack), auth))
     }
@@ -532,7 +563,7 @@ enum Auth {
 /// slashes, since generated paths start with `/`.
 pub(crate) fn normalize_base_url(raw: &str) -> Result<String, Error> {
     let invalid = |reason| Error::InvalidBaseUrl {
-        url: raw.to_owned(),
+        url: redact_str(raw),
         reason,
     };
     let url = Url::parse(raw.trim()).map_err(|_| invalid("not an absolute url"))?;
@@ -574,6 +605,22 @@ mod tests {
     }
 
     #[test]
+    fn a_refused_base_url_is_shown_without_its_secrets() {
+        for raw in [
+            "https://talk.perspio.io/?subscription-key=K3Y-SECRET",
+            "https://me:pa55word@talk.perspio.io",
+            "https://talk.perspio.io/#K3Y-SECRET",
+        ] {
+            let error = normalize_base_url(raw).unwrap_err();
+            let shown = format!("{error} {error:?}");
+            assert!(
+                !shown.contains("K3Y-SECRET") && !shown.contains("pa55word"),
+                "{shown}"
+            );
+        }
+    }
+
+    #[test]
     fn bad_base_urls_are_typed_errors_naming_the_url() {
         for (raw, reason) in [
             ("talk.perspio.io", "not an absolute url"),
@@ -589,7 +636,7 @@ mod tests {
         ] {
             match normalize_base_url(raw) {
                 Err(Error::InvalidBaseUrl { url, reason: r }) => {
-                    assert_eq!(url, raw);
+                    assert_eq!(url, redact_str(raw));
                     assert_eq!(r, reason);
                 }
                 other => panic!("{raw}: {other:?}"),

@@ -10,15 +10,19 @@ use http::{HeaderMap, StatusCode};
 use progenitor_client::{ByteStream, Error as ProgenitorError, ResponseValue};
 
 tokio::task_local! {
-    /// Where `exec` leaves a middleware failure for the `call()` in progress.
-    pub(crate) static MIDDLEWARE_FAILURE: RefCell<Option<reqwest_middleware::Error>>;
+    /// Where `exec` leaves a middleware failure, typed, for the `call()` (or
+    /// [`capture_failure`]) in progress.
+    pub(crate) static MIDDLEWARE_FAILURE: RefCell<Option<Error>>;
 }
 
 /// Everything that can go wrong building a [`Client`](crate::Client) or calling an operation
 /// with `call()`.
 ///
 /// Errors of a call name the operation (`list_assets`, …). Messages never contain a secret:
-/// no token, client secret or subscription key.
+/// no token, client secret or subscription key; URLs are shown redacted (no user information,
+/// no query values); text a server chose (an error message, Entra's `error_description`) is
+/// neutralised and bounded ([`perspio_core::text`]). The bounds: the workspace README,
+/// "Bounds".
 ///
 /// ```no_run
 /// # async fn run(client: perspio_api::Client) {
@@ -38,7 +42,8 @@ pub enum Error {
     /// The base URL is not an absolute `http(s)` URL without query or fragment.
     #[error("invalid base url `{url}`: {reason}")]
     InvalidBaseUrl {
-        /// The URL as given.
+        /// The URL as given, redacted ([`perspio_core::redact::redact_str`]): a subscription
+        /// key in its query or a password in its user information is never shown.
         url: String,
         /// What is wrong with it.
         reason: &'static str,
@@ -73,14 +78,29 @@ pub enum Error {
         #[source]
         source: reqwest_middleware::Error,
     },
-    /// The request could not be sent or no response came (connect, timeout, reset).
+    /// The request could not be sent or no whole response came (connect, timeout, reset, a
+    /// body cut short), with retries off; after several attempts the retry layer reports
+    /// [`Error::Middleware`] with [`perspio_policy::PolicyError::AttemptsExhausted`].
     #[error("{operation}: the request failed")]
     Transport {
         /// The operation that was being sent.
         operation: &'static str,
-        /// reqwest's error.
+        /// reqwest's error (its URL redacted).
         #[source]
         source: reqwest::Error,
+    },
+    /// The response body is larger than the limit
+    /// ([`ClientBuilder::with_max_body_size`](crate::ClientBuilder::with_max_body_size),
+    /// [`DEFAULT_MAX_BODY_SIZE`](crate::DEFAULT_MAX_BODY_SIZE)); reading stopped there, or
+    /// never started when `Content-Length` said so. Not retried.
+    #[error(
+        "{operation}: the response is too large: {size}; raise the limit with ClientBuilder::with_max_body_size"
+    )]
+    BodyTooLarge {
+        /// The operation that was sent.
+        operation: &'static str,
+        /// The limit and the declared length.
+        size: perspio_core::body::BodyTooLarge,
     },
     /// PerspioTalk answered with an error status (4xx or 5xx).
     #[error("{operation}: the api answered {}", .response.status)]
@@ -106,7 +126,7 @@ pub enum Error {
     ResponseBody {
         /// The operation that was sent.
         operation: &'static str,
-        /// reqwest's error.
+        /// reqwest's error (its URL redacted).
         #[source]
         source: reqwest::Error,
     },
@@ -144,7 +164,9 @@ pub struct ApiErrorResponse {
 }
 
 /// An error and its causes on one line, `error: cause: cause` (like anyhow's `{:#}`), without
-/// repeating a cause that its error's message already ends with.
+/// repeating a cause that its error's message already ends with. The line is safe to print:
+/// control characters are neutralised and it is bounded ([`perspio_core::text::message`]),
+/// whatever a cause of another library quoted.
 ///
 /// ```
 /// #[derive(Debug)]
@@ -174,26 +196,67 @@ pub fn cause_chain(error: &(dyn std::error::Error + 'static)) -> String {
         }
         source = cause.source();
     }
-    text
+    perspio_core::text::message(&text)
+}
+
+/// The readable part of an error body, for a message: its `message` (or `error_description`,
+/// `error`, `title`) when it has one, else the body itself as JSON; neutralised and bounded
+/// ([`perspio_core::text::remote`]). `None` for an empty body. For callers of progenitor's
+/// `send()`, whose error answers carry the body as JSON; [`ApiErrorResponse::message`] for
+/// [`Error::Api`].
+///
+/// ```
+/// let body = serde_json::json!({"statusCode": 403, "message": "Out of call volume quota.\u{1b}[2J"});
+/// assert_eq!(perspio_api::error_message(&body).unwrap(), "Out of call volume quota.\\e[2J");
+/// assert_eq!(perspio_api::error_message(&serde_json::Value::Null), None);
+/// ```
+pub fn error_message(body: &serde_json::Value) -> Option<String> {
+    let text = match body {
+        serde_json::Value::Null => return None,
+        serde_json::Value::String(s) => perspio_core::text::remote(s),
+        serde_json::Value::Object(map) => ["message", "error_description", "error", "title"]
+            .iter()
+            .find_map(|k| map.get(*k).and_then(|v| v.as_str()))
+            .map(perspio_core::text::remote)
+            .unwrap_or_else(|| perspio_core::text::remote(&body.to_string())),
+        other => perspio_core::text::remote(&other.to_string()),
+    };
+    (!text.is_empty()).then_some(text)
+}
+
+/// Runs `future` (anything that ends in progenitor's `send()`, such as the commands of a
+/// progenitor-generated CLI) and returns, with its output, the typed [`Error`] behind an
+/// `Error::Custom` that a middleware failure became (authentication, request policy, body
+/// limit). `call()` does this for you.
+///
+/// ```no_run
+/// # async fn run(client: perspio_api::Client) {
+/// let (result, typed) = perspio_api::capture_failure(client.list_assets().send()).await;
+/// if let (Err(_), Some(error)) = (&result, &typed) {
+///     eprintln!("{error} (retryable: {})", error.is_retryable());
+/// }
+/// # }
+/// ```
+pub async fn capture_failure<F: Future>(future: F) -> (F::Output, Option<Error>) {
+    MIDDLEWARE_FAILURE
+        .scope(RefCell::new(None), async {
+            let output = future.await;
+            (output, MIDDLEWARE_FAILURE.with(RefCell::take))
+        })
+        .await
 }
 
 impl ApiErrorResponse {
-    /// The wait advised by `Retry-After` (seconds or an HTTP date), if present and valid.
+    /// The wait advised by `Retry-After` (seconds or an HTTP date), if present and usable;
+    /// read as the retry layer reads it ([`perspio_policy::parse_retry_after`]).
     pub fn retry_after(&self) -> Option<Duration> {
-        let value = self
-            .headers
-            .get(http::header::RETRY_AFTER)?
-            .to_str()
-            .ok()?
-            .trim();
-        if let Ok(seconds) = value.parse::<u64>() {
-            return Some(Duration::from_secs(seconds));
-        }
-        let at = httpdate::parse_http_date(value).ok()?;
-        Some(
-            at.duration_since(std::time::SystemTime::now())
-                .unwrap_or(Duration::ZERO),
-        )
+        perspio_policy::parse_retry_after(&self.headers, std::time::SystemTime::now())
+    }
+
+    /// The readable part of the body for a message, neutralised and bounded: see
+    /// [`error_message`]. Do not match on its text: PerspioTalk does not specify it.
+    pub fn message(&self) -> Option<String> {
+        error_message(&self.body)
     }
 }
 
@@ -207,6 +270,7 @@ impl Error {
             | Error::InvalidStore { .. } => None,
             Error::Middleware { operation, .. }
             | Error::Transport { operation, .. }
+            | Error::BodyTooLarge { operation, .. }
             | Error::Api { operation, .. }
             | Error::InvalidResponse { operation, .. }
             | Error::ResponseBody { operation, .. }
@@ -292,24 +356,47 @@ impl Error {
         }
     }
 
+    /// The error of a middleware failure of `operation`: [`Error::BodyTooLarge`] for the body
+    /// limit, [`Error::Middleware`] for everything else.
+    pub(crate) fn from_middleware(
+        operation: &'static str,
+        source: reqwest_middleware::Error,
+    ) -> Self {
+        if let reqwest_middleware::Error::Middleware(inner) = &source
+            && let Some(size) = inner.downcast_ref::<perspio_core::body::BodyTooLarge>()
+        {
+            return Error::BodyTooLarge {
+                operation,
+                size: *size,
+            };
+        }
+        Error::Middleware { operation, source }
+    }
+
     /// Turns progenitor's error for `operation` into ours; an error answer is handed back for
     /// its body to be read.
     fn from_progenitor<E>(
         operation: &'static str,
         error: ProgenitorError<E>,
-        middleware_failure: Option<reqwest_middleware::Error>,
+        middleware_failure: Option<Error>,
     ) -> Result<Self, ResponseValue<E>> {
         Ok(match error {
             ProgenitorError::Custom(message) => match middleware_failure {
-                Some(source) => Error::Middleware { operation, source },
+                Some(error) => error,
                 None => Error::InvalidRequest { operation, message },
             },
             ProgenitorError::InvalidRequest(message) => {
                 Error::InvalidRequest { operation, message }
             }
             ProgenitorError::CommunicationError(source)
-            | ProgenitorError::InvalidUpgrade(source) => Error::Transport { operation, source },
-            ProgenitorError::ResponseBodyError(source) => Error::ResponseBody { operation, source },
+            | ProgenitorError::InvalidUpgrade(source) => Error::Transport {
+                operation,
+                source: scrubbed(source),
+            },
+            ProgenitorError::ResponseBodyError(source) => Error::ResponseBody {
+                operation,
+                source: scrubbed(source),
+            },
             ProgenitorError::InvalidResponsePayload(body, source) => Error::InvalidResponse {
                 operation,
                 body,
@@ -386,12 +473,7 @@ where
     Read: FnOnce(E) -> Body,
     Body: Future<Output = serde_json::Value>,
 {
-    let (result, failure) = MIDDLEWARE_FAILURE
-        .scope(RefCell::new(None), async {
-            let result = send.await;
-            (result, MIDDLEWARE_FAILURE.with(RefCell::take))
-        })
-        .await;
+    let (result, failure) = capture_failure(send).await;
     match result {
         Ok(value) => Ok(value),
         Err(ProgenitorError::UnexpectedResponse(response)) => {
@@ -407,6 +489,14 @@ where
             }
         },
     }
+}
+
+/// `error` with its URL scrubbed ([`perspio_core::redact::scrub`]): reqwest's message shows it.
+fn scrubbed(mut error: reqwest::Error) -> reqwest::Error {
+    if let Some(url) = error.url_mut() {
+        perspio_core::redact::scrub(url);
+    }
+    error
 }
 
 /// A status the spec does not list: an error status becomes [`Error::Api`] like any other.

@@ -5,7 +5,7 @@
 //! first) applies to every operation. `HooksMode::Expected` makes a missing impl a compile
 //! error, so no operation can bypass the stack.
 //!
-//! Three more things happen here:
+//! Four more things happen here:
 //! - `pre` removes the `api-version` header progenitor adds to every request: PerspioTalk
 //!   defines no such header, and Azure API Management can be configured to route on one.
 //! - a middleware failure (which `exec` cannot return as a `reqwest::Error`) travels in a
@@ -13,12 +13,16 @@
 //!   operation and the whole cause chain, and [`call()`](crate::error) gets the typed error.
 //! - error bodies (status ≥ 400) are made JSON so that the shared `ApiError` schema always
 //!   decodes: an empty body becomes `null`, a body that is not JSON becomes a JSON string.
+//! - a body no [`BodyLimitMiddleware`](crate::BodyLimitMiddleware) read (a stack built by
+//!   hand without it) is read here, bounded by [`DEFAULT_MAX_BODY_SIZE`]: no body reaches the
+//!   generated code's unbounded `bytes()` unread.
 
 use bytes::Bytes;
 use progenitor_client::{ClientHooks, Error as ProgenitorError, OperationInfo};
 use reqwest_middleware::ClientWithMiddleware;
 
-use crate::error::{MIDDLEWARE_FAILURE, cause_chain};
+use crate::body::{DEFAULT_MAX_BODY_SIZE, read_whole, was_read};
+use crate::error::{Error, MIDDLEWARE_FAILURE, cause_chain};
 use crate::generated::Client;
 
 /// The operation being sent, as a request extension: middlewares can read it with
@@ -52,24 +56,28 @@ impl ClientHooks<ClientWithMiddleware> for Client {
     ) -> reqwest::Result<reqwest::Response> {
         let mut extensions = http::Extensions::new();
         extensions.insert(OperationId(info.operation_id));
-        match self
+        let outcome = match self
             .inner
             .execute_with_extensions(request, &mut extensions)
             .await
         {
+            Ok(response) if !was_read(&response) => {
+                read_whole(response, DEFAULT_MAX_BODY_SIZE).await
+            }
+            other => other,
+        };
+        match outcome {
             Ok(response) if response.status().as_u16() >= 400 => {
                 Ok(json_error_body(response).await)
             }
             Ok(response) => Ok(response),
             Err(reqwest_middleware::Error::Reqwest(e)) => Err(e),
             Err(failure) => {
-                let message = format!(
-                    "{}: middleware failed: {}",
-                    info.operation_id,
-                    cause_chain(&failure)
-                );
-                // A `call()` in progress takes the typed error; `send()` gets the message.
-                let _ = MIDDLEWARE_FAILURE.try_with(|slot| slot.replace(Some(failure)));
+                let error = Error::from_middleware(info.operation_id, failure);
+                let message = cause_chain(&error);
+                // A `call()` (or `capture_failure`) in progress takes the typed error;
+                // `send()` gets the message.
+                let _ = MIDDLEWARE_FAILURE.try_with(|slot| slot.replace(Some(error)));
                 let mut synthetic = http::Response::new(Bytes::new());
                 synthetic
                     .extensions_mut()
@@ -104,7 +112,10 @@ async fn json_error_body(mut response: reqwest::Response) -> reqwest::Response {
     let body = match response.bytes().await {
         Ok(bytes) => bytes,
         // The body could not be read: say so in the body rather than lose the status.
-        Err(e) => json_string(&format!("(the error body could not be read: {e})")),
+        Err(e) => json_string(&format!(
+            "(the error body could not be read: {})",
+            cause_chain(&e.without_url())
+        )),
     };
     let body = if body.iter().all(u8::is_ascii_whitespace) {
         Bytes::from_static(b"null")
@@ -123,4 +134,87 @@ async fn json_error_body(mut response: reqwest::Response) -> reqwest::Response {
 
 fn json_string(text: &str) -> Bytes {
     Bytes::from(serde_json::Value::String(text.to_owned()).to_string())
+}
+
+/// Property tests of error bodies: whatever a server sends with an error status, the body the
+/// generated code decodes is JSON, and the message made of it is printable and bounded.
+#[cfg(test)]
+mod properties {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use proptest::prelude::*;
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::error::error_message;
+
+    fn any_json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>().prop_map(|f| json!(f)),
+            any::<String>().prop_map(Value::from),
+        ];
+        leaf.prop_recursive(3, 24, 5, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
+                prop::collection::btree_map(
+                    prop_oneof![
+                        Just("message".to_owned()),
+                        Just("error".to_owned()),
+                        any::<String>()
+                    ],
+                    inner,
+                    0..5
+                )
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    fn error_body(status: u16, body: Vec<u8>) -> Bytes {
+        let response = http::Response::builder().status(status).body(body).unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("a runtime");
+        runtime.block_on(async {
+            json_error_body(reqwest::Response::from(response))
+                .await
+                .bytes()
+                .await
+                .unwrap()
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            cases: 256,
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        })]
+
+        #[test]
+        fn any_error_body_becomes_json_and_json_stays_as_sent(
+            status in 400u16..600,
+            body in prop_oneof![
+                prop::collection::vec(any::<u8>(), 0..512),
+                any_json().prop_map(|v| v.to_string().into_bytes()),
+            ],
+        ) {
+            let rebuilt = error_body(status, body.clone());
+            let decoded: Value = serde_json::from_slice(&rebuilt).expect("always JSON");
+            if let Ok(sent) = serde_json::from_slice::<Value>(&body) {
+                prop_assert_eq!(decoded, sent);
+            }
+        }
+
+        #[test]
+        fn the_message_of_any_body_is_printable_and_bounded(body in any_json()) {
+            if let Some(message) = error_message(&body) {
+                prop_assert!(!message.chars().any(char::is_control), "{message:?}");
+                prop_assert!(!message.is_empty());
+                prop_assert!(message.chars().count() <= perspio_core::text::MAX_REMOTE_TEXT + 40);
+            }
+        }
+    }
 }

@@ -51,7 +51,16 @@
 //! progenitor adds an `api-version` header to every request; PerspioTalk defines none and
 //! Azure API Management may route on one, so the client removes it before sending.
 //!
+//! # Bounds
+//! Every response body is read whole before it is decoded, at most 64 MiB by default
+//! ([`ClientBuilder::with_max_body_size`], [`BodyLimitMiddleware`]); an answer over the limit
+//! is [`Error::BodyTooLarge`]. Server text in messages is neutralised and bounded, URLs are
+//! redacted. Every bound of the stack, with its default: the workspace README, "Bounds".
+//!
 //! # Limitations
+//! - A decoded body takes several times its size in memory (open JSON maps): a body at the
+//!   64 MiB limit can cost about a gigabyte. The body is decoded after it is read, not while
+//!   (the generated code decodes from one buffer).
 //! - Error bodies are not specified by PerspioTalk; they are handed over as JSON
 //!   ([`ApiErrorResponse::body`]): `null` for an empty body, a JSON string for a body that is
 //!   not JSON.
@@ -79,16 +88,18 @@ mod generated {
     include!(concat!(env!("OUT_DIR"), "/perspio_talk.rs"));
 }
 
+mod body;
 mod client;
 mod error;
 mod hooks;
 mod spec;
 
+pub use body::{BodyLimitMiddleware, DEFAULT_MAX_BODY_SIZE};
 pub use client::{
     ClientBuilder, DEFAULT_BASE_URL, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, ENV_BASE_URL,
     ENV_FLEET_SIZE, ENV_MEMCACHED_URL, ENV_REDIS_URL,
 };
-pub use error::{ApiErrorResponse, Error, cause_chain};
+pub use error::{ApiErrorResponse, Error, capture_failure, cause_chain, error_message};
 pub use generated::{Client, builder, types};
 pub use hooks::OperationId;
 pub use perspio_auth as auth;

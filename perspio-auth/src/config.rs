@@ -7,6 +7,7 @@ use url::{Host, Url};
 
 use crate::credentials::{ENV_SCOPE, ENV_TOKEN_URL};
 use crate::error::AuthError;
+use perspio_core::redact::redact_url;
 
 /// The Entra v2.0 token endpoint of the Perspio directory tenant.
 pub const DEFAULT_TOKEN_URL: &str =
@@ -48,6 +49,9 @@ pub const DEFAULT_TOKEN_RETRY_BASE: Duration = Duration::from_millis(500);
 pub const DEFAULT_TOKEN_RETRY_MAX: Duration = Duration::from_secs(5);
 /// Largest `Retry-After` that is honoured; longer values are cut to this.
 pub const DEFAULT_RETRY_AFTER_CAP: Duration = Duration::from_secs(10);
+/// Largest token-endpoint answer read, in bytes (64 KiB): an Entra token response, refresh and
+/// id tokens included, is a few kilobytes, and so is an Entra error.
+pub const DEFAULT_MAX_TOKEN_RESPONSE_SIZE: u64 = 64 * 1024;
 
 /// Everything about the middleware that is not a credential: endpoints, scope and timings.
 ///
@@ -111,6 +115,7 @@ pub(crate) struct TokenEndpointConfig {
     pub(crate) retry_base: Duration,
     pub(crate) retry_max: Duration,
     pub(crate) retry_after_cap: Duration,
+    pub(crate) max_response_size: u64,
     pub(crate) jitter: bool,
 }
 
@@ -124,6 +129,7 @@ impl Default for TokenEndpointConfig {
             retry_base: DEFAULT_TOKEN_RETRY_BASE,
             retry_max: DEFAULT_TOKEN_RETRY_MAX,
             retry_after_cap: DEFAULT_RETRY_AFTER_CAP,
+            max_response_size: DEFAULT_MAX_TOKEN_RESPONSE_SIZE,
             jitter: true,
         }
     }
@@ -156,7 +162,8 @@ impl AuthConfig {
     ///
     /// # Errors
     ///
-    /// [`AuthError::InvalidEnvVar`] naming the variable when it is empty or not a URL.
+    /// [`AuthError::InvalidEnvVar`] naming the variable when it is empty, not a URL, or not an
+    /// `http(s)` URL with a host.
     pub fn from_env() -> Result<Self, AuthError> {
         Self::default().with_env_overrides(|name| std::env::var(name).ok())
     }
@@ -171,10 +178,16 @@ impl AuthConfig {
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, AuthError> {
         if let Some(raw) = lookup(ENV_TOKEN_URL) {
-            self.token_url = Url::parse(raw.trim()).map_err(|e| AuthError::InvalidEnvVar {
+            let invalid = |reason: String| AuthError::InvalidEnvVar {
                 name: ENV_TOKEN_URL,
-                reason: format!("not a valid url: {e}"),
-            })?;
+                reason,
+            };
+            let url =
+                Url::parse(raw.trim()).map_err(|e| invalid(format!("not a valid url: {e}")))?;
+            if let Err(reason) = check_http_url(&url) {
+                return Err(invalid(reason.into()));
+            }
+            self.token_url = url;
         }
         if let Some(raw) = lookup(ENV_SCOPE) {
             if raw.trim().is_empty() {
@@ -334,6 +347,15 @@ impl AuthConfig {
         self
     }
 
+    /// Largest token-endpoint answer read, in bytes; a longer one (or one that declares a
+    /// longer `Content-Length`) is refused with [`AuthError::TokenResponseTooLarge`] as soon
+    /// as that is known, without reading the rest. Defaults to
+    /// [`DEFAULT_MAX_TOKEN_RESPONSE_SIZE`] (64 KiB).
+    pub fn with_max_token_response_size(mut self, bytes: u64) -> Self {
+        self.token_endpoint.max_response_size = bytes;
+        self
+    }
+
     /// The configured API base URL.
     pub fn api_base_url(&self) -> &Url {
         &self.api_base_url
@@ -356,13 +378,13 @@ impl AuthConfig {
             ("api_base_url", &self.api_base_url),
             ("token_url", &self.token_url),
         ] {
-            if url.host().is_none() || !matches!(url.scheme(), "http" | "https") {
+            if let Err(reason) = check_http_url(url) {
                 return Err(AuthError::InvalidConfig {
                     field,
-                    reason: "must be an http(s) url with a host".into(),
+                    reason: reason.into(),
                 });
             }
-            check_transport(url, self.allow_insecure_http)?;
+            check_transport(field, url, self.allow_insecure_http)?;
         }
         if self.scope.trim().is_empty() {
             return Err(AuthError::InvalidConfig {
@@ -374,12 +396,27 @@ impl AuthConfig {
     }
 }
 
-/// `https`, or `http` to a loopback host, or `http` anywhere when explicitly allowed.
-pub(crate) fn check_transport(url: &Url, allow_insecure_http: bool) -> Result<(), AuthError> {
+/// An `http(s)` URL with a host, or why not.
+fn check_http_url(url: &Url) -> Result<(), &'static str> {
+    if url.host().is_none() || !matches!(url.scheme(), "http" | "https") {
+        Err("must be an http(s) url with a host")
+    } else {
+        Ok(())
+    }
+}
+
+/// `https`, or `http` to a loopback host, or `http` anywhere when explicitly allowed; `field`
+/// names the URL's configuration field in the refusal.
+pub(crate) fn check_transport(
+    field: &'static str,
+    url: &Url,
+    allow_insecure_http: bool,
+) -> Result<(), AuthError> {
     match url.scheme() {
         "https" => Ok(()),
         "http" if allow_insecure_http || is_loopback(url) => Ok(()),
         _ => Err(AuthError::InsecureTransport {
+            field,
             origin: origin_of(url),
         }),
     }
@@ -394,17 +431,23 @@ pub(crate) fn is_loopback(url: &Url) -> bool {
     }
 }
 
-/// `scheme://host:port`, for messages.
+/// `scheme://host:port`, for messages: never user information, path or query; a URL without
+/// a tuple origin is shown redacted ([`redact_url`]).
 pub(crate) fn origin_of(url: &Url) -> String {
-    url.origin().ascii_serialization()
+    let origin = url.origin();
+    if origin.is_tuple() {
+        origin.ascii_serialization()
+    } else {
+        redact_url(url)
+    }
 }
 
 impl fmt::Debug for AuthConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AuthConfig")
-            .field("token_url", &self.token_url.as_str())
+            .field("token_url", &redact_url(&self.token_url))
             .field("scope", &self.scope)
-            .field("api_base_url", &self.api_base_url.as_str())
+            .field("api_base_url", &redact_url(&self.api_base_url))
             .field("allow_insecure_http", &self.allow_insecure_http)
             .field("jitter", &self.jitter)
             .field("timings", &self.timings)
@@ -455,6 +498,42 @@ mod tests {
     }
 
     #[test]
+    fn a_token_url_in_the_environment_that_is_not_http_is_refused_naming_the_variable() {
+        for raw in ["ftp://login.example/token", "mailto:someone@example.com"] {
+            let err = AuthConfig::default()
+                .with_env_overrides(|name| (name == "PERSPIO_TOKEN_URL").then(|| raw.into()))
+                .unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    AuthError::InvalidEnvVar {
+                        name: "PERSPIO_TOKEN_URL",
+                        ..
+                    }
+                ),
+                "{raw}: {err:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn urls_in_debug_output_and_refusals_are_redacted() {
+        let config = AuthConfig::default()
+            .with_token_url("https://u:pw@login.example/t?key=K3Y".parse().unwrap())
+            .with_api_base_url(
+                "http://me:s3cret@talk.example/?subscription-key=K3Y"
+                    .parse()
+                    .unwrap(),
+            );
+        let shown = format!("{config:?} {}", config.validate().unwrap_err());
+        assert!(
+            !shown.contains("K3Y") && !shown.contains("pw@") && !shown.contains("s3cret"),
+            "{shown}"
+        );
+        assert!(shown.contains("(api_base_url)"), "{shown}");
+    }
+
+    #[test]
     fn plain_http_is_allowed_only_for_loopback_unless_enabled() {
         for ok in [
             "http://127.0.0.1:8080",
@@ -463,10 +542,17 @@ mod tests {
             "http://localhost:1",
             "https://example.com",
         ] {
-            check_transport(&ok.parse().unwrap(), false).unwrap();
+            check_transport("token_url", &ok.parse().unwrap(), false).unwrap();
         }
-        let err = check_transport(&"http://10.0.0.1".parse().unwrap(), false).unwrap_err();
-        assert!(matches!(err, AuthError::InsecureTransport { .. }));
-        check_transport(&"http://10.0.0.1".parse().unwrap(), true).unwrap();
+        let err =
+            check_transport("token_url", &"http://10.0.0.1".parse().unwrap(), false).unwrap_err();
+        assert!(matches!(
+            err,
+            AuthError::InsecureTransport {
+                field: "token_url",
+                ..
+            }
+        ));
+        check_transport("token_url", &"http://10.0.0.1".parse().unwrap(), true).unwrap();
     }
 }

@@ -56,9 +56,11 @@ pub enum AuthError {
 
     /// Credentials would travel over plain `http` to a host that is not a loopback address.
     #[error(
-        "refusing to send credentials over plain http to {origin}: use https, a loopback address, or enable insecure http explicitly"
+        "refusing to send credentials over plain http to {origin} ({field}): use https or a loopback address, or allow plain http explicitly with AuthConfig::with_allow_insecure_http"
     )]
     InsecureTransport {
+        /// The configuration field of the URL: `api_base_url` or `token_url`.
+        field: &'static str,
         /// `scheme://host:port` of the refused URL.
         origin: String,
     },
@@ -84,10 +86,15 @@ pub enum AuthError {
     },
 
     /// The token endpoint did not produce a token within the overall deadline.
-    #[error("token endpoint gave no answer within the overall deadline of {deadline:?}")]
+    #[error(
+        "token endpoint gave no token within the overall deadline of {} ({attempts} attempt(s))",
+        perspio_core::retry_after::describe(*deadline)
+    )]
     TokenEndpointTimedOut {
         /// The configured overall deadline.
         deadline: Duration,
+        /// How many requests were started.
+        attempts: u32,
     },
 
     /// The token endpoint answered `429 Too Many Requests` on every attempt.
@@ -99,9 +106,40 @@ pub enum AuthError {
         attempts: u32,
     },
 
-    /// The token endpoint refused to issue a token (any status other than 200 and 429).
+    /// The token endpoint failed: it answered a server error (5xx) or Entra's
+    /// `temporarily_unavailable`, on every attempt. An outage, not a verdict on the
+    /// credentials: retryable.
     ///
-    /// The Entra fields are copied from the JSON error body when there is one.
+    /// The Entra fields are copied from the JSON error body when there is one, neutralised and
+    /// bounded like every remote text ([`perspio_core::text::remote`]).
+    #[error(
+        "token endpoint failed with status {status} after {attempts} attempt(s){}{}",
+        error.as_deref().map(|e| format!(" ({e})")).unwrap_or_default(),
+        error_description.as_deref().map(|d| format!(": {d}")).unwrap_or_default()
+    )]
+    TokenEndpointFailed {
+        /// The HTTP status of the last answer.
+        status: StatusCode,
+        /// Entra's `error`, e.g. `temporarily_unavailable`.
+        error: Option<String>,
+        /// Entra's `error_codes`.
+        error_codes: Vec<u64>,
+        /// Entra's `error_description`.
+        error_description: Option<String>,
+        /// Entra's `trace_id`.
+        trace_id: Option<String>,
+        /// Entra's `correlation_id`.
+        correlation_id: Option<String>,
+        /// How many requests were sent.
+        attempts: u32,
+    },
+
+    /// The token endpoint refused to issue a token: a client error (4xx) other than `429`,
+    /// for example Entra's `invalid_client`. The credentials, scope or request are wrong;
+    /// trying again does not help ([`AuthError::is_rejection`]).
+    ///
+    /// The Entra fields are copied from the JSON error body when there is one, neutralised and
+    /// bounded like every remote text ([`perspio_core::text::remote`]).
     #[error(
         "token endpoint rejected the request with status {status}{}{}",
         error.as_deref().map(|e| format!(" ({e})")).unwrap_or_default(),
@@ -124,11 +162,22 @@ pub enum AuthError {
         attempts: u32,
     },
 
-    /// The token endpoint answered 200 with a body that is not a usable token response.
+    /// The token endpoint answered 200 with a body that is not a usable token response (not
+    /// JSON, no `access_token`, a token outside the RFC 6750 character set or longer than
+    /// [`MAX_ACCESS_TOKEN_LEN`](crate::MAX_ACCESS_TOKEN_LEN), …).
     #[error("malformed token response: {reason}")]
     MalformedTokenResponse {
         /// What is wrong; never the body itself.
         reason: String,
+    },
+
+    /// The token endpoint's answer is longer than the configured limit; reading stopped there.
+    #[error(
+        "token endpoint answer too large: {size}; raise the limit with AuthConfig::with_max_token_response_size"
+    )]
+    TokenResponseTooLarge {
+        /// The limit and the declared length.
+        size: perspio_core::body::BodyTooLarge,
     },
 
     /// A [`TokenSource`](crate::TokenSource) or [`TokenStore`](crate::TokenStore) implementation failed.
@@ -151,23 +200,33 @@ impl AuthError {
             Self::TokenEndpointUnreachable { .. }
             | Self::TokenEndpointTimedOut { .. }
             | Self::TokenEndpointThrottled { .. } => true,
-            Self::TokenRejected { status, error, .. } => {
-                status.is_server_error() || error.as_deref() == Some("temporarily_unavailable")
-            }
+            Self::TokenEndpointFailed { .. } => true,
+            Self::TokenRejected { .. } => false,
             Self::Extension { .. } => true,
             Self::MissingEnvVar { .. }
             | Self::InvalidEnvVar { .. }
             | Self::InvalidConfig { .. }
             | Self::InsecureTransport { .. }
             | Self::CredentialsWouldLeak { .. }
-            | Self::MalformedTokenResponse { .. } => false,
+            | Self::MalformedTokenResponse { .. }
+            | Self::TokenResponseTooLarge { .. } => false,
         }
+    }
+
+    /// Whether the token endpoint refused the request on its merits ([`AuthError::TokenRejected`]:
+    /// a 4xx other than `429`, such as `invalid_client`): the credentials, tenant or scope
+    /// need fixing. An endpoint that is down, throttling, unreachable or answering garbage is
+    /// not a rejection: a script that rotates secrets should act on this predicate only.
+    pub fn is_rejection(&self) -> bool {
+        matches!(self, Self::TokenRejected { .. })
     }
 
     /// The HTTP status the token endpoint answered with, when the error comes from an answer.
     pub fn status(&self) -> Option<StatusCode> {
         match self {
-            Self::TokenRejected { status, .. } => Some(*status),
+            Self::TokenRejected { status, .. } | Self::TokenEndpointFailed { status, .. } => {
+                Some(*status)
+            }
             Self::TokenEndpointThrottled { .. } => Some(StatusCode::TOO_MANY_REQUESTS),
             Self::TokenEndpointUnreachable { source, .. } => source.status(),
             _ => None,
@@ -189,7 +248,9 @@ impl AuthError {
     /// Entra's `trace_id`, when the token endpoint sent one.
     pub fn trace_id(&self) -> Option<&str> {
         match self {
-            Self::TokenRejected { trace_id, .. } => trace_id.as_deref(),
+            Self::TokenRejected { trace_id, .. } | Self::TokenEndpointFailed { trace_id, .. } => {
+                trace_id.as_deref()
+            }
             _ => None,
         }
     }
@@ -197,7 +258,8 @@ impl AuthError {
     /// Entra's `correlation_id`, when the token endpoint sent one.
     pub fn correlation_id(&self) -> Option<&str> {
         match self {
-            Self::TokenRejected { correlation_id, .. } => correlation_id.as_deref(),
+            Self::TokenRejected { correlation_id, .. }
+            | Self::TokenEndpointFailed { correlation_id, .. } => correlation_id.as_deref(),
             _ => None,
         }
     }

@@ -40,7 +40,12 @@
 //! - **Token endpoint**: a dedicated client (no redirects, 5 s connect, 10 s per attempt, 30 s
 //!   overall), up to 3 attempts for transient failures with full-jitter backoff and
 //!   `Retry-After`; `invalid_client` and similar are not retried. Entra's error fields are in
-//!   [`AuthError::TokenRejected`].
+//!   [`AuthError::TokenRejected`] (a 4xx: the request was refused) and
+//!   [`AuthError::TokenEndpointFailed`] (a 5xx: an outage), neutralised and bounded like every
+//!   remote text. An answer is read up to 64 KiB
+//!   ([`AuthConfig::with_max_token_response_size`]); an access token outside the RFC 6750
+//!   character set or longer than [`MAX_ACCESS_TOKEN_LEN`] is refused as malformed. All the
+//!   bounds of the stack: the workspace README, "Bounds".
 //! - **401**: the request is retried once with a new token. The token is replaced only if it is
 //!   still the one the request carried; refreshes forced by 401 happen at most once per 30 s;
 //!   403 is never retried; a request whose body cannot be cloned (a stream) is sent with
@@ -100,10 +105,11 @@ pub use cache::TokenInfo;
 pub use config::{
     AuthConfig, DEFAULT_API_BASE_URL, DEFAULT_EXPIRY_MARGIN, DEFAULT_FAILURE_BACKOFF,
     DEFAULT_FALLBACK_TTL, DEFAULT_FORCED_REFRESH_INTERVAL, DEFAULT_LEASE_TTL,
-    DEFAULT_MAX_FAILURE_BACKOFF, DEFAULT_MAX_TOKEN_TTL, DEFAULT_REFRESH_JITTER,
-    DEFAULT_REFRESH_MARGIN, DEFAULT_RETRY_AFTER_CAP, DEFAULT_SCOPE, DEFAULT_TOKEN_ATTEMPT_TIMEOUT,
-    DEFAULT_TOKEN_CONNECT_TIMEOUT, DEFAULT_TOKEN_DEADLINE, DEFAULT_TOKEN_MAX_ATTEMPTS,
-    DEFAULT_TOKEN_RETRY_BASE, DEFAULT_TOKEN_RETRY_MAX, DEFAULT_TOKEN_URL,
+    DEFAULT_MAX_FAILURE_BACKOFF, DEFAULT_MAX_TOKEN_RESPONSE_SIZE, DEFAULT_MAX_TOKEN_TTL,
+    DEFAULT_REFRESH_JITTER, DEFAULT_REFRESH_MARGIN, DEFAULT_RETRY_AFTER_CAP, DEFAULT_SCOPE,
+    DEFAULT_TOKEN_ATTEMPT_TIMEOUT, DEFAULT_TOKEN_CONNECT_TIMEOUT, DEFAULT_TOKEN_DEADLINE,
+    DEFAULT_TOKEN_MAX_ATTEMPTS, DEFAULT_TOKEN_RETRY_BASE, DEFAULT_TOKEN_RETRY_MAX,
+    DEFAULT_TOKEN_URL,
 };
 pub use credentials::{
     AccessToken, ClientSecret, Credentials, ENV_CLIENT_ID, ENV_CLIENT_SECRET, ENV_SCOPE,
@@ -125,3 +131,4 @@ pub use source::{
     RefreshTokenSource, StaticTokenSource, Token, TokenSource,
 };
 pub use store::{InMemoryTokenStore, Lease, StoredToken, TokenStore};
+pub use token_endpoint::MAX_ACCESS_TOKEN_LEN;

@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, SystemTime};
 
 use reqwest::StatusCode;
@@ -14,6 +15,14 @@ use crate::config::TokenEndpointConfig;
 use crate::credentials::{AccessToken, RefreshToken};
 use crate::error::AuthError;
 use perspio_core::Clock;
+use perspio_core::body::{ReadError, read_limited};
+use perspio_core::redact::redact_url;
+use perspio_core::text;
+
+/// The longest access token accepted, in bytes. Entra access tokens are a few kilobytes (a
+/// JWT with many group claims stays under 10 KiB); a longer one would be refused by the
+/// gateway's header limits anyway, after a wasted request.
+pub const MAX_ACCESS_TOKEN_LEN: usize = 16 * 1024;
 
 /// A successful answer of the token endpoint.
 pub(crate) struct TokenResponse {
@@ -36,7 +45,7 @@ pub(crate) struct TokenEndpoint {
 impl fmt::Debug for TokenEndpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TokenEndpoint")
-            .field("url", &self.url.as_str())
+            .field("url", &redact_url(&self.url))
             .field("config", &self.config)
             .finish_non_exhaustive()
     }
@@ -74,9 +83,15 @@ impl TokenEndpoint {
         clock: &dyn Clock,
     ) -> Result<TokenResponse, AuthError> {
         let deadline = self.config.deadline;
-        match tokio::time::timeout(deadline, self.request_with_retries(form, clock)).await {
+        let attempts = AtomicU32::new(0);
+        match tokio::time::timeout(deadline, self.request_with_retries(form, clock, &attempts))
+            .await
+        {
             Ok(result) => result,
-            Err(_elapsed) => Err(AuthError::TokenEndpointTimedOut { deadline }),
+            Err(_elapsed) => Err(AuthError::TokenEndpointTimedOut {
+                deadline,
+                attempts: attempts.load(Ordering::Relaxed),
+            }),
         }
     }
 
@@ -84,10 +99,12 @@ impl TokenEndpoint {
         &self,
         form: &[(&str, &str)],
         clock: &dyn Clock,
+        attempts: &AtomicU32,
     ) -> Result<TokenResponse, AuthError> {
         let started = clock.now();
         let mut attempt = 1;
         loop {
+            attempts.store(attempt, Ordering::Relaxed);
             let failure = match self.attempt(form, clock, attempt).await {
                 Ok(response) => return Ok(response),
                 Err(failure) => failure,
@@ -96,7 +113,21 @@ impl TokenEndpoint {
                 return Err(failure.error);
             }
             let delay = match failure.retry_after {
-                Some(retry_after) => retry_after.min(self.config.retry_after_cap),
+                // Followed exactly once; from the second retry on, never below the backoff of
+                // the retry before, so that `Retry-After: 0` every time is no burst.
+                Some(retry_after) => {
+                    retry_after
+                        .min(self.config.retry_after_cap)
+                        .max(match attempt {
+                            1 => Duration::ZERO,
+                            _ => backoff_delay(
+                                self.config.retry_base,
+                                self.config.retry_max,
+                                attempt - 1,
+                                false,
+                            ),
+                        })
+                }
                 None => backoff_delay(
                     self.config.retry_base,
                     self.config.retry_max,
@@ -115,6 +146,7 @@ impl TokenEndpoint {
             }
             tracing::debug!(
                 attempt,
+                max_attempts = self.config.max_attempts,
                 delay_ms = delay.as_millis() as u64,
                 error = %failure.error,
                 "token request failed; retrying"
@@ -149,7 +181,21 @@ impl TokenEndpoint {
             .map_err(unreachable)?;
         let status = response.status();
         let retry_after = parse_retry_after(response.headers(), clock.now());
-        let body = response.bytes().await.map_err(unreachable)?;
+        let declared = response.content_length();
+        let body = read_limited(
+            response.bytes_stream(),
+            declared,
+            self.config.max_response_size,
+        )
+        .await
+        .map_err(|e| match e {
+            ReadError::Read(e) => unreachable(e),
+            ReadError::TooLarge(size) => AttemptFailure {
+                error: AuthError::TokenResponseTooLarge { size },
+                retryable: false,
+                retry_after: None,
+            },
+        })?;
 
         if status.is_success() {
             return parse_token_response(&body, issued_at).map_err(|error| AttemptFailure {
@@ -191,14 +237,10 @@ pub(crate) fn backoff_delay(base: Duration, max: Duration, attempt: u32, jitter:
     }
 }
 
-/// `Retry-After` as delay-seconds or an HTTP-date (relative to `now`).
+/// `Retry-After` as delay-seconds or an HTTP-date (relative to `now`), read by the stack's
+/// one parser ([`perspio_core::retry_after::parse`]).
 pub(crate) fn parse_retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
-    let raw = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
-    if let Ok(seconds) = raw.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
-    }
-    let date = httpdate::parse_http_date(raw).ok()?;
-    Some(elapsed_between(now, date))
+    perspio_core::retry_after::parse(headers.get(RETRY_AFTER)?.to_str().ok()?, now)
 }
 
 /// `expires_in` as a number or a string holding one. Missing, zero, negative, non-finite or
@@ -230,15 +272,26 @@ fn parse_token_response(body: &[u8], issued_at: SystemTime) -> Result<TokenRespo
         .as_object()
         .ok_or_else(|| malformed("body is not a json object"))?;
     let access_token = match object.get("access_token") {
-        Some(Value::String(token)) if !token.is_empty() => AccessToken::new(token.clone()),
-        Some(_) => return Err(malformed("access_token is not a non-empty string")),
+        Some(Value::String(token)) if token.len() > MAX_ACCESS_TOKEN_LEN => {
+            return Err(AuthError::MalformedTokenResponse {
+                reason: format!(
+                    "access_token is {} bytes long, more than the {MAX_ACCESS_TOKEN_LEN} accepted",
+                    token.len()
+                ),
+            });
+        }
+        Some(Value::String(token)) if is_b64token(token) => AccessToken::new(token.clone()),
+        Some(Value::String(token)) if token.is_empty() => {
+            return Err(malformed("access_token is empty"));
+        }
+        Some(Value::String(_)) => {
+            return Err(malformed(
+                "access_token has characters outside the RFC 6750 token set (letters, digits, -._~+/ and trailing =)",
+            ));
+        }
+        Some(_) => return Err(malformed("access_token is not a string")),
         None => return Err(malformed("access_token is missing")),
     };
-    if reqwest::header::HeaderValue::from_str(&format!("Bearer {}", access_token.expose_secret()))
-        .is_err()
-    {
-        return Err(malformed("access_token is not a valid header value"));
-    }
     match object.get("token_type") {
         None => {}
         Some(Value::String(kind)) if kind.eq_ignore_ascii_case("bearer") => {}
@@ -259,6 +312,17 @@ fn parse_token_response(body: &[u8], issued_at: SystemTime) -> Result<TokenRespo
     })
 }
 
+/// RFC 6750 §2.1 `b64token`: `1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
+/// Everything a bearer token may be; nothing that could end or split a header (CR, LF,
+/// spaces) or arrive as raw non-ASCII bytes.
+pub(crate) fn is_b64token(token: &str) -> bool {
+    let body = token.trim_end_matches('=');
+    !body.is_empty()
+        && body.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
+        })
+}
+
 trait ClassifyName {
     fn classify_name(&self) -> &'static str;
 }
@@ -274,22 +338,57 @@ impl ClassifyName for serde_json::Error {
     }
 }
 
-/// A [`AuthError::TokenRejected`] with Entra's fields when the body is Entra's JSON error.
-fn entra_error(status: StatusCode, body: &[u8], attempts: u32) -> AuthError {
+/// The error of an answer that is neither a token nor `429`, with Entra's fields when the
+/// body is Entra's JSON error: [`AuthError::TokenEndpointFailed`] for a server error or
+/// `temporarily_unavailable` (an outage), [`AuthError::TokenRejected`] for any other status.
+/// Every text field is remote text: neutralised and bounded ([`text::remote`]).
+pub(crate) fn entra_error(status: StatusCode, body: &[u8], attempts: u32) -> AuthError {
     let json: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
-    let text = |key: &str| json.get(key).and_then(Value::as_str).map(str::to_owned);
-    AuthError::TokenRejected {
-        status,
-        error: text("error"),
-        error_codes: json
-            .get("error_codes")
-            .and_then(Value::as_array)
-            .map(|codes| codes.iter().filter_map(Value::as_u64).collect())
-            .unwrap_or_default(),
-        error_description: text("error_description"),
-        trace_id: text("trace_id"),
-        correlation_id: text("correlation_id"),
-        attempts,
+    let text = |key: &str| {
+        json.get(key)
+            .and_then(Value::as_str)
+            .map(text::remote)
+            .filter(|t| !t.is_empty())
+    };
+    /// More codes than any Entra answer carries; the rest are dropped.
+    const MAX_ERROR_CODES: usize = 16;
+    let error = text("error");
+    let error_codes = json
+        .get("error_codes")
+        .and_then(Value::as_array)
+        .map(|codes| {
+            codes
+                .iter()
+                .filter_map(Value::as_u64)
+                .take(MAX_ERROR_CODES)
+                .collect()
+        })
+        .unwrap_or_default();
+    let (error_description, trace_id, correlation_id) = (
+        text("error_description"),
+        text("trace_id"),
+        text("correlation_id"),
+    );
+    if status.is_server_error() || error.as_deref() == Some("temporarily_unavailable") {
+        AuthError::TokenEndpointFailed {
+            status,
+            error,
+            error_codes,
+            error_description,
+            trace_id,
+            correlation_id,
+            attempts,
+        }
+    } else {
+        AuthError::TokenRejected {
+            status,
+            error,
+            error_codes,
+            error_description,
+            trace_id,
+            correlation_id,
+            attempts,
+        }
     }
 }
 
@@ -421,5 +520,133 @@ mod tests {
             entra_error(StatusCode::BAD_GATEWAY, b"", 1).is_retryable(),
             "5xx is transient"
         );
+    }
+}
+
+/// Property tests of the two parsers of the token endpoint's answers: whatever arrives, a
+/// typed result, no panic, and nothing unsafe to print.
+#[cfg(test)]
+mod properties {
+    #![allow(clippy::unwrap_used)]
+    use proptest::prelude::*;
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    fn config() -> ProptestConfig {
+        ProptestConfig {
+            cases: 256,
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        }
+    }
+
+    /// Any JSON value, a few levels deep, strings with any characters.
+    fn any_json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>().prop_map(|f| json!(f)),
+            any::<String>().prop_map(Value::from),
+        ];
+        leaf.prop_recursive(3, 24, 5, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
+                prop::collection::btree_map(any::<String>(), inner, 0..5)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// A token string: mostly RFC 6750 characters, sometimes anything.
+    fn token() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[A-Za-z0-9._~+/-]{1,80}={0,2}",
+            any::<String>(),
+            "[A-Za-z0-9]{0,4}[ \t\r\n\"=,;\u{0}\u{7f}\u{80}-\u{10ffff}][A-Za-z0-9]{0,4}",
+        ]
+    }
+
+    #[track_caller]
+    fn assert_printable(text: &str) {
+        assert!(!text.chars().any(char::is_control), "{text:?}");
+    }
+
+    proptest! {
+        #![proptest_config(config())]
+
+        #[test]
+        fn any_bytes_are_a_token_or_a_typed_refusal(body in prop::collection::vec(any::<u8>(), 0..512)) {
+            match parse_token_response(&body, SystemTime::UNIX_EPOCH) {
+                Ok(response) => {
+                    let token = response.access_token.expose_secret();
+                    prop_assert!(is_b64token(token) && token.len() <= MAX_ACCESS_TOKEN_LEN);
+                }
+                Err(error) => {
+                    prop_assert!(matches!(error, AuthError::MalformedTokenResponse { .. }), "{error:?}");
+                    assert_printable(&error.to_string());
+                }
+            }
+        }
+
+        #[test]
+        fn a_token_is_accepted_exactly_when_it_is_an_rfc_6750_b64token(
+            token in token(),
+            expires_in in any_json(),
+            scope in any_json(),
+            extra in any_json(),
+        ) {
+            let body = json!({
+                "token_type": "Bearer",
+                "access_token": token,
+                "expires_in": expires_in,
+                "scope": scope,
+                "refresh_token": extra,
+            });
+            let parsed = parse_token_response(body.to_string().as_bytes(), SystemTime::UNIX_EPOCH);
+            let acceptable = is_b64token(&token) && token.len() <= MAX_ACCESS_TOKEN_LEN;
+            prop_assert_eq!(parsed.is_ok(), acceptable, "{:?}", token);
+            if acceptable {
+                // What the cache will send must be a valid header value.
+                let header = format!("Bearer {token}");
+                prop_assert!(reqwest::header::HeaderValue::from_str(&header).is_ok());
+            }
+            if let Err(error) = parsed {
+                prop_assert!(!error.to_string().contains(&token) || token.len() < 4);
+            }
+        }
+
+        #[test]
+        fn an_error_answer_is_typed_printable_and_bounded(
+            status in 400u16..600,
+            body in prop_oneof![
+                any_json().prop_map(|v| v.to_string().into_bytes()),
+                prop::collection::vec(any::<u8>(), 0..256),
+                (any::<String>(), any::<String>(), any::<String>(), any::<String>()).prop_map(
+                    |(error, description, trace, correlation)| json!({
+                        "error": error,
+                        "error_description": description.repeat(40),
+                        "trace_id": trace.repeat(40),
+                        "correlation_id": correlation,
+                        "error_codes": [1, 2, 3],
+                    }).to_string().into_bytes()
+                ),
+            ],
+        ) {
+            let status = StatusCode::from_u16(status).unwrap();
+            let error = entra_error(status, &body, 1);
+            let shown = error.to_string();
+            assert_printable(&shown);
+            prop_assert!(shown.chars().count() <= 2 * (text::MAX_REMOTE_TEXT + 40) + 120, "{}", shown.len());
+            for field in [error.trace_id(), error.correlation_id()].into_iter().flatten() {
+                assert_printable(field);
+                prop_assert!(field.chars().count() <= text::MAX_REMOTE_TEXT + 40);
+            }
+            let outage = status.is_server_error()
+                || matches!(&error, AuthError::TokenEndpointFailed { error: Some(e), .. } if e == "temporarily_unavailable");
+            prop_assert_eq!(matches!(error, AuthError::TokenEndpointFailed { .. }), outage);
+            prop_assert_eq!(error.is_rejection(), !outage);
+        }
     }
 }

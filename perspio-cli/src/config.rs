@@ -15,18 +15,28 @@
 //!
 //! The store URLs have no flags: a password in a flag is visible in the process list.
 //!
+//! Every configuration error names the variable and the flag, whatever layer found it (the
+//! library's field names, such as `api_base_url`, are mapped through [`SETTINGS_BY_FIELD`]).
+//!
+//! Timeouts (see the README's "Bounds"): connect 5 s; an attempt that receives nothing for
+//! `--attempt-timeout` (10 s) is abandoned and retried, each retry announced on stderr; one
+//! call takes at most `--timeout` (60 s), all attempts and waits included; the token is
+//! obtained first, within the token endpoint's own 30 s (3 attempts).
+//!
 //! With `--sandbox` the variables are not read at all (a production setup in the shell never
 //! reaches the sandbox); the sandbox's demo values take their place, and flags still win, so
 //! `--sandbox --client-secret wrong` shows what a refused secret looks like.
+
+use std::io::Write as _;
+use std::time::Duration;
 
 use perspio_api::Client;
 use perspio_auth::{AuthConfig, AuthError, AuthMiddleware, Credentials};
 
 use perspio_policy::RetryConfig;
-use std::time::Duration;
 use url::Url;
 
-use crate::exit::{CliError, Exit, auth_error, cause_chain};
+use crate::exit::{CliError, Exit, cause_chain};
 use crate::output::OutputFormat;
 
 /// Options every subcommand takes.
@@ -91,7 +101,58 @@ pub(crate) struct GlobalArgs {
     /// The longest `Retry-After` (in seconds) the client waits out; a longer one is reported.
     #[arg(long, global = true, value_name = "SECONDS", default_value_t = 90)]
     pub(crate) max_retry_wait: u64,
+
+    /// The longest one call may take, in seconds, every attempt and wait included (the token
+    /// is obtained first, within its own 30 s).
+    #[arg(long, global = true, value_name = "SECONDS", default_value_t = 60.0, value_parser = seconds)]
+    pub(crate) timeout: f64,
+
+    /// An attempt that receives nothing for this many seconds is abandoned and, while
+    /// retries and time are left, tried again (said on stderr).
+    #[arg(long, global = true, value_name = "SECONDS", default_value_t = 10.0, value_parser = seconds)]
+    pub(crate) attempt_timeout: f64,
+
+    /// The largest answer read: a number of bytes, or with a unit (KiB, MiB, GiB).
+    #[arg(long, global = true, value_name = "SIZE", default_value = "64MiB", value_parser = byte_size)]
+    pub(crate) max_body_size: u64,
+
+    /// Send credentials over plain http to hosts that are not loopback addresses (a test
+    /// gateway on another machine). Anyone on the network path can read and reuse them; a
+    /// warning says so on every run.
+    #[arg(long, global = true)]
+    pub(crate) allow_insecure_http: bool,
 }
+
+/// Seconds, above zero and at most a day.
+fn seconds(raw: &str) -> Result<f64, String> {
+    match raw.trim().parse::<f64>() {
+        Ok(s) if s > 0.0 && s <= 86_400.0 => Ok(s),
+        _ => Err("a number of seconds above 0 and at most 86400".into()),
+    }
+}
+
+/// `1048576`, `512KiB`, `64MiB`, `1GiB` (also `K`/`M`/`G`, `KB`/`MB`/`GB` as binary units).
+pub(crate) fn byte_size(raw: &str) -> Result<u64, String> {
+    let raw = raw.trim();
+    let split = raw.find(|c: char| !c.is_ascii_digit()).unwrap_or(raw.len());
+    let (number, unit) = raw.split_at(split);
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        _ => return Err("a size such as 1048576, 512KiB, 64MiB or 1GiB".into()),
+    };
+    number
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(1u64 << shift))
+        .filter(|n| *n > 0)
+        .ok_or_else(|| "a size such as 1048576, 512KiB, 64MiB or 1GiB".into())
+}
+
+/// The connect timeout of the CLI: a host that does not accept within it is unreachable.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Every setting, by variable, with its flag.
 pub(crate) const SETTINGS: [(&str, &str); 7] = [
@@ -104,7 +165,27 @@ pub(crate) const SETTINGS: [(&str, &str); 7] = [
     (perspio_auth::ENV_SCOPE, "--scope"),
 ];
 
-fn flag_of(variable: &str) -> &'static str {
+/// The library's configuration field names ([`AuthError::InvalidConfig`],
+/// [`AuthError::InsecureTransport`]), by variable.
+pub(crate) const SETTINGS_BY_FIELD: [(&str, &str); 7] = [
+    ("client_id", perspio_auth::ENV_CLIENT_ID),
+    ("client_secret", perspio_auth::ENV_CLIENT_SECRET),
+    ("tenant_id", perspio_auth::ENV_TENANT_ID),
+    ("subscription_key", perspio_auth::ENV_SUBSCRIPTION_KEY),
+    ("api_base_url", perspio_api::ENV_BASE_URL),
+    ("token_url", perspio_auth::ENV_TOKEN_URL),
+    ("scope", perspio_auth::ENV_SCOPE),
+];
+
+/// `PERSPIO_X (--x)` for a library field name; the field itself if it is not a setting.
+fn setting_of_field(field: &str) -> String {
+    match SETTINGS_BY_FIELD.iter().find(|(f, _)| *f == field) {
+        Some((_, variable)) => format!("{variable} ({})", flag_of(variable)),
+        None => field.to_owned(),
+    }
+}
+
+pub(crate) fn flag_of(variable: &str) -> &'static str {
     SETTINGS
         .iter()
         .find(|(v, _)| *v == variable)
@@ -137,9 +218,12 @@ impl GlobalArgs {
     ) -> Result<Settings, CliError> {
         let lookup = |name: &str| self.flag(name).or_else(|| fallback(name));
         let credentials = Credentials::from_env_with(lookup).map_err(|e| setting_error(&e))?;
+        let attempt_timeout = Duration::from_secs_f64(self.attempt_timeout);
         let auth_config = AuthConfig::default()
             .with_env_overrides(lookup)
-            .map_err(|e| setting_error(&e))?;
+            .map_err(|e| setting_error(&e))?
+            .with_allow_insecure_http(self.allow_insecure_http)
+            .with_token_attempt_timeout(attempt_timeout);
         let base_url = lookup(perspio_api::ENV_BASE_URL)
             .unwrap_or_else(|| perspio_api::DEFAULT_BASE_URL.into());
         let api_url = Url::parse(base_url.trim()).map_err(|e| {
@@ -163,13 +247,17 @@ impl GlobalArgs {
             fleet,
             retry: RetryConfig::default()
                 .with_max_attempts(self.retries.saturating_add(1))
-                .with_max_retry_after(Duration::from_secs(self.max_retry_wait)),
+                .with_max_retry_after(Duration::from_secs(self.max_retry_wait))
+                .with_deadline(Duration::from_secs_f64(self.timeout)),
+            attempt_timeout,
+            max_body_size: self.max_body_size,
+            allow_insecure_http: self.allow_insecure_http,
         })
     }
 }
 
 /// A configuration error as one line naming the variable and its flag. Values are never shown.
-fn setting_error(error: &AuthError) -> CliError {
+pub(crate) fn setting_error(error: &AuthError) -> CliError {
     match error {
         AuthError::MissingEnvVar { name } => CliError::new(
             Exit::Usage,
@@ -181,6 +269,26 @@ fn setting_error(error: &AuthError) -> CliError {
         AuthError::InvalidEnvVar { name, reason } => CliError::new(
             Exit::Usage,
             format!("invalid setting {name} ({}): {reason}", flag_of(name)),
+        ),
+        AuthError::InvalidConfig { field, reason } => CliError::new(
+            Exit::Usage,
+            format!("invalid setting {}: {reason}", setting_of_field(field)),
+        ),
+        AuthError::InsecureTransport { field, origin } => CliError::new(
+            Exit::Usage,
+            format!(
+                "invalid setting {}: refusing to send credentials over plain http to {origin}; \
+                 use https or a loopback address, or pass --allow-insecure-http if the \
+                 network path is trusted",
+                setting_of_field(field)
+            ),
+        ),
+        AuthError::CredentialsWouldLeak { origin, allowed } => CliError::new(
+            Exit::Usage,
+            format!(
+                "invalid setting {}: requests go to {origin}, credentials belong to {allowed}",
+                setting_of_field("api_base_url")
+            ),
         ),
         other => CliError::new(
             Exit::Usage,
@@ -204,6 +312,9 @@ pub(crate) struct Settings {
     /// The fleet variables that are set, by name (store URLs may hold a password).
     fleet: Vec<(&'static str, String)>,
     retry: RetryConfig,
+    attempt_timeout: Duration,
+    max_body_size: u64,
+    allow_insecure_http: bool,
 }
 
 impl std::fmt::Debug for Settings {
@@ -239,11 +350,21 @@ impl Settings {
     /// # Errors
     /// [`Exit::Usage`] for unusable URLs; [`Exit::Other`] if the HTTP client cannot be built.
     pub(crate) fn connect(self) -> Result<Connection, CliError> {
+        if self.allow_insecure_http {
+            let _ = writeln!(
+                std::io::stderr().lock(),
+                "perspio: warning: --allow-insecure-http: credentials may travel unencrypted \
+                 to a host that is not loopback; anyone on the network path can read and reuse them"
+            );
+        }
         let fleet = self.fleet;
         let (client, auth) = Client::builder(self.credentials)
             .with_auth_config(self.auth_config)
             .with_base_url(self.base_url.clone())
             .with_retry(self.retry)
+            .with_connect_timeout(CONNECT_TIMEOUT.min(self.attempt_timeout))
+            .with_read_timeout(self.attempt_timeout)
+            .with_max_body_size(self.max_body_size)
             .with_fleet_env(|name| {
                 fleet
                     .iter()
@@ -261,17 +382,7 @@ impl Settings {
                         cause_chain(&e)
                     ),
                 ),
-                perspio_api::Error::AuthConfig(auth) => match &auth {
-                    AuthError::InvalidEnvVar { .. } | AuthError::MissingEnvVar { .. } => {
-                        setting_error(&auth)
-                    }
-                    _ => {
-                        let mut error = auth_error(&auth);
-                        error.exit = Exit::Usage;
-                        error.message = format!("invalid configuration: {}", cause_chain(&auth));
-                        error
-                    }
-                },
+                perspio_api::Error::AuthConfig(auth) => setting_error(&auth),
                 perspio_api::Error::InvalidStore { .. } => CliError::new(
                     Exit::Usage,
                     format!("invalid configuration: {}", cause_chain(&e)),
@@ -327,6 +438,28 @@ mod tests {
         assert_eq!(error.exit, Exit::Usage);
         assert!(error.message.contains("PERSPIO_TENANT_ID"), "{error}");
         assert!(error.message.contains("--tenant-id"), "{error}");
+    }
+
+    #[test]
+    fn sizes_take_binary_units() {
+        assert_eq!(byte_size("1048576"), Ok(1 << 20));
+        assert_eq!(byte_size("512KiB"), Ok(512 << 10));
+        assert_eq!(byte_size("64MiB"), Ok(64 << 20));
+        assert_eq!(byte_size("1 GiB"), Ok(1 << 30));
+        for bad in ["", "0", "lots", "-1", "99999999999GiB", "1.5MiB"] {
+            assert!(byte_size(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn every_library_field_name_maps_to_a_variable_and_its_flag() {
+        for (field, variable) in SETTINGS_BY_FIELD {
+            let shown = setting_of_field(field);
+            assert!(
+                shown.starts_with(variable) && shown.contains("(--"),
+                "{field}: {shown}"
+            );
+        }
     }
 
     #[test]

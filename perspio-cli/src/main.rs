@@ -244,9 +244,10 @@ async fn run_operation(
         "sending with the cached token"
     );
     let cli = Cli::new(connection.client, Printer::new(globals.output));
-    cli.execute(operation, matches)
-        .await
-        .map_err(|e| operation_error(operation.operation_id(), &e))
+    // The generated commands call progenitor's `send()`; a middleware failure (the request
+    // policy giving up, the body limit) comes back typed through `capture_failure`.
+    let (result, typed) = perspio_api::capture_failure(cli.execute(operation, matches)).await;
+    result.map_err(|e| operation_error(operation.operation_id(), &e, typed.as_ref()))
 }
 
 /// `perspio schema <operation>`: the operation's response schema, as JSON.

@@ -1,7 +1,10 @@
 //! What goes to stdout: JSON (pretty on a terminal, compact when piped) or a table.
 //!
-//! Output is written with `writeln!` to a locked stdout and write errors are ignored, so
-//! `perspio list-assets | head -1` ends quietly instead of panicking on a closed pipe.
+//! Output is written to a locked stdout and write errors are ignored, so
+//! `perspio list-assets | head -1` ends quietly instead of panicking on a closed pipe. JSON is
+//! encoded straight from the answer into a buffered stdout (no second copy of the value, no
+//! whole text in memory). Table cells and column names are server text on a terminal:
+//! control characters are neutralised ([`perspio_core::text`]) and cells are cut.
 
 use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
@@ -48,15 +51,18 @@ impl Printer {
 
     /// Prints any serialisable value in the chosen format.
     pub(crate) fn print<T: Serialize + ?Sized>(&self, value: &T) {
-        let value = serde_json::to_value(value).unwrap_or_else(|e| {
-            Value::String(format!("(the value could not be turned into JSON: {e})"))
-        });
-        let text = match self.format {
-            OutputFormat::Json => render_json(&value, self.pretty),
-            OutputFormat::Table => render_table(&value),
-        };
-        let mut stdout = std::io::stdout().lock();
-        let _ = writeln!(stdout, "{text}");
+        let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
+        match self.format {
+            OutputFormat::Json => {
+                let _ = write_json(&mut stdout, value, self.pretty);
+            }
+            OutputFormat::Table => {
+                let value = serde_json::to_value(value).unwrap_or_else(|e| {
+                    Value::String(format!("(the value could not be turned into JSON: {e})"))
+                });
+                let _ = writeln!(stdout, "{}", render_table(&value));
+            }
+        }
         let _ = stdout.flush();
     }
 }
@@ -115,13 +121,18 @@ impl CliConfig for Printer {
     }
 }
 
-fn render_json(value: &Value, pretty: bool) -> String {
-    let rendered = if pretty {
-        serde_json::to_string_pretty(value)
+/// `value` as JSON and a line end, encoded straight into `out`.
+fn write_json<T: Serialize + ?Sized>(
+    out: &mut impl Write,
+    value: &T,
+    pretty: bool,
+) -> std::io::Result<()> {
+    if pretty {
+        serde_json::to_writer_pretty(&mut *out, value)?;
     } else {
-        serde_json::to_string(value)
-    };
-    rendered.unwrap_or_else(|_| value.to_string())
+        serde_json::to_writer(&mut *out, value)?;
+    }
+    writeln!(out)
 }
 
 /// A list of objects as rows (columns: every key, in first-seen order); a list of scalars as
@@ -153,24 +164,26 @@ pub(crate) fn render_table(value: &Value) -> String {
         Value::Array(items) => grid(&["value"], items.iter().map(|v| vec![cell(v)]).collect()),
         Value::Object(map) => grid(
             &["field", "value"],
-            map.iter().map(|(k, v)| vec![k.clone(), cell(v)]).collect(),
+            map.iter().map(|(k, v)| vec![shown(k), cell(v)]).collect(),
         ),
         other => cell(other),
     }
 }
 
-/// A value as one table cell: text as is, nested values as compact JSON, cut to
-/// [`MAX_CELL_WIDTH`].
+/// A value as one table cell: text as is, nested values as compact JSON, neutralised and cut
+/// to [`MAX_CELL_WIDTH`].
 fn cell(value: &Value) -> String {
-    let text = match value {
+    match value {
         Value::Null => String::new(),
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    };
-    let text: String = text
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
+        Value::String(s) => shown(s),
+        other => shown(&other.to_string()),
+    }
+}
+
+/// Server text in a table: control characters and bidirectional overrides shown as escapes
+/// ([`perspio_core::text::sanitize`]), cut to [`MAX_CELL_WIDTH`].
+fn shown(text: &str) -> String {
+    let text = perspio_core::text::sanitize(text, MAX_CELL_WIDTH);
     if text.chars().count() > MAX_CELL_WIDTH {
         let cut: String = text.chars().take(MAX_CELL_WIDTH - 1).collect();
         format!("{cut}…")
@@ -197,7 +210,7 @@ fn grid(columns: &[&str], rows: Vec<Vec<String>>) -> String {
             .collect();
         padded.join("  ").trim_end().to_owned()
     };
-    let header: Vec<String> = columns.iter().map(|c| c.to_uppercase()).collect();
+    let header: Vec<String> = columns.iter().map(|c| shown(&c.to_uppercase())).collect();
     let mut out = vec![line(header)];
     out.extend(rows.into_iter().map(line));
     out.join("\n")
@@ -205,6 +218,7 @@ fn grid(columns: &[&str], rows: Vec<Vec<String>>) -> String {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use serde_json::json;
 
     use super::*;
@@ -230,9 +244,27 @@ mod tests {
         assert!(last.ends_with('…') && last.chars().count() == 7 + MAX_CELL_WIDTH);
     }
 
+    fn json(value: &Value, pretty: bool) -> String {
+        let mut out = Vec::new();
+        write_json(&mut out, value, pretty).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
     #[test]
     fn json_is_compact_when_piped() {
-        assert_eq!(render_json(&json!({"a": [1, 2]}), false), r#"{"a":[1,2]}"#);
-        assert!(render_json(&json!({"a": 1}), true).contains('\n'));
+        assert_eq!(json(&json!({"a": [1, 2]}), false), "{\"a\":[1,2]}\n");
+        assert!(json(&json!({"a": 1}), true).trim_end().contains('\n'));
+    }
+
+    #[test]
+    fn server_text_in_a_table_cannot_drive_the_terminal() {
+        let table = render_table(&json!([
+            {"id": "A\u{1b}]0;pwned\u{7}", "na\u{1b}[2Jme": "x\u{9b}31m"}
+        ]));
+        assert!(
+            !table.chars().any(|c| c.is_control() && c != '\n'),
+            "{table:?}"
+        );
+        assert!(table.contains("A\\e]0;pwned\\a"), "{table}");
     }
 }

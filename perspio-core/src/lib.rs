@@ -2,10 +2,12 @@
 //!
 //! - [`clock`]: the one [`Clock`] (wall and monotonic time, sleeps), with [`ManualClock`] for
 //!   tests. `perspio-auth` and `perspio-policy` re-export it.
+//! - [`body`]: a body someone else sends, read with a size bound ([`body::read_limited`]).
 //! - [`redact`]: URLs as they may appear in an error or a log line (no user information, no
 //!   query values).
 //! - [`text`]: remote text on its way into a message, neutralised (no terminal control
 //!   characters) and bounded ([`text::MAX_REMOTE_TEXT`]).
+//! - [`retry_after`]: the value of a `Retry-After` header, read the same way by every layer.
 //!
 //! Most users never name this crate: the client (`perspio-api`) and the middlewares re-export
 //! what they need.
@@ -13,8 +15,10 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod body;
 pub mod clock;
 pub mod redact;
+pub mod retry_after;
 pub mod text;
 
 pub use clock::{BoxFuture, Clock, ManualClock, SystemClock};

@@ -64,18 +64,42 @@ pub fn redact_str(raw: &str) -> String {
     }
     if let Some(query) = query {
         out.push('?');
-        let pairs: Vec<String> = query
-            .split('&')
-            .map(|pair| match pair.split_once('=') {
-                Some((name, _)) => format!("{name}={HIDDEN}"),
-                None if pair.is_empty() => String::new(),
-                // A bare `?secret` could itself be the secret.
-                None => HIDDEN.to_owned(),
-            })
-            .collect();
-        out.push_str(&pairs.join("&"));
+        out.push_str(&redact_query(query));
     }
     crate::text::sanitize(&out, crate::text::MAX_REMOTE_TEXT)
+}
+
+/// Removes from `url` itself what [`redact_url`] hides when it shows one: user information,
+/// query values and fragment. For a URL that travels inside an error of another library
+/// (`reqwest::Error::url_mut`), so that its message is safe to show.
+///
+/// ```
+/// let mut url = url::Url::parse("https://u:pw@h/p?subscription-key=K#f").unwrap();
+/// perspio_core::redact::scrub(&mut url);
+/// assert_eq!(url.as_str(), "https://h/p?subscription-key=***");
+/// ```
+pub fn scrub(url: &mut Url) {
+    // Both fail only for URLs that cannot carry user information in the first place.
+    let _ = url.set_username("");
+    let _ = url.set_password(None);
+    url.set_fragment(None);
+    if let Some(query) = url.query().map(redact_query) {
+        url.set_query(Some(&query));
+    }
+}
+
+/// `a=1&b=2&secret` → `a=***&b=***&***`.
+fn redact_query(query: &str) -> String {
+    let pairs: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((name, _)) => format!("{name}={HIDDEN}"),
+            None if pair.is_empty() => String::new(),
+            // A bare `?secret` could itself be the secret.
+            None => HIDDEN.to_owned(),
+        })
+        .collect();
+    pairs.join("&")
 }
 
 #[cfg(test)]

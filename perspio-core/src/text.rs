@@ -5,7 +5,9 @@
 //! `error_description`; printed raw, they set the window title, clear the screen or, on some
 //! terminals, write the clipboard. A server can also send megabytes of it. Every remote string
 //! that goes into an error's `Display`, a log line or the CLI's stderr goes through
-//! [`sanitize`] (or [`remote`], with the stack's one bound, [`MAX_REMOTE_TEXT`]).
+//! [`remote`] (the stack's one bound for a remote string, [`MAX_REMOTE_TEXT`]); a whole
+//! message line (an error and its causes) goes through [`message`] ([`MAX_MESSAGE`]), which
+//! neutralises whatever an error of another library may have quoted.
 //!
 //! JSON data output is not touched: it is escaped by the JSON encoder.
 //!
@@ -24,9 +26,19 @@ use std::fmt::Write as _;
 /// and the cut says how much was left out.
 pub const MAX_REMOTE_TEXT: usize = 300;
 
+/// The longest one-line message (an error with all its causes, as the CLI prints it or
+/// `perspio_api::cause_chain` renders it). Each remote part inside is already at most
+/// [`MAX_REMOTE_TEXT`]; this bounds the line as a whole.
+pub const MAX_MESSAGE: usize = 2000;
+
 /// [`sanitize`] with the stack's bound, [`MAX_REMOTE_TEXT`].
 pub fn remote(text: &str) -> String {
     sanitize(text, MAX_REMOTE_TEXT)
+}
+
+/// [`sanitize`] for a whole message line, bounded by [`MAX_MESSAGE`].
+pub fn message(text: &str) -> String {
+    sanitize(text, MAX_MESSAGE)
 }
 
 /// `text` made safe for a terminal and a single-line message, and cut to `max_chars`:

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use http::StatusCode;
+use perspio_core::retry_after::describe;
 
 /// What the request policy can fail with.
 ///
@@ -17,9 +18,11 @@ pub enum PolicyError {
     /// The call's overall deadline (covering every attempt and every wait) ran out, or the next
     /// wait would have run past it.
     #[error(
-        "call deadline of {deadline:?} exceeded after {elapsed:?} and {attempts} attempt(s){}",
+        "call deadline of {} exceeded after {} and {attempts} attempt(s){}",
+        describe(*deadline),
+        describe(*elapsed),
         match next_wait {
-            Some(wait) => format!("; the next wait of {wait:?} would have crossed it"),
+            Some(wait) => format!("; the next wait of {} would have crossed it", describe(*wait)),
             None => String::new(),
         }
     )]
@@ -38,6 +41,20 @@ pub enum PolicyError {
         /// The last transport error, if the last attempt failed with one.
         #[source]
         last_error: Option<reqwest_middleware::Error>,
+    },
+
+    /// Every attempt the configuration allows failed without an answer (connect error,
+    /// timeout, reset); the last failure is the source. Only for calls that made more than one
+    /// attempt: with retries off, the transport error itself is returned.
+    #[error("{attempts} attempt(s) failed in {}", describe(*elapsed))]
+    AttemptsExhausted {
+        /// Requests sent.
+        attempts: u32,
+        /// Time spent on the call, every attempt and wait included.
+        elapsed: Duration,
+        /// The failure of the last attempt (its URL without user information or query values).
+        #[source]
+        last_error: reqwest_middleware::Error,
     },
 
     /// The client-side rate limiter would have made the request wait longer than allowed.
@@ -85,6 +102,7 @@ impl PolicyError {
     pub fn is_retryable(&self) -> bool {
         match self {
             Self::DeadlineExceeded { .. }
+            | Self::AttemptsExhausted { .. }
             | Self::RateLimitWaitExceeded { .. }
             | Self::SharedBudgetUnavailable { .. } => true,
             Self::InvalidLimit { .. } | Self::InvalidStore { .. } => false,
@@ -96,9 +114,20 @@ impl PolicyError {
         match self {
             Self::DeadlineExceeded { next_wait, .. } => *next_wait,
             Self::RateLimitWaitExceeded { wait, .. } => Some(*wait),
-            Self::InvalidLimit { .. }
+            Self::AttemptsExhausted { .. }
+            | Self::InvalidLimit { .. }
             | Self::InvalidStore { .. }
             | Self::SharedBudgetUnavailable { .. } => None,
+        }
+    }
+
+    /// The number of attempts made, for the errors that count them.
+    pub fn attempts(&self) -> Option<u32> {
+        match self {
+            Self::DeadlineExceeded { attempts, .. } | Self::AttemptsExhausted { attempts, .. } => {
+                Some(*attempts)
+            }
+            _ => None,
         }
     }
 
@@ -125,5 +154,19 @@ impl PolicyError {
 impl From<PolicyError> for reqwest_middleware::Error {
     fn from(err: PolicyError) -> Self {
         reqwest_middleware::Error::Middleware(anyhow::Error::new(err))
+    }
+}
+
+/// `error` with the URL of a reqwest error inside it scrubbed
+/// ([`perspio_core::redact::scrub`]), so that the policy error's cause chain is safe to show.
+pub(crate) fn scrubbed(error: reqwest_middleware::Error) -> reqwest_middleware::Error {
+    match error {
+        reqwest_middleware::Error::Reqwest(mut e) => {
+            if let Some(url) = e.url_mut() {
+                perspio_core::redact::scrub(url);
+            }
+            reqwest_middleware::Error::Reqwest(e)
+        }
+        other => other,
     }
 }

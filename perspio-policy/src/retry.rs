@@ -8,7 +8,7 @@ use rand::Rng;
 use reqwest::{Request, Response};
 use reqwest_middleware::{Middleware, Next};
 
-use crate::error::PolicyError;
+use crate::error::{PolicyError, scrubbed};
 use crate::retry_after::parse_retry_after;
 use perspio_core::{Clock, SystemClock};
 
@@ -204,6 +204,18 @@ impl RetryConfig {
         }
     }
 
+    /// The shortest wait before retry number `retry` when the server advised one: none for
+    /// the first retry (the advice is followed exactly), then the backoff ceiling of the retry
+    /// before, so that a server answering `Retry-After: 0` every time still gets 500 ms, 1 s,
+    /// 2 s… (with the defaults) instead of a burst.
+    pub(crate) fn retry_after_floor(&self, retry: u32) -> Duration {
+        if retry <= 1 {
+            Duration::ZERO
+        } else {
+            self.backoff_ceiling(retry - 1)
+        }
+    }
+
     fn backoff_ceiling(&self, retry: u32) -> Duration {
         let factor = 1u32
             .checked_shl(retry.saturating_sub(1))
@@ -290,16 +302,25 @@ impl Reason {
 /// |---|---|---|
 /// | `429` | all (the server did not process it) | its `Retry-After`, else backoff |
 /// | 502, 503, 504 (configurable) | idempotent, or opted in with [`RetryNonIdempotent`] | its `Retry-After` if any, else backoff |
+///
+/// An advised wait is followed exactly on the first retry; from the second on it is at least
+/// the backoff ceiling of the retry before (500 ms, 1 s, … with the defaults), so that a
+/// server that answers `Retry-After: 0` every time is not hit in a burst.
 /// | connect error, timeout, connection reset/closed | idempotent, or opted in | backoff |
 /// | anything else, including errors of inner middlewares | — | not retried |
+///
+/// When the last allowed attempt fails without an answer, the call ends with
+/// [`PolicyError::AttemptsExhausted`] (attempts made, time spent, the last failure as its
+/// source); with one attempt allowed, the transport error itself comes back.
 ///
 /// Idempotent methods are GET, HEAD, PUT, DELETE, OPTIONS and TRACE. A `Retry-After` above
 /// [`max_retry_after`](RetryConfig::with_max_retry_after) is not waited out: the response
 /// goes back to the caller. A request whose body cannot be cloned (a stream) is sent once,
 /// as is, and never retried.
 ///
-/// Every retry emits a `WARN` tracing event (target `perspio_policy`) with `reason`, `delay`,
-/// `attempt`, `method` and `status`; decisions *not* to retry emit `DEBUG` events. Headers are
+/// Every retry emits a `WARN` tracing event (target `perspio_policy`, message
+/// `retrying request`) with `reason`, `delay` (and `delay_ms`), `attempt`, `max_attempts`,
+/// `method` and `status`; decisions *not* to retry emit `DEBUG` events. Headers are
 /// never logged.
 ///
 /// See the [crate docs](crate) for where it goes in the middleware stack.
@@ -368,7 +389,10 @@ impl RetryMiddleware {
                         );
                         None
                     }
-                    Some(advised) => Some((advised, Reason::RetryAfter)),
+                    Some(advised) => Some((
+                        advised.max(self.config.retry_after_floor(attempt)),
+                        Reason::RetryAfter,
+                    )),
                     None if too_many => {
                         Some((self.config.backoff(attempt), Reason::TooManyRequests))
                     }
@@ -498,7 +522,18 @@ impl RetryMiddleware {
             };
 
             if template.is_none() {
-                return outcome;
+                return match outcome {
+                    // Say how long the call tried and how often, not only how the last try ended.
+                    Err(reqwest_middleware::Error::Reqwest(e)) if attempt > 1 => {
+                        Err(PolicyError::AttemptsExhausted {
+                            attempts: attempt,
+                            elapsed: self.clock.instant().saturating_duration_since(call.start),
+                            last_error: scrubbed(reqwest_middleware::Error::Reqwest(e)),
+                        }
+                        .into())
+                    }
+                    other => other,
+                };
             }
             let Some((wait, reason)) = self.decide(&outcome, &method, may_repeat, attempt) else {
                 return outcome;
@@ -521,7 +556,7 @@ impl RetryMiddleware {
                     attempts: attempt,
                     next_wait: Some(wait),
                     last_status: status,
-                    last_error: outcome.err(),
+                    last_error: outcome.err().map(scrubbed),
                 }
                 .into());
             }
@@ -534,6 +569,7 @@ impl RetryMiddleware {
                 status = status.map(|s| s.as_u16()),
                 reason = reason.as_str(),
                 delay = ?wait,
+                delay_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
                 "retrying request"
             );
             drop(outcome);
@@ -596,6 +632,18 @@ mod tests {
         for method in [Method::POST, Method::PATCH] {
             assert!(!is_idempotent(&method), "{method}");
         }
+    }
+
+    #[test]
+    fn an_advised_wait_is_followed_exactly_once_then_never_below_the_previous_backoff() {
+        let config = RetryConfig::default().with_jitter(Jitter::None);
+        let floors: Vec<_> = (1..=4)
+            .map(|retry| config.retry_after_floor(retry))
+            .collect();
+        assert_eq!(
+            floors,
+            [0, 500, 1000, 2000].map(Duration::from_millis).to_vec()
+        );
     }
 
     #[test]

@@ -9,8 +9,9 @@ use http::header::RETRY_AFTER;
 ///
 /// Accepts both forms RFC 9110 allows: a number of seconds (`120`) and an HTTP date
 /// (`Wed, 21 Oct 2026 07:28:00 GMT`). A date in the past means "now": [`Duration::ZERO`].
-/// Returns `None` when the header is absent or unreadable, so the caller can fall back to its
-/// own backoff.
+/// Returns `None` when the header is absent or unusable (the rules of
+/// [`perspio_core::retry_after::parse`], shared with the token endpoint), so the caller can
+/// fall back to its own backoff.
 ///
 /// Public so that a client crate can expose the advised wait of a `429` handed back to its
 /// caller.
@@ -25,15 +26,7 @@ use http::header::RETRY_AFTER;
 /// assert_eq!(parse_retry_after(&headers, SystemTime::now()), Some(Duration::from_secs(42)));
 /// ```
 pub fn parse_retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
-    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
-    if value.is_empty() {
-        return None;
-    }
-    if value.bytes().all(|b| b.is_ascii_digit()) {
-        return value.parse::<u64>().ok().map(Duration::from_secs);
-    }
-    let at = httpdate::parse_http_date(value).ok()?;
-    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+    perspio_core::retry_after::parse(headers.get(RETRY_AFTER)?.to_str().ok()?, now)
 }
 
 #[cfg(test)]
@@ -86,5 +79,66 @@ mod tests {
             assert_eq!(parse_retry_after(&headers(value), now), None, "{value:?}");
         }
         assert_eq!(parse_retry_after(&HeaderMap::new(), now), None);
+    }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig {
+                cases: 512,
+                failure_persistence: None,
+                ..ProptestConfig::default()
+            })]
+
+            #[test]
+            fn any_header_bytes_give_a_wait_or_none_and_never_panic(
+                raw in prop::collection::vec(any::<u8>(), 0..64),
+                now in 0u64..=253_402_300_799,
+            ) {
+                let now = SystemTime::UNIX_EPOCH + Duration::from_secs(now);
+                if let Ok(value) = HeaderValue::from_bytes(&raw) {
+                    let mut headers = HeaderMap::new();
+                    headers.insert(RETRY_AFTER, value);
+                    let _ = parse_retry_after(&headers, now);
+                }
+            }
+
+            #[test]
+            fn any_text_is_read_only_as_whole_seconds_or_an_http_date(text in any::<String>()) {
+                let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+                let parsed = perspio_core::retry_after::parse(&text, now);
+                let trimmed = text.trim();
+                if parsed.is_some() && !trimmed.bytes().all(|b| b.is_ascii_digit()) {
+                    prop_assert!(httpdate::parse_http_date(trimmed).is_ok(), "{text:?}");
+                }
+                if trimmed.starts_with(['-', '+']) || trimmed.contains('.') && trimmed.len() < 8 {
+                    prop_assert_eq!(parsed, None, "{:?}", text);
+                }
+            }
+
+            #[test]
+            fn whole_seconds_are_that_many_seconds(seconds in any::<u64>(), pad in "[ \t]{0,3}") {
+                let value = format!("{pad}{seconds}{pad}");
+                prop_assert_eq!(
+                    perspio_core::retry_after::parse(&value, SystemTime::now()),
+                    Some(Duration::from_secs(seconds))
+                );
+            }
+
+            #[test]
+            fn an_http_date_is_the_wait_until_it_and_the_past_is_no_wait(
+                now in 0u64..=253_402_000_000,
+                offset in -100_000i64..100_000,
+            ) {
+                let now_time = SystemTime::UNIX_EPOCH + Duration::from_secs(now);
+                let at = now.saturating_add_signed(offset);
+                let date = httpdate::fmt_http_date(SystemTime::UNIX_EPOCH + Duration::from_secs(at));
+                let expected = Duration::from_secs(at.saturating_sub(now));
+                prop_assert_eq!(perspio_core::retry_after::parse(&date, now_time), Some(expected));
+            }
+        }
     }
 }

@@ -206,8 +206,9 @@ async fn send_reports_a_middleware_failure_as_custom_text_naming_the_operation_a
     let progenitor_client::Error::Custom(message) = error else {
         panic!("{error:?}");
     };
+    // The same text `call()`'s error shows.
     assert!(
-        message.starts_with("list_assets: middleware failed: "),
+        message.starts_with("list_assets: authentication failed: "),
         "{message}"
     );
     assert!(message.contains("invalid_client"), "{message}");

@@ -14,6 +14,7 @@ mod coverage;
 mod faults;
 mod fleet;
 mod helpers;
+mod hostile;
 mod one_clock;
 mod operations;
 mod policy;

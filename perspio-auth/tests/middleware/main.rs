@@ -4,6 +4,7 @@
 mod concurrency;
 mod headers;
 mod helpers;
+mod hostile;
 mod refresh;
 mod secrets;
 mod security;

@@ -124,6 +124,7 @@ async fn secrets_are_absent_from_every_error() {
             "access_token": TOKEN_A, "token_type": "pop"
         })),
         ResponseTemplate::new(200).set_body_string(format!("{TOKEN_A} not json")),
+        ResponseTemplate::new(200).set_body_string(format!("{TOKEN_A}{}", " ".repeat(70_000))),
         token_response(TOKEN_A, 3599).set_delay(Duration::from_secs(2)),
     ] {
         f.server.reset().await;
@@ -177,7 +178,7 @@ async fn secrets_are_absent_from_every_error() {
 
     // Assert: every error, in every rendering, with its whole source chain.
     let kinds: std::collections::HashSet<_> = errors.iter().map(std::mem::discriminant).collect();
-    assert_eq!(kinds.len(), 11, "covers every variant: {errors:#?}");
+    assert_eq!(kinds.len(), 13, "covers every variant: {errors:#?}");
     for err in &errors {
         let mut shown = format!("{err} {err:?} {:#}", anyhow::Error::new(err.clone()));
         let mut source = std::error::Error::source(err);

@@ -8,7 +8,7 @@ use wiremock::ResponseTemplate;
 use crate::helpers::*;
 
 #[tokio::test]
-async fn a_500_from_the_token_endpoint_is_retried_to_three_attempts_then_reported() {
+async fn a_500_from_the_token_endpoint_is_retried_to_three_attempts_then_reported_as_an_outage() {
     let f = Fixture::start().await;
     token_endpoint()
         .respond_with(ResponseTemplate::new(500))
@@ -21,10 +21,15 @@ async fn a_500_from_the_token_endpoint_is_retried_to_three_attempts_then_reporte
 
     let auth = auth_error(&err);
     assert!(
-        matches!(auth, AuthError::TokenRejected { status, attempts: 3, .. } if *status == 500),
+        matches!(auth, AuthError::TokenEndpointFailed { status, attempts: 3, .. } if *status == 500),
         "{auth:?}"
     );
     assert!(auth.is_retryable());
+    assert!(
+        !auth.is_rejection(),
+        "an outage is no verdict on the credentials"
+    );
+    assert!(!auth.to_string().contains("rejected"), "{auth}");
     assert_eq!(
         auth.status(),
         Some(reqwest::StatusCode::INTERNAL_SERVER_ERROR)
@@ -260,7 +265,7 @@ async fn the_overall_deadline_bounds_the_whole_acquisition() {
     let err = f.auth.token_info().await.unwrap_err();
 
     assert!(
-        matches!(err, AuthError::TokenEndpointTimedOut { deadline } if deadline == Duration::from_millis(150)),
+        matches!(err, AuthError::TokenEndpointTimedOut { deadline, attempts } if deadline == Duration::from_millis(150) && attempts >= 1),
         "{err:?}"
     );
     assert!(wall.elapsed() < Duration::from_secs(1));

@@ -48,12 +48,37 @@ impl Run {
         self
     }
 
-    /// The error is one line on stderr.
+    /// The error is one line, the last on stderr; any line before it is a retry notice.
     #[track_caller]
     pub(crate) fn assert_one_line_error(&self) -> &Self {
-        assert_eq!(self.stderr.lines().count(), 1, "{self:#?}");
-        assert!(self.stderr.starts_with("perspio: error: "), "{self:#?}");
+        let lines: Vec<&str> = self.stderr.lines().collect();
+        let errors = lines
+            .iter()
+            .filter(|l| l.starts_with("perspio: error: "))
+            .count();
+        assert_eq!(errors, 1, "{self:#?}");
+        assert!(
+            lines
+                .last()
+                .is_some_and(|l| l.starts_with("perspio: error: ")),
+            "{self:#?}"
+        );
+        for notice in &lines[..lines.len() - 1] {
+            assert!(
+                notice.starts_with("perspio: ") && notice.contains(" attempt ")
+                    || notice.contains(" request "),
+                "{self:#?}"
+            );
+        }
         self
+    }
+
+    /// The retry notices printed before the error.
+    pub(crate) fn notices(&self) -> Vec<&str> {
+        self.stderr
+            .lines()
+            .filter(|l| l.starts_with("perspio: ") && !l.starts_with("perspio: error: "))
+            .collect()
     }
 }
 

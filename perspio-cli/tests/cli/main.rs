@@ -8,6 +8,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod helpers;
+mod hostile;
 mod sandbox;
 mod schema;
 mod settings;

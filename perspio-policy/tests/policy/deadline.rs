@@ -53,8 +53,8 @@ async fn the_deadline_cuts_a_long_retry_after_short_with_a_typed_error() {
     assert_eq!(policy.suggested_wait(), Some(secs(60)));
     assert_eq!(
         policy.to_string(),
-        "call deadline of 30s exceeded after 0ns and 1 attempt(s); \
-         the next wait of 60s would have crossed it"
+        "call deadline of 30 s exceeded after 0 s and 1 attempt(s); \
+         the next wait of 60 s would have crossed it"
     );
 }
 

@@ -171,3 +171,26 @@ async fn a_503_with_retry_after_for_a_get_is_waited_out() {
     assert_eq!(response.status(), 200);
     assert_eq!(clock.sleeps(), vec![Duration::from_secs(20)]);
 }
+
+#[tokio::test]
+async fn a_retry_after_of_zero_that_repeats_is_still_backed_off_from_the_second_retry() {
+    // Arrange: a server that says "retry now" every time, then gives in.
+    let server = MockServer::start().await;
+    answers_then(
+        &server,
+        "GET",
+        ResponseTemplate::new(429).insert_header("Retry-After", "0"),
+        3,
+        ResponseTemplate::new(200),
+    )
+    .await;
+    let clock = ManualClock::new();
+    let client = retry_client(deterministic_retry(), &clock);
+
+    // Act
+    let response = client.get(server.uri()).send().await.unwrap();
+
+    // Assert: the first advice is followed exactly, then never below the previous backoff.
+    assert_eq!(response.status(), 200);
+    assert_eq!(clock.sleeps(), vec![secs(0), secs(1), secs(2)]);
+}

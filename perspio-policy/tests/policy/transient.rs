@@ -213,10 +213,14 @@ async fn a_connect_error_for_a_get_is_retried_up_to_max_attempts() {
     // Act
     let err = client.get(&url).send().await.unwrap_err();
 
-    // Assert: the last transport error comes back after 3 tries
-    match &err {
-        reqwest_middleware::Error::Reqwest(inner) => assert!(inner.is_connect(), "{err:?}"),
-        other => panic!("expected a reqwest error, got {other:?}"),
+    // Assert: after 3 tries, the last transport error comes back as the cause
+    match crate::helpers::policy_error(&err) {
+        perspio_policy::PolicyError::AttemptsExhausted {
+            attempts: 3,
+            last_error: reqwest_middleware::Error::Reqwest(inner),
+            ..
+        } => assert!(inner.is_connect(), "{err:?}"),
+        other => panic!("expected the attempts to be exhausted, got {other:?}"),
     }
     assert_eq!(clock.sleeps(), vec![secs(1), secs(2)]);
 }
@@ -244,4 +248,47 @@ async fn a_streaming_body_is_sent_once_and_not_retried() {
     // Assert: sent (not failed before sending), and the 503 returned without a retry
     assert_eq!(response.status(), 503);
     assert!(clock.sleeps().is_empty());
+}
+
+#[tokio::test]
+async fn when_every_attempt_fails_the_error_names_the_attempts_and_the_time_spent() {
+    // Arrange: every connection is reset.
+    let (url, connections) = reset_then_ok_server(usize::MAX).await;
+    let clock = ManualClock::new();
+    let client = retry_client(deterministic_retry().with_max_attempts(3), &clock);
+
+    // Act
+    let err = client
+        .get(format!("{url}/assets/v3/?subscription-key=K3Y"))
+        .send()
+        .await
+        .unwrap_err();
+
+    // Assert
+    assert_eq!(connections.load(Ordering::SeqCst), 3);
+    match crate::helpers::policy_error(&err) {
+        perspio_policy::PolicyError::AttemptsExhausted {
+            attempts, elapsed, ..
+        } => {
+            assert_eq!(*attempts, 3);
+            assert_eq!(*elapsed, secs(3), "backoff 1 s + 2 s on the virtual clock");
+        }
+        other => panic!("{other:?}"),
+    }
+    let chain = perspio_core_chain(&err);
+    assert!(chain.starts_with("3 attempt(s) failed in 3 s: "), "{chain}");
+    assert!(!chain.contains("K3Y"), "the url is shown redacted: {chain}");
+}
+
+/// The error and its causes, joined like anyhow's `{:#}`.
+fn perspio_core_chain(err: &reqwest_middleware::Error) -> String {
+    let policy = crate::helpers::policy_error(err);
+    let mut text = policy.to_string();
+    let mut source = std::error::Error::source(policy);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
