@@ -12,9 +12,9 @@ use crate::source::SourceError;
 /// The label of a [`SourceError`].
 pub(crate) fn of_source(e: &SourceError) -> String {
     match e {
-        SourceError::Unreadable { .. } | SourceError::FetchFailed { .. } => {
-            "read: cannot read".into()
-        }
+        SourceError::Unreadable { .. }
+        | SourceError::FetchFailed { .. }
+        | SourceError::FetchedNotASpec { .. } => "read: cannot read".into(),
         SourceError::Unparsable { .. } => "read: neither JSON nor YAML".into(),
         SourceError::NotOpenApi { why, .. } => format!("read: {}", generalise(why)),
     }

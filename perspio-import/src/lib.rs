@@ -21,7 +21,7 @@ pub use merge::MergeError;
 pub use normalize::{NormalizeError, Note, normalize};
 pub use refs::{BrokenRef, BrokenRefs};
 pub use report::{Change, Report, compare};
-pub use source::{FETCH_TIMEOUT, Format, Source, SourceError, load};
+pub use source::{FETCH_TIMEOUT, Format, MAX_FETCHED_SIZE, Source, SourceError, load};
 pub use surface::SurfaceError;
 pub use workspace::{API_MD, NORMALIZED, PROVENANCE, Plan, PlannedFile, SPEC, Stale, Workspace};
 

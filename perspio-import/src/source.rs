@@ -10,6 +10,9 @@ use crate::ImportError;
 
 /// How long a fetch of an `http(s)://` source may take.
 pub const FETCH_TIMEOUT: Duration = Duration::from_secs(30);
+/// The largest spec a fetch of an `http(s)://` source reads (the largest public specs are a
+/// few tens of MB); a longer answer is refused as it arrives.
+pub const MAX_FETCHED_SIZE: u64 = 128 * 1024 * 1024;
 
 /// Why one source could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +35,15 @@ pub enum SourceError {
         /// What reqwest said.
         #[source]
         source: reqwest::Error,
+    },
+    /// The URL answered with more than [`MAX_FETCHED_SIZE`] bytes, or with bytes that are not
+    /// UTF-8 text.
+    #[error("{location} did not answer with a spec: {why}")]
+    FetchedNotASpec {
+        /// The URL, redacted.
+        location: String,
+        /// What was wrong with the answer.
+        why: String,
     },
     /// The text is neither JSON nor YAML (its first character decides which parser says so).
     #[error("{location} is neither JSON nor YAML ({format} parse failed)")]
@@ -143,20 +155,46 @@ impl Source {
 }
 
 fn fetch(url: &str) -> Result<String, SourceError> {
+    use std::io::Read as _;
+
+    // A URL can carry a secret (a signed export link): errors show it redacted.
+    let location = perspio_core::redact::redact_str(url);
     let fetch_error = |source: reqwest::Error| SourceError::FetchFailed {
-        location: url.to_owned(),
-        source,
+        location: location.clone(),
+        source: source.without_url(),
+    };
+    let not_a_spec = |why: String| SourceError::FetchedNotASpec {
+        location: location.clone(),
+        why,
     };
     let client = reqwest::blocking::Client::builder()
         .timeout(FETCH_TIMEOUT)
         .build()
         .map_err(fetch_error)?;
-    client
+    let response = client
         .get(url)
         .send()
         .and_then(reqwest::blocking::Response::error_for_status)
-        .and_then(reqwest::blocking::Response::text)
-        .map_err(fetch_error)
+        .map_err(fetch_error)?;
+    if response
+        .content_length()
+        .is_some_and(|n| n > MAX_FETCHED_SIZE)
+    {
+        return Err(not_a_spec(format!(
+            "it announces more than {MAX_FETCHED_SIZE} bytes"
+        )));
+    }
+    let mut bytes = Vec::new();
+    response
+        .take(MAX_FETCHED_SIZE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| not_a_spec(format!("reading the answer failed: {e}")))?;
+    if bytes.len() as u64 > MAX_FETCHED_SIZE {
+        return Err(not_a_spec(format!(
+            "it is longer than {MAX_FETCHED_SIZE} bytes"
+        )));
+    }
+    String::from_utf8(bytes).map_err(|_| not_a_spec("it is not UTF-8 text".into()))
 }
 
 /// JSON when the first non-blank character opens an object, YAML otherwise.
@@ -218,6 +256,44 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
     use super::*;
+
+    /// A one-shot HTTP server on loopback answering with `head` and then `body_bytes` bytes.
+    fn server(head: &'static str, body_bytes: u64) -> String {
+        use std::io::{Read as _, Write as _};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            if let Ok((mut stream, _)) = listener.accept() {
+                let mut request = [0u8; 4096];
+                let _ = stream.read(&mut request);
+                let _ = stream.write_all(head.as_bytes());
+                let chunk = vec![b'a'; 64 * 1024];
+                let mut sent = 0;
+                while sent < body_bytes && stream.write_all(&chunk).is_ok() {
+                    sent += chunk.len() as u64;
+                }
+            }
+        });
+        format!("http://127.0.0.1:{port}/spec.yaml?sig=S3CRET-SIGNATURE")
+    }
+
+    #[test]
+    fn a_fetched_spec_over_the_size_bound_is_refused_as_it_arrives_and_the_url_is_redacted() {
+        for head in [
+            "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nContent-Length: 999999999999\r\n\r\n",
+        ] {
+            let url = server(head, MAX_FETCHED_SIZE + 1024 * 1024);
+            let err = Source::load(&url).unwrap_err();
+            let shown = format!("{err} {err:?}");
+            assert!(
+                matches!(err, SourceError::FetchedNotASpec { .. }),
+                "{shown}"
+            );
+            assert!(shown.contains("bytes"), "{shown}");
+            assert!(!shown.contains("S3CRET"), "{shown}");
+        }
+    }
 
     #[test]
     fn yaml_and_json_are_detected_by_content() {
