@@ -36,7 +36,7 @@ tokio::task_local! {
 /// }
 /// # }
 /// ```
-#[derive(Debug, thiserror::Error)]
+#[derive(thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The base URL is not an absolute `http(s)` URL without query or fragment.
@@ -150,8 +150,104 @@ pub enum Error {
     },
 }
 
+/// How much of a body `Debug` shows: a body can be as large as the body limit (64 MiB).
+const DEBUG_BODY_PREVIEW: usize = 512;
+
+/// A body in `Debug` output: its length and its first bytes, escaped.
+struct BodyPreview<'a>(&'a [u8]);
+
+impl std::fmt::Debug for BodyPreview<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shown = &self.0[..self.0.len().min(DEBUG_BODY_PREVIEW)];
+        write!(
+            f,
+            "{} bytes: {:?}",
+            self.0.len(),
+            bytes::Bytes::copy_from_slice(shown)
+        )?;
+        if shown.len() < self.0.len() {
+            f.write_str("…")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Debug for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Error::InvalidBaseUrl { url, reason } => f
+                .debug_struct("InvalidBaseUrl")
+                .field("url", url)
+                .field("reason", reason)
+                .finish(),
+            Error::AuthConfig(e) => f.debug_tuple("AuthConfig").field(e).finish(),
+            Error::HttpClient(e) => f.debug_tuple("HttpClient").field(e).finish(),
+            Error::InvalidStore { setting, source } => f
+                .debug_struct("InvalidStore")
+                .field("setting", setting)
+                .field("source", source)
+                .finish(),
+            Error::Middleware { operation, source } => f
+                .debug_struct("Middleware")
+                .field("operation", operation)
+                .field("source", source)
+                .finish(),
+            Error::Transport { operation, source } => f
+                .debug_struct("Transport")
+                .field("operation", operation)
+                .field("source", source)
+                .finish(),
+            Error::BodyTooLarge { operation, size } => f
+                .debug_struct("BodyTooLarge")
+                .field("operation", operation)
+                .field("size", size)
+                .finish(),
+            Error::Api {
+                operation,
+                response,
+            } => f
+                .debug_struct("Api")
+                .field("operation", operation)
+                .field("response", response)
+                .finish(),
+            Error::InvalidResponse {
+                operation,
+                body,
+                source,
+            } => f
+                .debug_struct("InvalidResponse")
+                .field("operation", operation)
+                .field("body", &BodyPreview(body))
+                .field("source", source)
+                .finish(),
+            Error::ResponseBody { operation, source } => f
+                .debug_struct("ResponseBody")
+                .field("operation", operation)
+                .field("source", source)
+                .finish(),
+            Error::UnexpectedStatus {
+                operation,
+                status,
+                body,
+            } => f
+                .debug_struct("UnexpectedStatus")
+                .field("operation", operation)
+                .field("status", status)
+                .field("body", &BodyPreview(body))
+                .finish(),
+            Error::InvalidRequest { operation, message } => f
+                .debug_struct("InvalidRequest")
+                .field("operation", operation)
+                .field("message", message)
+                .finish(),
+        }
+    }
+}
+
 /// An error answer from PerspioTalk: status, headers and body.
-#[derive(Debug, Clone)]
+///
+/// Its `Debug` shows the body's first bytes only (a body can be as large as the body limit).
+#[derive(Clone)]
 #[non_exhaustive]
 pub struct ApiErrorResponse {
     /// The HTTP status.
@@ -161,6 +257,16 @@ pub struct ApiErrorResponse {
     /// The body as JSON: whatever JSON was sent, `null` for an empty body, a JSON string for a
     /// body that is not JSON. Its shape is not documented: do not match on its text.
     pub body: serde_json::Value,
+}
+
+impl std::fmt::Debug for ApiErrorResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiErrorResponse")
+            .field("status", &self.status)
+            .field("headers", &self.headers)
+            .field("body", &BodyPreview(self.body.to_string().as_bytes()))
+            .finish()
+    }
 }
 
 /// An error and its causes on one line, `error: cause: cause` (like anyhow's `{:#}`), without
@@ -512,6 +618,47 @@ async fn unexpected(operation: &'static str, response: reqwest::Response) -> Err
             operation,
             status,
             body,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn debug_output_shows_a_bounded_preview_of_a_large_body() {
+        let body = Bytes::from(vec![b'x'; 1 << 20]);
+        let source = serde_json::from_slice::<serde_json::Value>(b"{").unwrap_err();
+        let errors = [
+            Error::InvalidResponse {
+                operation: "list_assets",
+                body: body.clone(),
+                source,
+            },
+            Error::UnexpectedStatus {
+                operation: "list_assets",
+                status: StatusCode::ACCEPTED,
+                body: body.clone(),
+            },
+            Error::Api {
+                operation: "list_assets",
+                response: Box::new(ApiErrorResponse {
+                    status: StatusCode::BAD_REQUEST,
+                    headers: HeaderMap::new(),
+                    body: serde_json::Value::String("y".repeat(1 << 20)),
+                }),
+            },
+        ];
+        for error in errors {
+            let shown = format!("{error:?}");
+            assert!(
+                shown.len() < 2 * DEBUG_BODY_PREVIEW,
+                "{} bytes",
+                shown.len()
+            );
+            assert!(shown.contains("bytes: "), "{shown}");
         }
     }
 }
