@@ -26,7 +26,7 @@ mod check;
 mod error;
 mod generate;
 
-pub use build_script::{NORMALIZED_SPEC, build_script};
+pub use build_script::{DEP_SPEC_VAR, NORMALIZED_SPEC, SpecSource, build_script};
 pub use check::check;
 pub use error::{CodegenError, Problem};
 pub use generate::{GENERATED_HEADER, MAX_TOKENS, generate, generate_cli, load_spec};
