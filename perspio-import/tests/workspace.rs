@@ -284,3 +284,47 @@ fn the_demo_import_keeps_api_error_as_every_error_type() {
     }
     assert!(api_md.contains("`Client::get_assets_v3()`"), "{api_md}");
 }
+
+/// `cargo xtask corpus` type-checks generated clients in a scratch crate that stands in for
+/// perspio-api: it needs every perspio-api dependency the generated code names, at the
+/// workspace's version and features (reqwest without a TLS backend, on purpose).
+#[test]
+fn the_corpus_scratch_crate_has_what_generated_code_names_at_the_workspace_versions() {
+    let workspace = std::fs::read_to_string(project_root().join("Cargo.toml")).unwrap();
+    let deps = perspio_import::corpus::typecheck::MANIFEST
+        .split("[dependencies]\n")
+        .nth(1)
+        .unwrap();
+    let lines: Vec<&str> = deps
+        .lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect();
+    for line in lines.iter().filter(|l| !l.starts_with("reqwest = ")) {
+        assert!(
+            workspace.lines().any(|l| l == *line),
+            "corpus MANIFEST `{line}` is not the line of [workspace.dependencies]"
+        );
+    }
+
+    let spec_text = std::fs::read_to_string(project_root().join(SPEC)).unwrap();
+    let code = derive(&spec_text).unwrap().code;
+    let api_manifest =
+        std::fs::read_to_string(project_root().join("perspio-api/Cargo.toml")).unwrap();
+    let api_deps = api_manifest
+        .split("[dependencies]\n")
+        .nth(1)
+        .unwrap()
+        .split("\n[")
+        .next()
+        .unwrap();
+    for name in api_deps.lines().filter_map(|l| l.split(['.', ' ']).next()) {
+        let path = name.replace('-', "_");
+        if name.is_empty() || name.starts_with("perspio") || !code.contains(&format!("{path}::")) {
+            continue;
+        }
+        assert!(
+            lines.iter().any(|l| l.starts_with(&format!("{name} = "))),
+            "the generated code names `{path}::`, but the corpus MANIFEST has no `{name}`"
+        );
+    }
+}
