@@ -94,3 +94,8 @@ pub use hooks::OperationId;
 pub use perspio_auth as auth;
 pub use progenitor_client::{self, ResponseValue};
 pub use spec::NORMALIZED_SPEC;
+
+/// The README's example, compiled by `cargo test` as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
