@@ -17,6 +17,15 @@ use crate::generated::Client;
 pub const DEFAULT_BASE_URL: &str = "https://talk.perspio.io";
 /// The variable [`ClientBuilder::from_env`] reads the base URL from.
 pub const ENV_BASE_URL: &str = "PERSPIO_BASE_URL";
+/// The variable [`ClientBuilder::from_env`] reads a fleet's Redis from
+/// (`ClientBuilder::with_redis`; feature `redis`).
+pub const ENV_REDIS_URL: &str = "PERSPIO_REDIS_URL";
+/// The variable [`ClientBuilder::from_env`] reads a fleet's Memcached from
+/// (`ClientBuilder::with_memcached`; feature `memcached`).
+pub const ENV_MEMCACHED_URL: &str = "PERSPIO_MEMCACHED_URL";
+/// The variable [`ClientBuilder::from_env`] reads the fleet's size from
+/// ([`ClientBuilder::with_fleet_size`]).
+pub const ENV_FLEET_SIZE: &str = "PERSPIO_FLEET_SIZE";
 /// Default timeout of one HTTP attempt, connect to last body byte.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default connect timeout of one HTTP attempt.
@@ -134,6 +143,16 @@ pub struct ClientBuilder {
     retry: RetryConfig,
     rate_limit: Option<RateLimit>,
     clock: Arc<dyn Clock>,
+    fleet: Fleet,
+}
+
+/// Where a fleet shares its state, and how big it is.
+#[derive(Debug, Clone)]
+struct Fleet {
+    /// The Redis URL and the setting it came from (for errors).
+    redis: Option<(String, &'static str)>,
+    memcached: Option<(String, &'static str)>,
+    size: u32,
 }
 
 impl ClientBuilder {
@@ -159,6 +178,11 @@ impl ClientBuilder {
             retry: RetryConfig::default(),
             rate_limit: None,
             clock: Arc::new(SystemClock),
+            fleet: Fleet {
+                redis: None,
+                memcached: None,
+                size: 1,
+            },
         }
     }
 
@@ -167,8 +191,14 @@ impl ClientBuilder {
     /// `PERSPIO_TOKEN_URL` and `PERSPIO_SCOPE` when set; the base URL from
     /// `PERSPIO_BASE_URL` when set.
     ///
+    /// A fleet: `PERSPIO_REDIS_URL` shares the token and the rate budget through Redis (and
+    /// turns on the documented rate limits, shared by the fleet); `PERSPIO_MEMCACHED_URL`
+    /// shares the token through Memcached instead; `PERSPIO_FLEET_SIZE` is the number of
+    /// processes (see [`with_fleet_size`](Self::with_fleet_size)).
+    ///
     /// # Errors
-    /// [`Error::AuthConfig`] naming the variable that is missing or malformed.
+    /// [`Error::AuthConfig`] naming the variable that is missing or malformed (also a store
+    /// variable set while the crate was built without the store's feature).
     pub fn from_env() -> Result<Self, Error> {
         Self::from_env_with(|name| std::env::var(name).ok())
     }
@@ -186,7 +216,63 @@ impl ClientBuilder {
         if let Some(base_url) = lookup(ENV_BASE_URL) {
             builder = builder.with_base_url(base_url);
         }
-        Ok(builder)
+        builder.with_fleet_env(&lookup)
+    }
+
+    /// The fleet settings of the environment, read through `lookup`: `PERSPIO_REDIS_URL`
+    /// (`with_redis`, feature `redis`, and the documented rate limits, shared by the
+    /// fleet, unless a rate limit is already set), `PERSPIO_MEMCACHED_URL`
+    /// (`with_memcached`, feature `memcached`), `PERSPIO_FLEET_SIZE`
+    /// ([`with_fleet_size`](Self::with_fleet_size)). [`from_env`](Self::from_env) calls it.
+    ///
+    /// # Errors
+    /// [`Error::AuthConfig`] with [`perspio_auth::AuthError::InvalidEnvVar`] naming the
+    /// variable: a fleet size that is not a whole number ≥ 1, or a store variable set while
+    /// this crate was built without the store's feature.
+    pub fn with_fleet_env(
+        mut self,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, Error> {
+        let invalid = |name: &'static str, reason: String| {
+            Error::AuthConfig(perspio_auth::AuthError::InvalidEnvVar { name, reason })
+        };
+        let unsupported = |name: &'static str, feature: &str| {
+            invalid(
+                name,
+                format!(
+                    "this program was built without perspio-api's `{feature}` feature; unset it or enable the feature"
+                ),
+            )
+        };
+        if let Some(url) = lookup(ENV_REDIS_URL).filter(|v| !v.trim().is_empty()) {
+            if !cfg!(feature = "redis") {
+                return Err(unsupported(ENV_REDIS_URL, "redis"));
+            }
+            self.fleet.redis = Some((url, ENV_REDIS_URL));
+            self.rate_limit = self
+                .rate_limit
+                .or_else(|| Some(RateLimit::perspio_documented()));
+        }
+        if let Some(url) = lookup(ENV_MEMCACHED_URL).filter(|v| !v.trim().is_empty()) {
+            if !cfg!(feature = "memcached") {
+                return Err(unsupported(ENV_MEMCACHED_URL, "memcached"));
+            }
+            self.fleet.memcached = Some((url, ENV_MEMCACHED_URL));
+        }
+        if let Some(raw) = lookup(ENV_FLEET_SIZE) {
+            self.fleet.size = raw
+                .trim()
+                .parse::<u32>()
+                .ok()
+                .filter(|n| *n >= 1)
+                .ok_or_else(|| {
+                    invalid(
+                        ENV_FLEET_SIZE,
+                        "must be a whole number of processes, at least 1".into(),
+                    )
+                })?;
+        }
+        Ok(self)
     }
 
     /// The PerspioTalk host (a trailing `/` is ignored). Credentials are sent to this host
@@ -236,6 +322,52 @@ impl ClientBuilder {
         self
     }
 
+    /// Shares state with every process of the fleet through the Redis at `url`
+    /// (`redis://[:password@]host[:port][/db]`, `rediss://…` for TLS, `redis+unix:///path`):
+    ///
+    /// - the token: one sealed record for the application, fetched by one process at a time
+    ///   (see [`perspio_auth::AuthMiddlewareBuilder::with_shared_store`]), unless
+    ///   [`with_memcached`](Self::with_memcached) is also set;
+    /// - the rate budget, when a rate limit is set ([`with_rate_limit`](Self::with_rate_limit)):
+    ///   one budget for the fleet (see [`perspio_policy::SharedRateLimit`]).
+    ///
+    /// A store that is down or slow never fails a call: after one short timeout its circuit
+    /// breaker opens, tokens are fetched directly and the rate limit falls back to a local
+    /// share ([`with_fleet_size`](Self::with_fleet_size)); recovery is automatic. The URL is
+    /// checked by [`build`](Self::build) and shown only redacted.
+    ///
+    /// ```no_run
+    /// # fn run() -> Result<(), perspio_api::Error> {
+    /// # let credentials = perspio_api::auth::Credentials::from_env().map_err(perspio_api::Error::AuthConfig)?;
+    /// let client = perspio_api::Client::builder(credentials)
+    ///     .with_redis("rediss://:password@cache.example:6380/0")
+    ///     .with_rate_limit(perspio_api::policy::RateLimit::perspio_documented())
+    ///     .with_fleet_size(8)
+    ///     .build()?;
+    /// # let _ = client; Ok(()) }
+    /// ```
+    #[cfg(feature = "redis")]
+    pub fn with_redis(mut self, url: impl Into<String>) -> Self {
+        self.fleet.redis = Some((url.into(), "the redis url"));
+        self
+    }
+
+    /// Shares the token with every process of the fleet through the Memcached at `url`
+    /// (`memcache://host:port`). Memcached holds the token only (no scripts, no server clock);
+    /// a shared rate budget needs [`with_redis`](Self::with_redis).
+    #[cfg(feature = "memcached")]
+    pub fn with_memcached(mut self, url: impl Into<String>) -> Self {
+        self.fleet.memcached = Some((url.into(), "the memcached url"));
+        self
+    }
+
+    /// How many processes share the application's budget. While the shared store is
+    /// unreachable, each limits itself to `limit / processes`. Defaults to 1.
+    pub fn with_fleet_size(mut self, processes: u32) -> Self {
+        self.fleet.size = processes.max(1);
+        self
+    }
+
     /// The one clock of the whole stack: token lifetimes and token-endpoint retries, retry
     /// backoff, `Retry-After` waits, the call deadline and the rate limiter all read and wait
     /// on it. Tests pass a [`perspio_auth::ManualClock`] and keep a clone to advance; a
@@ -250,24 +382,43 @@ impl ClientBuilder {
     ///
     /// # Errors
     /// [`Error::InvalidBaseUrl`], [`Error::AuthConfig`] (for example plain `http` to a host
-    /// that is not loopback), [`Error::HttpClient`].
+    /// that is not loopback), [`Error::InvalidStore`] (a fleet store URL), [`Error::HttpClient`].
     pub fn build(self) -> Result<Client, Error> {
+        self.build_with_auth().map(|(client, _)| client)
+    }
+
+    /// As [`build`](Self::build), and the client's authentication middleware: it shares the
+    /// client's token cache, for [`AuthMiddleware::token_info`] and friends.
+    ///
+    /// # Errors
+    /// As [`build`](Self::build).
+    pub fn build_with_auth(self) -> Result<(Client, AuthMiddleware), Error> {
         let base_url = normalize_base_url(&self.base_url)?;
         let api_url = Url::parse(&base_url).map_err(|_| Error::InvalidBaseUrl {
             url: self.base_url.clone(),
             reason: "not an absolute url",
         })?;
+        let stores = self.fleet.open(&self.clock)?;
         let auth = match self.auth {
             Auth::FromCredentials {
                 credentials,
                 config,
-            } => AuthMiddleware::builder(credentials)
-                .with_config(config.with_api_base_url(api_url))
-                .with_clock(Arc::clone(&self.clock))
-                .build()
-                .map_err(Error::AuthConfig)?,
+            } => {
+                let builder = AuthMiddleware::builder(credentials)
+                    .with_config(config.with_api_base_url(api_url))
+                    .with_clock(Arc::clone(&self.clock));
+                stores
+                    .with_token_store(builder)
+                    .build()
+                    .map_err(Error::AuthConfig)?
+            }
             Auth::Ready(auth) => auth,
         };
+        let rate_limit = self.rate_limit.map(|limit| {
+            stores
+                .rate_limiter(limit, &auth, self.fleet.size)
+                .with_clock(Arc::clone(&self.clock))
+        });
         let http = reqwest::Client::builder()
             .user_agent(USER_AGENT)
             .timeout(self.timeout)
@@ -278,12 +429,92 @@ impl ClientBuilder {
         let stack = perspio_policy::policy_stack(
             reqwest_middleware::ClientBuilder::new(http.clone()),
             RetryMiddleware::new(self.retry).with_clock(Arc::clone(&self.clock)),
-            self.rate_limit
-                .map(|limit| RateLimitMiddleware::new(limit).with_clock(Arc::clone(&self.clock))),
+            rate_limit,
         )
-        .with(auth)
+        .with(auth.clone())
         .build();
-        Ok(Client::new_with_client(&base_url, http, stack))
+        Ok((Client::new_with_client(&base_url, http, stack), auth))
+    }
+}
+
+/// The fleet's stores, opened.
+#[derive(Debug, Default)]
+struct Stores {
+    #[cfg(feature = "redis")]
+    redis: Option<perspio_store::RedisStore>,
+    #[cfg(feature = "memcached")]
+    memcached: Option<perspio_store::MemcachedStore>,
+}
+
+impl Fleet {
+    /// Opens (validates; nothing connects yet) the configured stores.
+    fn open(&self, clock: &Arc<dyn Clock>) -> Result<Stores, Error> {
+        #[allow(unused_mut, reason = "without store features nothing is opened")]
+        let mut stores = Stores::default();
+        let _ = clock;
+        #[cfg(feature = "redis")]
+        if let Some((url, setting)) = &self.redis {
+            stores.redis = Some(
+                perspio_store::RedisStore::open_with_clock(
+                    url,
+                    perspio_store::StoreConfig::default(),
+                    Arc::clone(clock),
+                )
+                .map_err(|source| Error::InvalidStore { setting, source })?,
+            );
+        }
+        #[cfg(feature = "memcached")]
+        if let Some((url, setting)) = &self.memcached {
+            stores.memcached = Some(
+                perspio_store::MemcachedStore::open_with_clock(
+                    url,
+                    perspio_store::StoreConfig::default(),
+                    Arc::clone(clock),
+                )
+                .map_err(|source| Error::InvalidStore { setting, source })?,
+            );
+        }
+        Ok(stores)
+    }
+}
+
+impl Stores {
+    /// The token store: Memcached when configured, else Redis, else the default.
+    fn with_token_store(
+        &self,
+        builder: perspio_auth::AuthMiddlewareBuilder,
+    ) -> perspio_auth::AuthMiddlewareBuilder {
+        #[cfg(feature = "memcached")]
+        if let Some(store) = &self.memcached {
+            return builder
+                .with_shared_store(perspio_auth::MemcachedTokenBackend::new(store.clone()));
+        }
+        #[cfg(feature = "redis")]
+        if let Some(store) = &self.redis {
+            return builder.with_shared_store(perspio_auth::RedisTokenBackend::new(store.clone()));
+        }
+        builder
+    }
+
+    /// The rate limiter: shared through Redis when configured, else local.
+    fn rate_limiter(
+        &self,
+        limit: RateLimit,
+        auth: &AuthMiddleware,
+        size: u32,
+    ) -> RateLimitMiddleware {
+        #[cfg(feature = "redis")]
+        if let Some(store) = &self.redis {
+            let shared = perspio_policy::SharedRateLimit::new(
+                store.clone(),
+                auth.tenant_id(),
+                auth.client_id(),
+            )
+            .with_expected_processes(size);
+            return RateLimitMiddleware::shared(limit, shared);
+        }
+        let _ = (auth, size);
+        RateLimitMiddleware::new(limit)
     }
 }
 
@@ -364,5 +595,89 @@ mod tests {
                 other => panic!("{raw}: {other:?}"),
             }
         }
+    }
+
+    fn env(extra: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |name| {
+            let base = [
+                ("PERSPIO_CLIENT_ID", "client"),
+                ("PERSPIO_CLIENT_SECRET", "secret"),
+                ("PERSPIO_TENANT_ID", "in-tenant"),
+                ("PERSPIO_SUBSCRIPTION_KEY", "key"),
+            ];
+            base.iter()
+                .chain(extra)
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| (*v).to_owned())
+        }
+    }
+
+    #[cfg(feature = "redis")]
+    #[test]
+    fn a_bad_redis_url_in_the_environment_is_refused_at_build_naming_the_variable_not_the_password()
+    {
+        let error = ClientBuilder::from_env_with(env(&[(
+            "PERSPIO_REDIS_URL",
+            "http://:hunter2@cache.example/",
+        )]))
+        .unwrap()
+        .build()
+        .unwrap_err();
+        let shown = cause_chain_of(&error);
+        assert!(matches!(
+            error,
+            Error::InvalidStore {
+                setting: "PERSPIO_REDIS_URL",
+                ..
+            }
+        ));
+        assert!(
+            shown.contains("PERSPIO_REDIS_URL") && shown.contains("scheme"),
+            "{shown}"
+        );
+        assert!(!shown.contains("hunter2"), "{shown}");
+    }
+
+    #[cfg(feature = "redis")]
+    #[test]
+    fn a_redis_url_in_the_environment_turns_on_the_documented_limits_shared() {
+        let builder =
+            ClientBuilder::from_env_with(env(&[("PERSPIO_REDIS_URL", "redis://127.0.0.1:1/")]))
+                .unwrap();
+        assert_eq!(builder.rate_limit, Some(RateLimit::perspio_documented()));
+        assert!(builder.build().is_ok(), "nothing connects at build time");
+    }
+
+    #[test]
+    fn a_fleet_size_that_is_not_a_whole_number_names_the_variable() {
+        for bad in ["0", "-1", "eight", ""] {
+            let error = ClientBuilder::from_env_with(move |name| {
+                if name == ENV_FLEET_SIZE {
+                    Some(bad.to_owned())
+                } else {
+                    env(&[])(name)
+                }
+            })
+            .unwrap_err();
+            assert!(
+                cause_chain_of(&error).contains("PERSPIO_FLEET_SIZE"),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[cfg(not(feature = "memcached"))]
+    #[test]
+    fn a_store_variable_without_its_feature_is_a_clear_error() {
+        let error = ClientBuilder::from_env_with(env(&[(
+            "PERSPIO_MEMCACHED_URL",
+            "memcache://127.0.0.1:11211",
+        )]))
+        .unwrap_err();
+        assert!(cause_chain_of(&error).contains("`memcached` feature"));
+    }
+
+    fn cause_chain_of(error: &Error) -> String {
+        crate::cause_chain(error)
     }
 }

@@ -50,6 +50,17 @@ pub enum Error {
     /// The HTTP client could not be built.
     #[error("cannot build the http client")]
     HttpClient(#[source] reqwest::Error),
+    /// A fleet store (Redis, Memcached) URL cannot be used; the cause says why, with the URL
+    /// redacted.
+    #[error("invalid {setting}")]
+    InvalidStore {
+        /// Where the URL came from: `PERSPIO_REDIS_URL`, `PERSPIO_MEMCACHED_URL`, or the
+        /// builder method.
+        setting: &'static str,
+        /// What is wrong with it.
+        #[source]
+        source: perspio_store::StoreError,
+    },
 
     /// A middleware (authentication, retry, rate limit) failed before a response arrived.
     /// [`Error::auth_error`] gives the typed authentication error when there is one.
@@ -190,7 +201,10 @@ impl Error {
     /// The operation a call error belongs to; `None` for construction errors.
     pub fn operation(&self) -> Option<&'static str> {
         match self {
-            Error::InvalidBaseUrl { .. } | Error::AuthConfig(_) | Error::HttpClient(_) => None,
+            Error::InvalidBaseUrl { .. }
+            | Error::AuthConfig(_)
+            | Error::HttpClient(_)
+            | Error::InvalidStore { .. } => None,
             Error::Middleware { operation, .. }
             | Error::Transport { operation, .. }
             | Error::Api { operation, .. }

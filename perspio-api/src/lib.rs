@@ -87,11 +87,13 @@ mod spec;
 
 pub use client::{
     ClientBuilder, DEFAULT_BASE_URL, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, ENV_BASE_URL,
+    ENV_FLEET_SIZE, ENV_MEMCACHED_URL, ENV_REDIS_URL,
 };
 pub use error::{ApiErrorResponse, Error, cause_chain};
 pub use generated::{Client, builder, types};
 pub use hooks::OperationId;
 pub use perspio_auth as auth;
+pub use perspio_policy as policy;
 pub use progenitor_client::{self, ResponseValue};
 pub use spec::NORMALIZED_SPEC;
 

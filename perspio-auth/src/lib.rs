@@ -119,7 +119,7 @@ pub use redirect::{MAX_SAME_ORIGIN_REDIRECTS, same_origin_redirect_policy};
 pub use shared::MemcachedTokenBackend;
 #[cfg(feature = "redis")]
 pub use shared::RedisTokenBackend;
-pub use shared::SharedBackend;
+pub use shared::{SharedBackend, shared_token_key};
 pub use source::{
     ClientCredentialsSource, DEFAULT_REFRESH_SCOPE, FetchContext, RefreshReason,
     RefreshTokenSource, StaticTokenSource, Token, TokenSource,

@@ -47,6 +47,8 @@ pub struct AuthMiddleware {
 struct Inner {
     cache: Arc<TokenCache>,
     api_base_url: Url,
+    client_id: String,
+    tenant_id: String,
     tenant_header: HeaderValue,
     subscription_key_header: HeaderValue,
 }
@@ -99,6 +101,16 @@ impl AuthMiddleware {
     /// The token could not be obtained.
     pub async fn token_info(&self) -> Result<TokenInfo, AuthError> {
         self.inner.cache.token_info().await
+    }
+
+    /// The Entra application (client id) the middleware authenticates as.
+    pub fn client_id(&self) -> &str {
+        &self.inner.client_id
+    }
+
+    /// The Perspio tenant id (`tid`) it sends.
+    pub fn tenant_id(&self) -> &str {
+        &self.inner.tenant_id
     }
 
     /// The cached token's metadata, if any, without calling the token endpoint.
@@ -262,8 +274,8 @@ impl AuthMiddlewareBuilder {
     }
 
     /// Shares the token with every process of the application through `backend` (Redis:
-    /// [`RedisTokenBackend`](crate::RedisTokenBackend), feature `redis`; Memcached:
-    /// [`MemcachedTokenBackend`](crate::MemcachedTokenBackend), feature `memcached`).
+    /// `RedisTokenBackend`, feature `redis`; Memcached:
+    /// `MemcachedTokenBackend`, feature `memcached`).
     ///
     /// One record per token URL, tenant, client id and scope, sealed with a key derived from
     /// the client secret (XChaCha20-Poly1305, HKDF-SHA256): the store never sees the secret or
@@ -330,6 +342,8 @@ impl AuthMiddlewareBuilder {
             inner: Arc::new(Inner {
                 cache: Arc::new(cache),
                 api_base_url: self.config.api_base_url,
+                client_id: self.credentials.client_id().to_owned(),
+                tenant_id: self.credentials.tenant_id().to_owned(),
                 tenant_header: self.credentials.tenant_header.clone(),
                 subscription_key_header: self.credentials.subscription_key_header.clone(),
             }),

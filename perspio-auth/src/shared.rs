@@ -40,8 +40,8 @@ const HEADER_LEN: usize = 1 + FINGERPRINT_LEN;
 
 /// A key-value store several processes share, holding opaque (already sealed) bytes.
 ///
-/// Implemented for Redis ([`RedisTokenBackend`], feature `redis`) and Memcached
-/// ([`MemcachedTokenBackend`], feature `memcached`); implement it to use another store.
+/// Implemented for Redis (`RedisTokenBackend`, feature `redis`) and Memcached
+/// (`MemcachedTokenBackend`, feature `memcached`); implement it to use another store.
 /// Errors are never fatal: the middleware logs them and fetches tokens directly.
 #[async_trait]
 pub trait SharedBackend: Send + Sync + fmt::Debug + 'static {
@@ -59,6 +59,30 @@ pub trait SharedBackend: Send + Sync + fmt::Debug + 'static {
 
     /// Deletes `key` only if its value starts with `prefix`, atomically; `true` when deleted.
     async fn delete_if_prefix(&self, key: &str, prefix: Vec<u8>) -> Result<bool, StoreError>;
+}
+
+/// A shared backend is a backend (so one `Arc<dyn SharedBackend>` can serve several middlewares).
+#[async_trait]
+impl<B: SharedBackend + ?Sized> SharedBackend for Arc<B> {
+    fn describe(&self) -> String {
+        (**self).describe()
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        (**self).get(key).await
+    }
+
+    async fn set(&self, key: &str, value: Vec<u8>, ttl: Duration) -> Result<(), StoreError> {
+        (**self).set(key, value, ttl).await
+    }
+
+    async fn add(&self, key: &str, value: Vec<u8>, ttl: Duration) -> Result<bool, StoreError> {
+        (**self).add(key, value, ttl).await
+    }
+
+    async fn delete_if_prefix(&self, key: &str, prefix: Vec<u8>) -> Result<bool, StoreError> {
+        (**self).delete_if_prefix(key, prefix).await
+    }
 }
 
 /// The [`TokenStore`] over a [`SharedBackend`]: see the [module docs](self).
@@ -101,8 +125,24 @@ impl SharedTokenStore {
     }
 }
 
+/// The key of the shared token record for these credentials and configuration:
 /// `perspio:v1:{<tenant>}:token:<32 hex>`, the hex a digest of every parameter of the token
-/// request: token URL (authority and directory), tenant, client id and scope.
+/// request (token URL, tenant, client id, scope). The lease is the same key with `:lease`.
+///
+/// For operators who want to find (or delete) the record; the value is sealed and useless
+/// without the client secret.
+///
+/// ```
+/// use perspio_auth::{AuthConfig, ClientSecret, Credentials, SubscriptionKey, shared_token_key};
+/// let credentials = Credentials::new("app", ClientSecret::new("s"), "in-acme", SubscriptionKey::new("k"))?;
+/// let key = shared_token_key(&credentials, &AuthConfig::default());
+/// assert!(key.starts_with("perspio:v1:{in-acme}:token:"));
+/// # Ok::<(), perspio_auth::AuthError>(())
+/// ```
+pub fn shared_token_key(credentials: &Credentials, config: &AuthConfig) -> String {
+    record_key(credentials, config)
+}
+
 fn record_key(credentials: &Credentials, config: &AuthConfig) -> String {
     let mut digest = Sha256::new();
     for part in [

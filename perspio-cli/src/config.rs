@@ -9,6 +9,11 @@
 //! | `--base-url` | `PERSPIO_BASE_URL` | `https://talk.perspio.io` |
 //! | `--token-url` | `PERSPIO_TOKEN_URL` | the Perspio Entra token endpoint |
 //! | `--scope` | `PERSPIO_SCOPE` | `api://perspiotalk/.default` |
+//! | | `PERSPIO_REDIS_URL` | none: a fleet's Redis (shared token and rate budget) |
+//! | | `PERSPIO_MEMCACHED_URL` | none: a fleet's Memcached (shared token) |
+//! | | `PERSPIO_FLEET_SIZE` | 1: processes sharing the budget |
+//!
+//! The store URLs have no flags: a password in a flag is visible in the process list.
 //!
 //! With `--sandbox` the variables are not read at all (a production setup in the shell never
 //! reaches the sandbox); the sandbox's demo values take their place, and flags still win, so
@@ -16,6 +21,7 @@
 
 use perspio_api::Client;
 use perspio_auth::{AuthConfig, AuthError, AuthMiddleware, Credentials};
+
 use perspio_policy::RetryConfig;
 use std::time::Duration;
 use url::Url;
@@ -146,10 +152,15 @@ impl GlobalArgs {
                 ),
             )
         })?;
+        let fleet = FLEET_SETTINGS
+            .iter()
+            .filter_map(|name| lookup(name).map(|value| (*name, value)))
+            .collect();
         Ok(Settings {
             credentials,
             auth_config: auth_config.with_api_base_url(api_url),
             base_url,
+            fleet,
             retry: RetryConfig::default()
                 .with_max_attempts(self.retries.saturating_add(1))
                 .with_max_retry_after(Duration::from_secs(self.max_retry_wait)),
@@ -178,13 +189,36 @@ fn setting_error(error: &AuthError) -> CliError {
     }
 }
 
+/// The fleet's variables (read by perspio-api's `ClientBuilder::with_fleet_env`).
+const FLEET_SETTINGS: [&str; 3] = [
+    perspio_api::ENV_REDIS_URL,
+    perspio_api::ENV_MEMCACHED_URL,
+    perspio_api::ENV_FLEET_SIZE,
+];
+
 /// Resolved settings; secrets stay inside perspio-auth's secret types.
-#[derive(Debug)]
 pub(crate) struct Settings {
     credentials: Credentials,
     auth_config: AuthConfig,
     base_url: String,
+    /// The fleet variables that are set, by name (store URLs may hold a password).
+    fleet: Vec<(&'static str, String)>,
     retry: RetryConfig,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("credentials", &self.credentials)
+            .field("auth_config", &self.auth_config)
+            .field("base_url", &self.base_url)
+            .field(
+                "fleet",
+                &self.fleet.iter().map(|(name, _)| name).collect::<Vec<_>>(),
+            )
+            .field("retry", &self.retry)
+            .finish()
+    }
 }
 
 /// A client and the authentication middleware inside it (they share one token cache).
@@ -205,16 +239,18 @@ impl Settings {
     /// # Errors
     /// [`Exit::Usage`] for unusable URLs; [`Exit::Other`] if the HTTP client cannot be built.
     pub(crate) fn connect(self) -> Result<Connection, CliError> {
-        let auth = AuthMiddleware::new(self.credentials, self.auth_config).map_err(|e| {
-            let mut error = auth_error(&e);
-            error.exit = Exit::Usage;
-            error.message = format!("invalid configuration: {}", cause_chain(&e));
-            error
-        })?;
-        let client = Client::builder_with_auth(auth.clone())
+        let fleet = self.fleet;
+        let (client, auth) = Client::builder(self.credentials)
+            .with_auth_config(self.auth_config)
             .with_base_url(self.base_url.clone())
             .with_retry(self.retry)
-            .build()
+            .with_fleet_env(|name| {
+                fleet
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, v)| v.clone())
+            })
+            .and_then(perspio_api::ClientBuilder::build_with_auth)
             .map_err(|e| match e {
                 perspio_api::Error::InvalidBaseUrl { .. } => CliError::new(
                     Exit::Usage,
@@ -224,6 +260,21 @@ impl Settings {
                         flag_of(perspio_api::ENV_BASE_URL),
                         cause_chain(&e)
                     ),
+                ),
+                perspio_api::Error::AuthConfig(auth) => match &auth {
+                    AuthError::InvalidEnvVar { .. } | AuthError::MissingEnvVar { .. } => {
+                        setting_error(&auth)
+                    }
+                    _ => {
+                        let mut error = auth_error(&auth);
+                        error.exit = Exit::Usage;
+                        error.message = format!("invalid configuration: {}", cause_chain(&auth));
+                        error
+                    }
+                },
+                perspio_api::Error::InvalidStore { .. } => CliError::new(
+                    Exit::Usage,
+                    format!("invalid configuration: {}", cause_chain(&e)),
                 ),
                 other => CliError::new(
                     Exit::Other,

@@ -61,7 +61,7 @@ pub enum PolicyError {
     },
 
     /// The shared rate budget's store is unreachable and the limiter was configured to fail
-    /// closed ([`StoreFailure::FailClosed`](crate::StoreFailure)); the request was not sent.
+    /// closed (`StoreFailure::FailClosed`, feature `redis`); the request was not sent.
     #[error("the shared rate budget is unavailable and the limiter fails closed")]
     SharedBudgetUnavailable {
         /// Why the store could not be used.

@@ -86,7 +86,8 @@
 //! | longest `Retry-After` waited out ([`RetryConfig::with_max_retry_after`]) | 90 s |
 //! | deadline per call ([`RetryConfig::with_deadline`]) | 180 s |
 //! | transient statuses ([`RetryConfig::with_transient_statuses`]) | 502, 503, 504 |
-//! | rate limits ([`RateLimit::perspio_documented`]) | 20 / 90 s and 10,000 / hour |
+//! | rate limits ([`RateLimit::perspio_documented`]) | 20 / 90 s, 10,000 / hour, 40 MB / hour |
+//! | guard margin on every window ([`RateLimit::with_guard`]) | 1 s |
 //! | longest wait for a slot ([`RateLimit::with_max_wait`]) | 120 s |
 //!
 //! # Limitations
@@ -95,9 +96,11 @@
 //!   processing), unless opted in with [`RetryNonIdempotent`]; a connect error, which also
 //!   means "not sent", is treated like any transport failure and not retried for them.
 //! - A request with a streaming body (which cannot be cloned) is sent once and never retried.
-//! - The 40 MB / hour bandwidth quota is not enforced client side (see [`RateLimit`]).
-//! - The rate limit is per client (all its clones); other processes or applications of the
-//!   same tenant are not counted.
+//! - Bandwidth is charged after a response arrives, so the request that crosses the quota
+//!   still goes; the ones after it wait.
+//! - A local rate limit is per client (all its clones); a shared one (feature `redis`,
+//!   `SharedRateLimit`) covers every process on the same Redis. Applications of the tenant
+//!   that share neither are not counted.
 //! - On a [`ManualClock`], the deadline can only cut a call short at a wait, not while a
 //!   request is in flight.
 #![forbid(unsafe_code)]

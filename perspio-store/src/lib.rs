@@ -6,10 +6,10 @@
 //! and one rate budget (`perspio-policy`'s shared limiter) through an existing store; this
 //! crate is how they reach it:
 //!
-//! - [`RedisStore`] (feature `redis`): `redis://`, `rediss://` (TLS), `redis+unix://`, with a
+//! - `RedisStore` (feature `redis`): `redis://`, `rediss://` (TLS), `redis+unix://`, with a
 //!   password in the URL when needed; one lazily connected, self-reconnecting
 //!   `ConnectionManager`.
-//! - [`MemcachedStore`] (feature `memcached`): `memcache://host:port` (meta protocol), for the
+//! - `MemcachedStore` (feature `memcached`): `memcache://host:port` (meta protocol), for the
 //!   token cache only: Memcached has no scripts and no server clock.
 //! - [`Breaker`]: every operation goes through one. After
 //!   [`failures_to_open`](StoreConfig::with_failures_to_open) consecutive failures it opens
@@ -17,8 +17,8 @@
 //!   once and use their fallback, so a dead store adds no latency; then one probe is let
 //!   through, and its success closes the breaker again. Transitions are logged (`WARN` when
 //!   it opens, `INFO` when it recovers) and counted ([`BreakerStats`]).
-//! - [`testing`] (feature `testing`): [`testing::RedisServer`] and
-//!   [`testing::MemcachedServer`], real servers on free loopback ports for a test's lifetime.
+//! - `testing` (feature `testing`): `testing::RedisServer` and
+//!   `testing::MemcachedServer`, real servers on free loopback ports for a test's lifetime.
 //!
 //! Store URLs are validated when a store is opened (a typed [`StoreError::InvalidUrl`]), and
 //! shown only redacted ([`perspio_core::redact`]): a password in a URL never reaches an error

@@ -12,6 +12,7 @@
 mod auth_flows;
 mod coverage;
 mod faults;
+mod fleet;
 mod helpers;
 mod one_clock;
 mod operations;

@@ -7,5 +7,6 @@ mod helpers;
 mod refresh;
 mod secrets;
 mod security;
+mod shared_store;
 mod token_endpoint;
 mod unauthorized;

@@ -293,7 +293,7 @@ pub struct RateLimitStats {
     /// its store was unreachable.
     pub local_reservations: u64,
     /// Store operations that failed (each one fell back, or failed the call under
-    /// [`StoreFailure::FailClosed`]).
+    /// `StoreFailure::FailClosed`).
     pub store_failures: u64,
     /// Times a shared limiter switched to its fallback.
     pub fallbacks: u64,
@@ -312,8 +312,8 @@ pub struct RateLimitStats {
 /// **One process** ([`new`](Self::new)): the budget lives behind an `Arc`, so all clones of the
 /// middleware, and so all clones of a client built with it, share one budget.
 ///
-/// **A fleet** ([`shared`](Self::shared), feature `redis`): every process using the same Redis,
-/// tenant and application shares one budget; see [`SharedRateLimit`].
+/// **A fleet** (`RateLimitMiddleware::shared`, feature `redis`): every process using the same
+/// Redis, tenant and application shares one budget; see `SharedRateLimit`.
 ///
 /// It is a sliding log: it remembers when each of the last `requests` requests of every window
 /// went, and the next one goes `per + guard` after the oldest of them. This never exceeds the
@@ -381,15 +381,16 @@ impl RateLimitMiddleware {
     /// middleware.
     pub fn with_clock(self, clock: impl Clock) -> Self {
         let clock: Arc<dyn Clock> = Arc::new(clock);
-        match Arc::try_unwrap(self.shared) {
-            Ok(Shared { config, budget, .. }) => match budget {
-                Budget::Local(_) => Self::local(config, clock),
-                #[cfg(feature = "redis")]
-                Budget::Shared(shared) => Self::with_budget(config, clock, |config, clock| {
-                    Budget::Shared(Box::new(shared.with_clock(config, clock)))
-                }),
-            },
-            Err(shared) => Self::local(shared.config.clone(), clock),
+        let config = self.shared.config.clone();
+        match &self.shared.budget {
+            Budget::Local(_) => Self::local(config, clock),
+            #[cfg(feature = "redis")]
+            Budget::Shared(shared) => {
+                let settings = shared.settings().clone();
+                Self::with_budget(config, clock, |config, clock| {
+                    Budget::Shared(Box::new(settings.into_budget(config, clock)))
+                })
+            }
         }
     }
 

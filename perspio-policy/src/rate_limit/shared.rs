@@ -323,9 +323,9 @@ impl SharedBudget {
         }
     }
 
-    /// The same settings and store on another clock (a fresh fallback budget).
-    pub(crate) fn with_clock(self, config: &RateLimit, clock: Arc<dyn Clock>) -> Self {
-        Self::new(self.settings, config, clock)
+    /// What the budget was made from.
+    pub(crate) fn settings(&self) -> &SharedRateLimit {
+        &self.settings
     }
 
     pub(crate) fn stats(&self) -> RateLimitStats {
