@@ -2,9 +2,12 @@
 //! platform (`https://talk.perspio.io`).
 //!
 //! The client is generated at build time by [progenitor](https://github.com/oxidecomputer/progenitor)
-//! from the checked-in spec `openapi/perspio-talk.yaml`, and every call goes through a
-//! [`reqwest_middleware`] stack whose first layer, [`perspio_auth::AuthMiddleware`], gets and
-//! caches OAuth2 tokens, adds the Perspio headers, and refreshes and retries once on `401`.
+//! (through `perspio-codegen`) from the normalised spec this package carries
+//! (`spec/perspio-talk.normalized.json`, [`NORMALIZED_SPEC`]; `cargo xtask regen` derives it
+//! from the workspace's `openapi/perspio-talk.yaml`), and every call goes through a
+//! [`reqwest_middleware`] stack: retries and the optional rate limit (`perspio-policy`), then
+//! [`perspio_auth::AuthMiddleware`], which gets and caches OAuth2 tokens, adds the Perspio
+//! headers, and refreshes and retries once on `401`.
 //!
 //! ```no_run
 //! use perspio_api::{Client, types};
@@ -64,8 +67,6 @@
 //! - Error bodies are not specified by PerspioTalk; they are handed over as JSON
 //!   ([`ApiErrorResponse::body`]): `null` for an empty body, a JSON string for a body that is
 //!   not JSON.
-//! - The spec is read from `../openapi` at build time, so the crate builds inside this
-//!   workspace (it is not yet packaged for crates.io).
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -106,3 +107,8 @@ pub use perspio_auth as auth;
 pub use perspio_policy as policy;
 pub use progenitor_client::{self, ResponseValue};
 pub use spec::NORMALIZED_SPEC;
+
+/// The README's example, compiled by `cargo test` as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -12,16 +12,39 @@ use openapiv3::OpenAPI;
 
 use crate::CodegenError;
 
-/// The spec build scripts read, relative to the workspace root.
-pub const NORMALIZED_SPEC: &str = "openapi/perspio-talk.normalized.json";
+/// Where `perspio-api` keeps the normalised spec, relative to its package root: the one copy
+/// in the published crates (`cargo xtask regen` writes it from
+/// `openapi/perspio-talk.normalized.json`).
+pub const NORMALIZED_SPEC: &str = "spec/perspio-talk.normalized.json";
 
-/// Runs in a build script of a crate at the workspace root: reads [`NORMALIZED_SPEC`], asks
-/// cargo to rerun only when it changes, turns it into source with `generator`, and writes
-/// `OUT_DIR/{file_name}`. Returns `OUT_DIR`.
+/// The variable cargo sets for the build scripts of perspio-api's direct dependents, from the
+/// `cargo::metadata=spec=…` line perspio-api's build script prints (perspio-api declares
+/// `links = "perspio-api"`).
+pub const DEP_SPEC_VAR: &str = "DEP_PERSPIO_API_SPEC";
+
+/// Which spec a build script generates from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SpecSource {
+    /// The package's own copy, `$CARGO_MANIFEST_DIR/`[`NORMALIZED_SPEC`]: perspio-api's build
+    /// script. Its absolute path is printed as `cargo::metadata=spec=…`, so the package must
+    /// declare `links = "perspio-api"`.
+    OwnPackage,
+    /// perspio-api's copy, at the path in [`DEP_SPEC_VAR`]: the build script of a crate that
+    /// depends on perspio-api directly (`perspio-cli`). It works wherever perspio-api comes
+    /// from (path, git or registry), because the path points into perspio-api's own sources.
+    PerspioApi,
+}
+
+/// Runs in a build script: reads the spec from `source`, asks cargo to rerun only when it
+/// changes, turns it into source with `generator`, and writes `OUT_DIR/{file_name}`. Returns
+/// `OUT_DIR`.
 ///
 /// ```no_run
+/// use perspio_codegen::{SpecSource, build_script, generate};
+///
 /// fn main() -> std::process::ExitCode {
-///     match perspio_codegen::build_script("client", perspio_codegen::generate, "client.rs") {
+///     match build_script("client", SpecSource::OwnPackage, generate, "client.rs") {
 ///         Ok(_out_dir) => std::process::ExitCode::SUCCESS,
 ///         Err(code) => code,
 ///     }
@@ -33,6 +56,7 @@ pub const NORMALIZED_SPEC: &str = "openapi/perspio-talk.normalized.json";
 /// and the step (and, for an unsupported spec, every operation and the fix).
 pub fn build_script(
     what: &str,
+    source: SpecSource,
     generator: fn(&OpenAPI) -> Result<String, CodegenError>,
     file_name: &str,
 ) -> Result<PathBuf, ExitCode> {
@@ -42,8 +66,28 @@ pub fn build_script(
         }
         ExitCode::FAILURE
     };
-    let manifest_dir = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default());
-    let spec_path = manifest_dir.join("..").join(NORMALIZED_SPEC);
+    let spec_path = match source {
+        SpecSource::OwnPackage => {
+            let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+                .map(PathBuf::from)
+                .ok_or_else(|| {
+                    fail("CARGO_MANIFEST_DIR is not set: build.rs must be run by cargo".into())
+                })?;
+            let path = manifest_dir.join(NORMALIZED_SPEC);
+            println!("cargo::metadata=spec={}", path.display());
+            path
+        }
+        SpecSource::PerspioApi => {
+            println!("cargo::rerun-if-env-changed={DEP_SPEC_VAR}");
+            std::env::var_os(DEP_SPEC_VAR).map(PathBuf::from).ok_or_else(|| {
+                fail(format!(
+                    "{DEP_SPEC_VAR} is not set: the {what} is generated from perspio-api's spec, \
+                     which cargo passes only to the build scripts of crates that depend on \
+                     perspio-api directly ([dependencies] perspio-api)"
+                ))
+            })?
+        }
+    };
     println!("cargo::rerun-if-changed={}", spec_path.display());
     let out_dir = std::env::var_os("OUT_DIR")
         .map(PathBuf::from)

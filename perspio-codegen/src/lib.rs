@@ -1,9 +1,16 @@
 //! The one place where the PerspioTalk OpenAPI spec becomes Rust source.
 //!
+//! Where it sits: spec (`openapi/`) → import (`perspio-import`) → **generate
+//! (`perspio-codegen`)** → client (`perspio-api`) → middleware (`perspio-auth`,
+//! `perspio-policy`) → wire.
+//!
 //! `perspio-api/build.rs` and `perspio-import` (behind `cargo xtask regen`) both call
 //! [`generate`], so the generation settings exist once and the two cannot drift.
 //! `perspio-cli/build.rs` calls [`generate_cli`] with the same settings, so the `perspio`
-//! command line follows the spec too.
+//! command line follows the spec too. Both build scripts are [`build_script`]: perspio-api's
+//! reads the spec its package carries ([`SpecSource::OwnPackage`], [`NORMALIZED_SPEC`]) and
+//! perspio-cli's reads the same file through cargo ([`SpecSource::PerspioApi`],
+//! [`DEP_SPEC_VAR`]).
 //!
 //! ```no_run
 //! let spec = perspio_codegen::load_spec(std::path::Path::new("openapi/perspio-talk.normalized.json"))?;
@@ -26,7 +33,7 @@ mod check;
 mod error;
 mod generate;
 
-pub use build_script::{NORMALIZED_SPEC, build_script};
+pub use build_script::{DEP_SPEC_VAR, NORMALIZED_SPEC, SpecSource, build_script};
 pub use check::check;
 pub use error::{CodegenError, Problem};
 pub use generate::{GENERATED_HEADER, MAX_TOKENS, generate, generate_cli, load_spec};

@@ -175,6 +175,15 @@ pub enum ImportError {
         #[source]
         source: serde_json::Error,
     },
+    /// The folder of a file to write is missing and could not be created.
+    #[error("cannot create the folder {}", dir.display())]
+    CreateDir {
+        /// The folder.
+        dir: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
     /// No temporary file could be created beside a file to replace.
     #[error("cannot create a temporary file in {}", dir.display())]
     TempFile {

@@ -23,7 +23,9 @@ pub use refs::{BrokenRef, BrokenRefs};
 pub use report::{Change, Report, compare};
 pub use source::{FETCH_TIMEOUT, Format, MAX_FETCHED_SIZE, Source, SourceError, load};
 pub use surface::SurfaceError;
-pub use workspace::{API_MD, NORMALIZED, PROVENANCE, Plan, PlannedFile, SPEC, Stale, Workspace};
+pub use workspace::{
+    API_MD, API_SPEC, NORMALIZED, PROVENANCE, Plan, PlannedFile, SPEC, Stale, Workspace,
+};
 
 /// The HTTP methods an OpenAPI path item may hold.
 pub(crate) const HTTP_METHODS: [&str; 8] = [

@@ -1,5 +1,5 @@
-//! [`Workspace`]: the spec and the files derived from it under `openapi/`, read, checked and
-//! written all at once.
+//! [`Workspace`]: the spec and the files derived from it (under `openapi/`, and the copy of the
+//! normalised spec in `perspio-api`'s package), read, checked and written all at once.
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
@@ -14,15 +14,19 @@ use crate::{Derived, ImportError, derive, import};
 
 /// The spec humans review (relative to the workspace root).
 pub const SPEC: &str = "openapi/perspio-talk.yaml";
-/// The normalised OpenAPI 3.0.3 that `perspio-api/build.rs` reads.
+/// The normalised OpenAPI 3.0.3, next to the spec it is derived from.
 pub const NORMALIZED: &str = "openapi/perspio-talk.normalized.json";
+/// The copy of [`NORMALIZED`] that `perspio-api` carries in its package: the one its build
+/// script, `perspio_api::NORMALIZED_SPEC` and (through perspio-api) `perspio-cli`'s build
+/// script read, so the published crates build without `openapi/`.
+pub const API_SPEC: &str = "perspio-api/spec/perspio-talk.normalized.json";
 /// Where the spec came from, when, and the sha256 of the spec and of its normalised form.
 pub const PROVENANCE: &str = "openapi/provenance.json";
 /// The reviewable API surface.
 pub const API_MD: &str = "openapi/API.md";
 
-/// A workspace's `openapi/` folder: [`SPEC`] and what is derived from it ([`NORMALIZED`],
-/// the hashes in [`PROVENANCE`], [`API_MD`]).
+/// A workspace's spec, [`SPEC`], and what is derived from it ([`NORMALIZED`] and its copy
+/// [`API_SPEC`], the hashes in [`PROVENANCE`], [`API_MD`]).
 ///
 /// [`plan_regen`](Self::plan_regen) and [`plan_import`](Self::plan_import) compute every file
 /// first and write nothing; [`Plan::write`] then writes them all at once. An error before the
@@ -70,7 +74,8 @@ pub struct Stale {
 }
 
 impl Workspace {
-    /// The workspace whose root folder (the one holding `openapi/`) is `root`.
+    /// The workspace whose root folder (the one holding `openapi/` and `perspio-api/`) is
+    /// `root`.
     pub fn new(root: impl Into<PathBuf>) -> Self {
         Self { root: root.into() }
     }
@@ -179,11 +184,11 @@ impl Workspace {
 
 impl Plan {
     /// Writes each file whose content differs from the checked-in one: each to a temporary
-    /// file beside it, then all renamed into place, so an error before the renames leaves
-    /// every file untouched. Returns the paths written.
+    /// file beside it (creating its folder when missing), then all renamed into place, so an
+    /// error before the renames leaves every file untouched. Returns the paths written.
     ///
     /// # Errors
-    /// When a temporary file cannot be created or written, or renamed into place.
+    /// When a folder or a temporary file cannot be created or written, or renamed into place.
     pub fn write(&self) -> Result<Vec<&'static str>, ImportError> {
         let mut staged = Vec::new();
         for PlannedFile { path: rel, content } in &self.files {
@@ -192,6 +197,10 @@ impl Plan {
                 continue;
             }
             let dir = path.parent().unwrap_or(&self.root);
+            std::fs::create_dir_all(dir).map_err(|source| ImportError::CreateDir {
+                dir: dir.to_owned(),
+                source,
+            })?;
             let mut tmp =
                 tempfile::NamedTempFile::new_in(dir).map_err(|source| ImportError::TempFile {
                     dir: dir.to_owned(),
@@ -224,7 +233,7 @@ fn hashes(spec_text: &str, derived: &Derived) -> BTreeMap<String, String> {
     ])
 }
 
-/// The derived files (relative path, expected content).
+/// The derived files (relative path, expected content), in the order they are reported.
 fn derived_files(
     spec_text: &str,
     derived: &Derived,
@@ -233,6 +242,7 @@ fn derived_files(
     let file = |path, content| PlannedFile { path, content };
     Ok(vec![
         file(NORMALIZED, derived.normalized.clone()),
+        file(API_SPEC, derived.normalized.clone()),
         file(
             PROVENANCE,
             provenance

@@ -1,11 +1,12 @@
-//! The importer end to end on a copy of the workspace's `openapi/` files: `--check`, `regen`
-//! and `regen --from` as `cargo xtask regen` runs them, and the checked-in files themselves.
+//! The importer end to end on a copy of the workspace's spec and derived files (`openapi/`,
+//! `perspio-api/spec/`): `--check`, `regen` and `regen --from` as `cargo xtask regen` runs
+//! them, and the checked-in files themselves.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
 
-use perspio_import::{API_MD, NORMALIZED, PROVENANCE, SPEC, Workspace, derive, load};
+use perspio_import::{API_MD, API_SPEC, NORMALIZED, PROVENANCE, SPEC, Workspace, derive, load};
 use serde_json::Value;
 
 /// The workspace this crate is in.
@@ -24,18 +25,22 @@ fn fixture(name: &str) -> String {
         .to_string()
 }
 
-/// A scratch workspace holding a copy of the checked-in `openapi/` files.
+/// Every file `regen` reads or writes.
+const FILES: [&str; 5] = [SPEC, NORMALIZED, API_SPEC, PROVENANCE, API_MD];
+
+/// A scratch workspace holding a copy of the checked-in spec and derived files.
 fn scratch() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir(dir.path().join("openapi")).unwrap();
-    for rel in [SPEC, NORMALIZED, PROVENANCE, API_MD] {
-        std::fs::copy(project_root().join(rel), dir.path().join(rel)).unwrap();
+    for rel in FILES {
+        let to = dir.path().join(rel);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(project_root().join(rel), to).unwrap();
     }
     dir
 }
 
 fn snapshot(root: &Path) -> Vec<(String, String)> {
-    [SPEC, NORMALIZED, PROVENANCE, API_MD]
+    FILES
         .iter()
         .map(|rel| {
             (
@@ -112,7 +117,43 @@ fn check_detects_a_spec_edited_without_regen() {
         "summary: List the assets",
     );
     std::fs::write(&path, edited).unwrap();
-    assert_eq!(stale_names(root), [NORMALIZED, PROVENANCE, API_MD]);
+    assert_eq!(
+        stale_names(root),
+        [NORMALIZED, API_SPEC, PROVENANCE, API_MD]
+    );
+}
+
+/// The copy perspio-api packages is checked like the file it copies, and `regen` recreates it
+/// (and its folder) when it is missing.
+#[test]
+fn check_detects_a_stale_or_missing_packaged_copy_and_regen_restores_it() {
+    let dir = scratch();
+    let root = dir.path();
+    let path = root.join(API_SPEC);
+    let edited = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("\"list_assets\"", "\"list_all_assets\"");
+    std::fs::write(&path, edited).unwrap();
+    let stale = Workspace::new(root).stale().unwrap();
+    assert_eq!(stale.len(), 1);
+    assert_eq!(stale[0].path, API_SPEC);
+    assert_eq!(
+        stale[0].expected,
+        std::fs::read_to_string(root.join(NORMALIZED)).unwrap(),
+        "the copy is the normalised file, byte for byte"
+    );
+
+    std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+    let stale = Workspace::new(root).stale().unwrap();
+    assert_eq!(stale.len(), 1);
+    assert_eq!(
+        (stale[0].path, stale[0].current.as_deref()),
+        (API_SPEC, None)
+    );
+
+    let written = Workspace::new(root).plan_regen().unwrap().write().unwrap();
+    assert_eq!(written, [API_SPEC]);
+    assert!(stale_names(root).is_empty());
 }
 
 #[test]
@@ -220,8 +261,11 @@ fn a_failed_import_leaves_the_checked_in_files_untouched() {
         assert!(chain.contains("(step: "), "{chain}");
         assert_eq!(snapshot(root), before, "files changed after: {chain}");
     }
-    let leftovers = std::fs::read_dir(root.join("openapi")).unwrap().count();
-    assert_eq!(leftovers, 4, "no temporary file is left behind");
+    let leftovers = std::fs::read_dir(root.join("openapi")).unwrap().count()
+        + std::fs::read_dir(root.join("perspio-api/spec"))
+            .unwrap()
+            .count();
+    assert_eq!(leftovers, 5, "no temporary file is left behind");
 }
 
 /// The demo import keeps `types::ApiError` as every operation's error type, which the
@@ -239,4 +283,48 @@ fn the_demo_import_keeps_api_error_as_every_error_type() {
         assert!(row.ends_with("| `types::ApiError` |"), "{row}");
     }
     assert!(api_md.contains("`Client::get_assets_v3()`"), "{api_md}");
+}
+
+/// `cargo xtask corpus` type-checks generated clients in a scratch crate that stands in for
+/// perspio-api: it needs every perspio-api dependency the generated code names, at the
+/// workspace's version and features (reqwest without a TLS backend, on purpose).
+#[test]
+fn the_corpus_scratch_crate_has_what_generated_code_names_at_the_workspace_versions() {
+    let workspace = std::fs::read_to_string(project_root().join("Cargo.toml")).unwrap();
+    let deps = perspio_import::corpus::typecheck::MANIFEST
+        .split("[dependencies]\n")
+        .nth(1)
+        .unwrap();
+    let lines: Vec<&str> = deps
+        .lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect();
+    for line in lines.iter().filter(|l| !l.starts_with("reqwest = ")) {
+        assert!(
+            workspace.lines().any(|l| l == *line),
+            "corpus MANIFEST `{line}` is not the line of [workspace.dependencies]"
+        );
+    }
+
+    let spec_text = std::fs::read_to_string(project_root().join(SPEC)).unwrap();
+    let code = derive(&spec_text).unwrap().code;
+    let api_manifest =
+        std::fs::read_to_string(project_root().join("perspio-api/Cargo.toml")).unwrap();
+    let api_deps = api_manifest
+        .split("[dependencies]\n")
+        .nth(1)
+        .unwrap()
+        .split("\n[")
+        .next()
+        .unwrap();
+    for name in api_deps.lines().filter_map(|l| l.split(['.', ' ']).next()) {
+        let path = name.replace('-', "_");
+        if name.is_empty() || name.starts_with("perspio") || !code.contains(&format!("{path}::")) {
+            continue;
+        }
+        assert!(
+            lines.iter().any(|l| l.starts_with(&format!("{name} = "))),
+            "the generated code names `{path}::`, but the corpus MANIFEST has no `{name}`"
+        );
+    }
 }

@@ -1,4 +1,5 @@
-//! `cargo xtask regen` as a command, on a scratch copy of the workspace's `openapi/` files:
+//! `cargo xtask regen` as a command, on a scratch copy of the workspace's spec and derived
+//! files (`openapi/`, `perspio-api/spec/`):
 //! what it prints, writes and exits with (the importer's own tests are perspio-import's).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -6,9 +7,10 @@
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-const FILES: [&str; 4] = [
+const FILES: [&str; 5] = [
     "openapi/perspio-talk.yaml",
     "openapi/perspio-talk.normalized.json",
+    "perspio-api/spec/perspio-talk.normalized.json",
     "openapi/provenance.json",
     "openapi/API.md",
 ];
@@ -20,14 +22,15 @@ fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// A scratch workspace: a copy of `openapi/` and an empty `xtask/` (the binary acts on the
+/// A scratch workspace: a copy of [`FILES`] and an empty `xtask/` (the binary acts on the
 /// parent of `CARGO_MANIFEST_DIR`).
 fn scratch() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir(dir.path().join("openapi")).unwrap();
     std::fs::create_dir(dir.path().join("xtask")).unwrap();
     for rel in FILES {
-        std::fs::copy(workspace_root().join(rel), dir.path().join(rel)).unwrap();
+        let to = dir.path().join(rel);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(workspace_root().join(rel), to).unwrap();
     }
     dir
 }

@@ -37,6 +37,8 @@ serde = { version = "1", features = ["derive"] }
 serde_json = "1"
 chrono = { version = "0.4", default-features = false, features = ["serde", "std", "clock"] }
 uuid = { version = "1", features = ["serde", "v4"] }
+# Generated types derive `schemars::JsonSchema` (perspio-codegen's settings).
+schemars = { version = "0.8", features = ["chrono", "uuid1"] }
 regress = "0.10"
 bytes = "1"
 futures = "0.3"
