@@ -5,7 +5,11 @@ use std::path::Path;
 use openapiv3::OpenAPI;
 use progenitor::{GenerationSettings, Generator, HooksMode, InterfaceStyle, TagStyle};
 
+use std::collections::BTreeMap;
+
 use crate::CodegenError;
+use crate::features::TagFeatures;
+use crate::tokens::{Item, Kind};
 
 /// The first lines of every generated file.
 pub const GENERATED_HEADER: &str = "\
@@ -56,21 +60,56 @@ fn quote_path(path: &str) -> proc_macro2::TokenStream {
     path.parse().unwrap_or_default()
 }
 
-/// Turns a spec into formatted Rust source: progenitor's client plus, for every operation, a
-/// `call()` method on its builder that returns `crate::Error` naming the operation.
+/// Turns a spec into Rust source: progenitor's client, with the `#[cfg(feature = "…")]` gates
+/// of the spec's tags ([`TagFeatures`]), plus, for every operation, a `call()` method on its
+/// builder that returns `crate::Error` naming the operation.
 ///
 /// The source expects to be included in a crate that defines `crate::error::finish` (see
-/// `perspio-api/src/error.rs`).
+/// `perspio-api/src/error.rs`) and declares the tag features. It is printed one item per line
+/// (module and impl members one per line), not formatted: it is read at item level, without
+/// `syn` or `prettyplease`, which in a debug build script took most of the time on large specs
+/// (see `tokens.rs`). `openapi/API.md` is the surface to read.
 ///
 /// # Errors
 /// [`CodegenError::Unsupported`] when [`check`](crate::check) finds constructs progenitor
-/// cannot take; [`CodegenError::Generator`] when progenitor fails or panics anyway.
+/// cannot take; [`CodegenError::Generator`] when progenitor fails or panics anyway, or its
+/// output is too large ([`MAX_TOKENS`]) or not of the shape this crate reads.
 pub fn generate(spec: &OpenAPI) -> Result<String, CodegenError> {
     crate::check(spec)?;
     let tokens = run_progenitor(spec)?;
-    let mut file = parse_tokens("parse", tokens, MAX_TOKENS)?;
-    let calls = call_methods(&file)?;
-    file.items.push(calls);
+    check_size(&tokens, MAX_TOKENS)?;
+    let mut items = Item::split(crate::tokens::escape_reserved(tokens));
+    let ops = client_operations(&items)?;
+    items.extend(Item::split(call_methods(&ops)));
+    crate::features::gate(&mut items, &TagFeatures::of(spec));
+    let mut source = format!("{GENERATED_HEADER}\n");
+    crate::tokens::print(&items, &mut source);
+    Ok(source)
+}
+
+/// [`generate`]'s source formatted for reading (`prettyplease`), with its
+/// [`GENERATED_HEADER`]. The generated source is printed one item per line, which compiles the
+/// same but is hard to read or to search; this is what tests and humans read.
+///
+/// ```
+/// let spec: openapiv3::OpenAPI = serde_json::from_str(
+///     r#"{"openapi": "3.0.3", "info": {"title": "t", "version": "1"},
+///         "paths": {"/a": {"get": {"operationId": "get_a",
+///             "responses": {"200": {"description": "ok"}}}}}}"#,
+/// )
+/// .unwrap();
+/// let source = perspio_codegen::generate(&spec).unwrap();
+/// let pretty = perspio_codegen::pretty(&source).unwrap();
+/// assert!(pretty.contains("pub fn get_a(&self) -> builder::GetA<'_> {"));
+/// ```
+///
+/// # Errors
+/// [`CodegenError::Generator`] when `source` is not Rust.
+pub fn pretty(source: &str) -> Result<String, CodegenError> {
+    let file = syn::parse_file(source).map_err(|e| CodegenError::Generator {
+        step: "pretty",
+        message: e.to_string(),
+    })?;
     Ok(format!(
         "{GENERATED_HEADER}\n{}",
         prettyplease::unparse(&file)
@@ -97,8 +136,9 @@ pub fn generate_cli(spec: &OpenAPI) -> Result<String, CodegenError> {
     crate::check(spec)?;
     let tokens = catch_progenitor(|| Generator::new(&settings()).cli(spec, CLI_CLIENT_CRATE))?;
     let mut file = parse_tokens("parse cli", tokens, MAX_TOKENS)?;
-    let client = parse_tokens("parse", run_progenitor(spec)?, MAX_TOKENS)?;
-    let schemas = response_schemas(&file, &client)?;
+    let client = run_progenitor(spec)?;
+    check_size(&client, MAX_TOKENS)?;
+    let schemas = response_schemas(&file, &client_operations(&Item::split(client))?)?;
     file.items.push(schemas);
     Ok(format!(
         "{GENERATED_HEADER}\n{}",
@@ -110,14 +150,17 @@ pub fn generate_cli(spec: &OpenAPI) -> Result<String, CodegenError> {
 /// each command of the generated CLI (`cli`), the schema of its operation's success type in
 /// the generated client (`client`). Commands and operations are matched through
 /// `Cli::get_command`, whose arms read `CliCommand::Variant => Self::cli_{method}()`.
-fn response_schemas(cli: &syn::File, client: &syn::File) -> Result<syn::Item, CodegenError> {
+fn response_schemas(
+    cli: &syn::File,
+    client: &[ClientOperation],
+) -> Result<syn::Item, CodegenError> {
     let error = |message: String| CodegenError::Generator {
         step: "response schemas",
         message,
     };
-    let success_types: Vec<(syn::Ident, syn::Type)> = client_operations(client)?
-        .into_iter()
-        .map(|op| (op.method, op.success))
+    let success_types: Vec<(&str, &syn::Type)> = client
+        .iter()
+        .map(|op| (op.method.as_str(), &op.success))
         .collect();
     let mut arms = Vec::new();
     for (variant, cli_fn) in command_functions(cli)
@@ -127,8 +170,8 @@ fn response_schemas(cli: &syn::File, client: &syn::File) -> Result<syn::Item, Co
         let method = method.strip_prefix("cli_").unwrap_or(&method);
         let success = success_types
             .iter()
-            .find(|(m, _)| m == method)
-            .map(|(_, ty)| ty)
+            .find(|(m, _)| *m == method)
+            .map(|(_, ty)| *ty)
             .ok_or_else(|| {
                 error(format!(
                     "command `{variant}` has no client method `{method}`"
@@ -214,13 +257,22 @@ fn is_type_named_generic(ty: &syn::Type, name: &str) -> bool {
 /// was killed), and no compiler run would take it either.
 pub const MAX_TOKENS: usize = 40_000_000;
 
-/// Parses progenitor's output for formatting, refusing outputs over [`MAX_TOKENS`].
+/// Parses progenitor's output (the CLI's) for formatting, refusing outputs over [`MAX_TOKENS`].
 fn parse_tokens(
     step: &'static str,
     tokens: proc_macro2::TokenStream,
     max_tokens: usize,
 ) -> Result<syn::File, CodegenError> {
-    let count = count_tokens(&tokens);
+    check_size(&tokens, max_tokens)?;
+    syn::parse2(tokens).map_err(|e| CodegenError::Generator {
+        step,
+        message: e.to_string(),
+    })
+}
+
+/// Refuses outputs over `max_tokens`.
+fn check_size(tokens: &proc_macro2::TokenStream, max_tokens: usize) -> Result<(), CodegenError> {
+    let count = count_tokens(tokens);
     if count > max_tokens {
         return Err(CodegenError::Generator {
             step: "size",
@@ -234,10 +286,7 @@ fn parse_tokens(
             ),
         });
     }
-    syn::parse2(tokens).map_err(|e| CodegenError::Generator {
-        step,
-        message: e.to_string(),
-    })
+    Ok(())
 }
 
 fn count_tokens(tokens: &proc_macro2::TokenStream) -> usize {
@@ -378,149 +427,130 @@ fn catch_progenitor(
 /// One operation of the generated client: its method on `Client`, its builder, and the
 /// success and error types of the builder's `send`.
 struct ClientOperation {
-    method: syn::Ident,
-    builder: syn::Ident,
+    method: String,
+    builder: String,
     success: syn::Type,
     error: syn::Type,
 }
 
 /// Every `impl Client { pub fn op(&self) -> builder::Op<'_> }` of the generated client, with
 /// the types of `builder::Op::send`.
-fn client_operations(file: &syn::File) -> Result<Vec<ClientOperation>, CodegenError> {
-    let mut ops: Vec<(syn::Ident, syn::Ident)> = Vec::new();
-    for item in &file.items {
-        let syn::Item::Impl(imp) = item else { continue };
-        if imp.trait_.is_some() || !is_type_named(&imp.self_ty, "Client") {
+fn client_operations(items: &[Item]) -> Result<Vec<ClientOperation>, CodegenError> {
+    let error = |message: String| CodegenError::Generator {
+        step: "call methods",
+        message,
+    };
+    let mut ops: Vec<(String, String)> = Vec::new();
+    for imp in items {
+        if imp.kind != Kind::Impl || imp.trait_.is_some() || imp.name.as_deref() != Some("Client") {
             continue;
         }
-        for member in &imp.items {
-            let syn::ImplItem::Fn(f) = member else {
-                continue;
-            };
-            if let syn::ReturnType::Type(_, ty) = &f.sig.output
-                && let Some(builder) = builder_name(ty)
-            {
-                ops.push((f.sig.ident.clone(), builder));
+        for member in imp.children().filter(|m| m.kind == Kind::Fn) {
+            if let (Some(method), Some(builder)) = (
+                &member.name,
+                member.return_type().as_ref().and_then(builder_name),
+            ) {
+                ops.push((method.clone(), builder));
             }
         }
     }
 
-    let builder_mod = file.items.iter().find_map(|item| match item {
-        syn::Item::Mod(m) if m.ident == "builder" => m.content.as_ref().map(|(_, items)| items),
-        _ => None,
-    });
-    let builder_items = builder_mod.ok_or_else(|| CodegenError::Generator {
-        step: "call methods",
-        message: "progenitor's output has no `builder` module".into(),
-    })?;
+    let builder_mod = items
+        .iter()
+        .find(|i| i.kind == Kind::Mod && i.name.as_deref() == Some("builder"))
+        .ok_or_else(|| error("progenitor's output has no `builder` module".into()))?;
+    let mut sends: BTreeMap<&str, (syn::Type, syn::Type)> = BTreeMap::new();
+    for imp in builder_mod.children() {
+        let (Kind::Impl, None, Some(builder)) = (imp.kind, &imp.trait_, &imp.name) else {
+            continue;
+        };
+        let send = imp
+            .children()
+            .find(|m| m.kind == Kind::Fn && m.name.as_deref() == Some("send"));
+        if let Some(types) = send
+            .and_then(Item::return_type)
+            .as_ref()
+            .and_then(send_types)
+        {
+            sends.insert(builder, types);
+        }
+    }
 
     ops.into_iter()
         .map(|(method, builder)| {
-            let (success, error) =
-                send_types(builder_items, &builder).ok_or_else(|| CodegenError::Generator {
-                    step: "call methods",
-                    message: format!(
-                        "builder `{builder}` of operation `{method}` has no `send` method"
-                    ),
-                })?;
+            let (success, error_type) = sends.get(builder.as_str()).cloned().ok_or_else(|| {
+                error(format!(
+                    "builder `{builder}` of operation `{method}` has no `send` method"
+                ))
+            })?;
             Ok(ClientOperation {
                 method,
                 builder,
                 success,
-                error,
+                error: error_type,
             })
         })
         .collect()
 }
 
 /// For every operation `op` of the client, an
-/// `impl builder::Op<'_> { pub async fn call(self) -> Result<ResponseValue<T>, crate::Error> }`.
-fn call_methods(file: &syn::File) -> Result<syn::Item, CodegenError> {
+/// `impl builder::Op<'_> { pub async fn call(self) -> Result<ResponseValue<T>, crate::Error> }`,
+/// in a module `call`.
+fn call_methods(ops: &[ClientOperation]) -> proc_macro2::TokenStream {
     let mut impls = Vec::new();
     for ClientOperation {
-        method: op,
+        method,
         builder,
         success,
         error,
-    } in client_operations(file)?
+    } in ops
     {
         // Error answers declared as raw bytes need reading; typed ones are serialised.
-        let finish = if is_byte_stream(&error) {
+        let finish = if is_byte_stream(error) {
             quote::quote!(crate::error::finish_stream)
         } else {
             quote::quote!(crate::error::finish)
         };
-        let op_name = op.to_string();
+        let builder = quote::format_ident!("{}", builder);
         let doc = format!(
-            " Sends the `{op_name}` request, like [`send`](Self::send), but every failure is a \
+            " Sends the `{method}` request, like [`send`](Self::send), but every failure is a \
              [`crate::Error`] that names the operation and keeps its cause."
         );
         impls.push(quote::quote! {
             impl<'a> super::builder::#builder<'a> {
                 #[doc = #doc]
                 pub async fn call(self) -> Result<ResponseValue<#success>, crate::Error> {
-                    #finish(#op_name, self.send()).await
+                    #finish(#method, self.send()).await
                 }
             }
         });
     }
-    let module = quote::quote! {
+    quote::quote! {
         /// `call()`: the typed-error variant of every operation's `send()`.
         pub mod call {
             #[allow(unused_imports)]
             use super::{types, ByteStream, ResponseValue};
             #(#impls)*
         }
-    };
-    syn::parse2(module).map_err(|e| CodegenError::Generator {
-        step: "call methods",
-        message: e.to_string(),
-    })
-}
-
-fn is_type_named(ty: &syn::Type, name: &str) -> bool {
-    matches!(ty, syn::Type::Path(p) if p.path.is_ident(name))
+    }
 }
 
 /// `builder::Op<'_>` → `Op`.
-fn builder_name(ty: &syn::Type) -> Option<syn::Ident> {
+fn builder_name(ty: &syn::Type) -> Option<String> {
     let syn::Type::Path(p) = ty else { return None };
     let segments: Vec<_> = p.path.segments.iter().collect();
     match segments.as_slice() {
-        [module, last] if module.ident == "builder" => Some(last.ident.clone()),
+        [module, last] if module.ident == "builder" => Some(last.ident.to_string()),
         _ => None,
     }
 }
 
-/// In `impl Op<'a> { pub async fn send(self) -> Result<ResponseValue<T>, Error<E>> }`,
-/// `(T, E)`.
-fn send_types(items: &[syn::Item], builder: &syn::Ident) -> Option<(syn::Type, syn::Type)> {
-    items.iter().find_map(|item| {
-        let syn::Item::Impl(imp) = item else {
-            return None;
-        };
-        let syn::Type::Path(p) = &*imp.self_ty else {
-            return None;
-        };
-        if imp.trait_.is_some() || p.path.segments.last()?.ident != *builder {
-            return None;
-        }
-        imp.items.iter().find_map(|member| {
-            let syn::ImplItem::Fn(f) = member else {
-                return None;
-            };
-            if f.sig.ident != "send" {
-                return None;
-            }
-            let syn::ReturnType::Type(_, ty) = &f.sig.output else {
-                return None;
-            };
-            let [ok, err]: [syn::Type; 2] = generics(ty, "Result")?.try_into().ok()?;
-            let success = generics(&ok, "ResponseValue")?.into_iter().next()?;
-            let error = generics(&err, "Error")?.into_iter().next()?;
-            Some((success, error))
-        })
-    })
+/// In `Result<ResponseValue<T>, Error<E>>` (the type `send` returns), `(T, E)`.
+fn send_types(ty: &syn::Type) -> Option<(syn::Type, syn::Type)> {
+    let [ok, err]: [syn::Type; 2] = generics(ty, "Result")?.try_into().ok()?;
+    let success = generics(&ok, "ResponseValue")?.into_iter().next()?;
+    let error = generics(&err, "Error")?.into_iter().next()?;
+    Some((success, error))
 }
 
 fn is_byte_stream(ty: &syn::Type) -> bool {
@@ -554,13 +584,19 @@ mod tests {
 
     use super::*;
 
+    /// The generated source as `prettyplease` prints it (it is printed one item per line).
+    fn pretty(source: &str) -> String {
+        prettyplease::unparse(&syn::parse_file(source).unwrap())
+    }
+
     #[test]
     fn the_checked_in_spec_generates_a_client_with_a_call_method_per_operation() {
         let path =
             Path::new(env!("CARGO_MANIFEST_DIR")).join("../openapi/perspio-talk.normalized.json");
         let spec = load_spec(&path).unwrap();
-        let source = generate(&spec).unwrap();
-        assert!(source.starts_with(GENERATED_HEADER));
+        let raw = generate(&spec).unwrap();
+        assert!(raw.starts_with(GENERATED_HEADER));
+        let source = pretty(&raw);
         for op in [
             "list_assets",
             "list_sites",
@@ -664,7 +700,7 @@ mod tests {
             }}}}
         }))
         .unwrap();
-        let source = generate(&spec).unwrap();
+        let source = pretty(&generate(&spec).unwrap());
         assert!(source.contains("use super::{types, ByteStream, ResponseValue};"));
         assert!(source.contains("Result<ResponseValue<ByteStream>, crate::Error>"));
         assert!(source.contains("crate::error::finish_stream(\"get_file\""));

@@ -31,9 +31,12 @@
 mod build_script;
 mod check;
 mod error;
+mod features;
 mod generate;
+mod tokens;
 
 pub use build_script::{DEP_SPEC_VAR, NORMALIZED_SPEC, SpecSource, build_script};
 pub use check::check;
 pub use error::{CodegenError, Problem};
-pub use generate::{GENERATED_HEADER, MAX_TOKENS, generate, generate_cli, load_spec};
+pub use features::{ALL_TAGS_FEATURE, RESERVED_FEATURES, TagFeatures, tag_feature};
+pub use generate::{GENERATED_HEADER, MAX_TOKENS, generate, generate_cli, load_spec, pretty};
