@@ -536,6 +536,10 @@ impl Error {
 
 /// Runs a generated `send()` whose error answers have a typed (JSON) body, and turns its
 /// failure into an [`Error`] naming `operation`. Called by the generated `call()` methods.
+#[allow(
+    dead_code,
+    reason = "called by generated code only; with no tag feature on, no operation is compiled"
+)]
 pub(crate) async fn finish<T, E: serde::Serialize>(
     operation: &'static str,
     send: impl Future<Output = Result<ResponseValue<T>, ProgenitorError<E>>>,

@@ -1,16 +1,18 @@
 //! The importer against a corpus of real specs (what `cargo xtask corpus` runs): one spec's
-//! [`attempt`] and its [`Outcome`], the seeded [`sample`] of generated clients to type-check,
-//! the scratch crate they are checked in ([`typecheck`]), and the [`Summary`] of the figures.
+//! [`attempt`] and its [`Outcome`], the seeded [`sample`] of generated clients to type-check
+//! (plus every APIM and every large spec), the scratch copy of the workspace they are checked
+//! in ([`scratch`]: `regen --from` and `cargo check -p perspio-api`, the user's path), and the
+//! [`Summary`] of the figures.
 //!
-//! Running processes (workers, `npm pack`, `cargo check`) is the caller's job; this module
-//! only decides what to run on and how to read and rank what came out.
+//! Running processes (workers, `npm pack`, `regen --from`, `cargo check`) is the caller's job;
+//! this module only decides what to run on and how to read and rank what came out.
 
-pub mod typecheck;
+pub mod scratch;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fmt::{self, Write as _};
 use std::panic::AssertUnwindSafe;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use rand_xoshiro::SplitMix64;
@@ -31,6 +33,9 @@ pub const IMPORT_STACK: usize = 512 * 1024 * 1024;
 pub const CRASH: &str = "CRASH: the importer died (memory limit or stack overflow)";
 /// The cause column of a spec that generated.
 pub const GENERATED: &str = "generated";
+/// From how many operations a spec is large: every large spec is type-checked, not only the
+/// sample.
+pub const LARGE: usize = 1_000;
 
 /// What happened to one spec.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,8 +49,9 @@ pub struct Outcome {
     pub failure: Option<Failure>,
     /// How many normaliser notes (changes or losses) the import reported.
     pub notes: usize,
-    /// Where the generated client was written, once it was.
-    pub code: Option<PathBuf>,
+    /// How many operations the spec has (as read, before normalising; 0 when it does not
+    /// parse).
+    pub operations: usize,
 }
 
 /// Why a spec did not generate.
@@ -62,7 +68,7 @@ pub struct Failure {
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Attempt {
-    /// What happened ([`Outcome::code`] is `None`: nothing is written yet).
+    /// What happened.
     pub outcome: Outcome,
     /// The generated client.
     pub code: Option<String>,
@@ -76,7 +82,7 @@ impl Outcome {
             apim,
             failure: failure.map(|(cause, message)| Failure { cause, message }),
             notes: 0,
-            code: None,
+            operations: 0,
         }
     }
 
@@ -95,10 +101,15 @@ impl Outcome {
         Self { notes, ..self }
     }
 
-    /// The same outcome with its client written to `code`.
+    /// The same outcome for a spec of `operations` operations.
     #[must_use]
-    pub fn with_code(self, code: Option<PathBuf>) -> Self {
-        Self { code, ..self }
+    pub fn with_operations(self, operations: usize) -> Self {
+        Self { operations, ..self }
+    }
+
+    /// Whether the spec has at least [`LARGE`] operations.
+    pub fn is_large(&self) -> bool {
+        self.operations >= LARGE
     }
 
     /// The cause column: the failure's cause, or [`GENERATED`].
@@ -108,12 +119,14 @@ impl Outcome {
             .map_or(GENERATED, |f| f.cause.as_str())
     }
 
-    /// Its line of `results.tsv`: name, `apim` or `-`, cause (or `generated`), message.
+    /// Its line of `results.tsv`: name, `apim` or `-`, operations, cause (or `generated`),
+    /// message.
     pub fn tsv_row(&self) -> String {
         format!(
-            "{}\t{}\t{}\t{}",
+            "{}\t{}\t{}\t{}\t{}",
             self.name,
             if self.apim { "apim" } else { "-" },
+            self.operations,
             self.cause(),
             self.failure.as_ref().map_or("", |f| f.message.as_str())
         )
@@ -121,14 +134,15 @@ impl Outcome {
 
     /// Reads a line [`tsv_row`](Self::tsv_row) wrote (notes are not recorded: 0).
     pub fn from_tsv_row(line: &str) -> Self {
-        let f: Vec<&str> = line.splitn(4, '\t').collect();
-        let cause = f.get(2).copied().unwrap_or("");
+        let f: Vec<&str> = line.splitn(5, '\t').collect();
+        let cause = f.get(3).copied().unwrap_or("");
         Self::new(
             f.first().copied().unwrap_or(""),
             f.get(1) == Some(&"apim"),
             (cause != GENERATED)
-                .then(|| (cause.to_owned(), f.get(3).copied().unwrap_or("").to_owned())),
+                .then(|| (cause.to_owned(), f.get(4).copied().unwrap_or("").to_owned())),
         )
+        .with_operations(f.get(2).and_then(|n| n.parse().ok()).unwrap_or(0))
     }
 }
 
@@ -151,11 +165,13 @@ pub fn attempt(name: &str, path: &Path) -> Attempt {
     };
     let apim = text.contains(APIM_MARKER);
     let location = name.to_owned();
+    let (operations_tx, operations_rx) = std::sync::mpsc::channel();
     let worker = std::thread::Builder::new()
         .stack_size(IMPORT_STACK)
         .spawn(move || {
             std::panic::catch_unwind(AssertUnwindSafe(|| {
                 let source = Source::parse(&location, &text).map_err(|e| (e.cause(), chain(&e)))?;
+                let _ = operations_tx.send(count_operations(&source.doc));
                 let imported = import(&[source]).map_err(|e| (e.cause(), chain(&e)))?;
                 Ok((imported.derived.notes.len(), imported.derived.code))
             }))
@@ -167,20 +183,39 @@ pub fn attempt(name: &str, path: &Path) -> Attempt {
             Ok(Err((format!("other: {}", generalise(&message)), message)))
         }
     };
-    match result {
-        Ok(Ok((notes, code))) => Attempt {
-            outcome: Outcome::new(name, apim, None).with_notes(notes),
-            code: Some(code),
-        },
-        Ok(Err(failure)) => Attempt {
-            outcome: Outcome::new(name, apim, Some(failure)),
-            code: None,
-        },
-        Err(panic) => Attempt {
-            outcome: Outcome::new(name, apim, Some(of_panic(panic.as_ref()))),
-            code: None,
-        },
+    let operations = operations_rx.try_recv().unwrap_or(0);
+    let (outcome, code) = match result {
+        Ok(Ok((notes, code))) => (Outcome::new(name, apim, None).with_notes(notes), Some(code)),
+        Ok(Err(failure)) => (Outcome::new(name, apim, Some(failure)), None),
+        Err(panic) => (
+            Outcome::new(name, apim, Some(of_panic(panic.as_ref()))),
+            None,
+        ),
+    };
+    Attempt {
+        outcome: outcome.with_operations(operations),
+        code,
     }
+}
+
+/// How many operations the spec `text` has (0 when it does not parse).
+pub fn operations_in(text: &str) -> usize {
+    Source::parse("spec", text).map_or(0, |s| count_operations(&s.doc))
+}
+
+/// The operations of an OpenAPI document (`paths.*.get`, `put`, …).
+fn count_operations(doc: &serde_json::Value) -> usize {
+    doc.get("paths")
+        .and_then(serde_json::Value::as_object)
+        .into_iter()
+        .flatten()
+        .filter_map(|(_, item)| item.as_object())
+        .map(|item| {
+            item.keys()
+                .filter(|k| crate::HTTP_METHODS.contains(&k.as_str()))
+                .count()
+        })
+        .sum()
 }
 
 /// The generated clients to type-check (see [`sample`]).
@@ -191,14 +226,16 @@ pub struct Sample<'a> {
     pub sampled: Vec<&'a Outcome>,
     /// Every generated APIM client, in the sample's shuffled order.
     pub apim: Vec<&'a Outcome>,
+    /// Every generated large client ([`Outcome::is_large`]), in the sample's shuffled order.
+    pub large: Vec<&'a Outcome>,
 }
 
 impl<'a> Sample<'a> {
-    /// The sample, then the APIM clients not already in it: the modules `s0`, `s1`, … of the
-    /// scratch crate.
+    /// The sample, then the APIM and the large clients not already in it, each once: what
+    /// the type-check builds, in this order.
     pub fn to_check(&self) -> Vec<&'a Outcome> {
         let mut out = self.sampled.clone();
-        for o in &self.apim {
+        for o in self.apim.iter().chain(&self.large) {
             if !out.iter().any(|s| s.name == o.name) {
                 out.push(o);
             }
@@ -207,19 +244,20 @@ impl<'a> Sample<'a> {
     }
 }
 
-/// A seeded random sample of `size` generated clients (outcomes with a
-/// [`code`](Outcome::code)), plus every generated APIM client.
+/// A seeded random sample of `size` generated clients, plus every generated APIM client and
+/// every generated large one.
 ///
 /// The same outcomes and `seed` give the same sample: the clients are sorted by name and
 /// shuffled (Fisher–Yates, SplitMix64 seeded with `seed`, an index drawn as `next_u64 % n`:
 /// the figures in `CORPUS.md` were drawn this way).
 pub fn sample(outcomes: &[Outcome], size: usize, seed: u64) -> Sample<'_> {
-    let mut generated: Vec<&Outcome> = outcomes.iter().filter(|o| o.code.is_some()).collect();
+    let mut generated: Vec<&Outcome> = outcomes.iter().filter(|o| o.failure.is_none()).collect();
     generated.sort_by(|a, b| a.name.cmp(&b.name));
     shuffle(&mut generated, seed);
     Sample {
         sampled: generated.iter().take(size).copied().collect(),
         apim: generated.iter().filter(|o| o.apim).copied().collect(),
+        large: generated.iter().filter(|o| o.is_large()).copied().collect(),
     }
 }
 
@@ -233,6 +271,22 @@ fn shuffle<T>(items: &mut [T], seed: u64) {
     }
 }
 
+/// How one client of the [`Sample`] fared in the scratch workspace.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckResult {
+    /// The spec.
+    pub name: String,
+    /// `None` when `cargo check -p perspio-api` passed with no warning; else the first error
+    /// (with `-D warnings`, a warning is one), or what failed before the compiler ran.
+    pub failure: Option<String>,
+    /// How many errors the check reported (0 when it passed).
+    pub errors: usize,
+    /// Seconds of `regen --from` in the scratch workspace.
+    pub regen_seconds: f64,
+    /// Seconds of `cargo check -p perspio-api` (build script and type-check).
+    pub check_seconds: f64,
+}
+
 /// What type-checking the [`Sample`] gave.
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
@@ -241,28 +295,48 @@ pub struct Checked {
     pub sampled: Vec<String>,
     /// Every generated APIM client (checked in addition to the sample).
     pub apim_checked: Vec<String>,
-    /// Names that type-check.
-    pub compiled: BTreeSet<String>,
-    /// `(name, first error)` of those that do not.
-    pub failures: Vec<(String, String)>,
+    /// Every generated large client (checked in addition to the sample).
+    pub large_checked: Vec<String>,
+    /// Every client checked, in order.
+    pub results: Vec<CheckResult>,
 }
 
 impl Checked {
-    /// The result for `sample`: `compiled` and `failed` are keyed by module (the index in
-    /// [`Sample::to_check`]).
-    pub fn new(
-        sample: &Sample<'_>,
-        compiled: &BTreeSet<usize>,
-        failed: &BTreeMap<usize, String>,
-    ) -> Self {
-        let to_check = sample.to_check();
-        let name = |i: &usize| to_check.get(*i).map(|o| o.name.clone()).unwrap_or_default();
+    /// The result for `sample`, from the results of its [`Sample::to_check`].
+    pub fn new(sample: &Sample<'_>, results: Vec<CheckResult>) -> Self {
+        let names = |v: &[&Outcome]| v.iter().map(|o| o.name.clone()).collect();
         Self {
-            sampled: sample.sampled.iter().map(|o| o.name.clone()).collect(),
-            apim_checked: sample.apim.iter().map(|o| o.name.clone()).collect(),
-            compiled: compiled.iter().map(name).collect(),
-            failures: failed.iter().map(|(i, e)| (name(i), e.clone())).collect(),
+            sampled: names(&sample.sampled),
+            apim_checked: names(&sample.apim),
+            large_checked: names(&sample.large),
+            results,
         }
+    }
+
+    /// Whether `name` was checked and passed.
+    pub fn compiled(&self, name: &str) -> bool {
+        self.results
+            .iter()
+            .any(|r| r.name == name && r.failure.is_none())
+    }
+
+    /// `(name, first error)` of the clients that did not pass.
+    pub fn failures(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.results
+            .iter()
+            .filter_map(|r| r.failure.as_deref().map(|f| (r.name.as_str(), f)))
+    }
+
+    /// Its line of `compile.tsv`.
+    pub fn tsv_row(result: &CheckResult) -> String {
+        format!(
+            "{}\t{}\t{}\t{:.1}\t{:.1}",
+            result.name,
+            result.failure.as_deref().unwrap_or("compiled"),
+            result.errors,
+            result.regen_seconds,
+            result.check_seconds
+        )
     }
 }
 
@@ -325,12 +399,13 @@ impl fmt::Display for Summary<'_> {
             pct(generated, total),
         );
         if let Some(c) = checked {
-            let ok = c.sampled.iter().filter(|n| c.compiled.contains(*n)).count();
+            let ok = c.sampled.iter().filter(|n| c.compiled(n)).count();
             let n = c.sampled.len();
             let _ = writeln!(
                 s,
-                "- compiled (`cargo check`) of a sample of {n} generated clients (seed {seed}): \
-                 {ok} / {n} ({:.1} %)",
+                "- perspio-api type-checks (`regen --from`, then `cargo check -p perspio-api` \
+                 with `-D warnings`, in a copy of the workspace), seeded sample of {n} generated \
+                 clients (seed {seed}): {ok} / {n} ({:.1} %)",
                 pct(ok, n)
             );
             let _ = writeln!(
@@ -352,7 +427,7 @@ impl fmt::Display for Summary<'_> {
                 .apim_checked
                 .iter()
                 .filter(|n| apim.iter().any(|o| &o.name == *n))
-                .filter(|n| c.compiled.contains(*n))
+                .filter(|n| c.compiled(n))
                 .count();
             let _ = writeln!(
                 s,
@@ -361,6 +436,38 @@ impl fmt::Display for Summary<'_> {
                 apim.len(),
                 pct(apim_ok, apim.len())
             );
+        }
+        let large: Vec<&Outcome> = outcomes.iter().filter(|o| o.is_large()).collect();
+        if !large.is_empty() {
+            let _ = writeln!(
+                s,
+                "- large specs (≥ {LARGE} operations): {} / {} generated{}",
+                large.iter().filter(|o| o.failure.is_none()).count(),
+                large.len(),
+                checked.map_or_else(String::new, |c| format!(
+                    ", {} type-check",
+                    large.iter().filter(|o| c.compiled(&o.name)).count()
+                ))
+            );
+            for o in &large {
+                let result = checked.and_then(|c| c.results.iter().find(|r| r.name == o.name));
+                let _ = writeln!(
+                    s,
+                    "  - {} ({} operations): {}",
+                    o.name,
+                    o.operations,
+                    match (&o.failure, result) {
+                        (Some(f), _) => format!("not generated: {}", f.cause),
+                        (None, None) => "generated (not checked)".to_owned(),
+                        (None, Some(r)) => format!(
+                            "{} (regen --from {:.0} s, cargo check {:.0} s)",
+                            r.failure.as_deref().unwrap_or("type-checks"),
+                            r.regen_seconds,
+                            r.check_seconds
+                        ),
+                    }
+                );
+            }
         }
 
         s += "\n### remaining causes (generation), ranked\n\n| specs | % | cause | e.g. |\n|---:|---:|---|---|\n";
@@ -379,10 +486,10 @@ impl fmt::Display for Summary<'_> {
             );
         }
         if let Some(c) = checked
-            && !c.failures.is_empty()
+            && c.failures().next().is_some()
         {
-            s += "\n### compile failures in the sample, ranked (first error of each client)\n\n| clients | error | e.g. |\n|---:|---|---|\n";
-            let errors = c.failures.iter().map(|(n, l)| (l.as_str(), n.as_str()));
+            s += "\n### type-check failures of the checked clients, ranked (first error of each)\n\n| clients | error | e.g. |\n|---:|---|---|\n";
+            let errors = c.failures().map(|(n, l)| (l, n));
             for (label, names) in ranked(errors) {
                 let _ = writeln!(
                     s,
@@ -421,21 +528,28 @@ mod tests {
     }
 
     #[test]
-    fn the_sample_takes_generated_clients_and_adds_every_apim_one() {
-        let outcome = |name: &str, apim: bool, generated: bool| {
+    fn the_sample_takes_generated_clients_and_adds_every_apim_and_large_one() {
+        let outcome = |name: &str, apim: bool, generated: bool, operations: usize| {
             let failure = (!generated).then(|| ("x".to_owned(), String::new()));
-            Outcome::new(name, apim, failure).with_code(generated.then(|| name.into()))
+            Outcome::new(name, apim, failure).with_operations(operations)
         };
         let outcomes: Vec<Outcome> = (0..30)
-            .map(|i| outcome(&format!("s{i:02}"), i % 10 == 0, i % 3 != 1))
+            .map(|i| {
+                let operations = if i % 7 == 0 { LARGE } else { 3 };
+                outcome(&format!("s{i:02}"), i % 10 == 0, i % 3 != 1, operations)
+            })
             .collect();
         let s = sample(&outcomes, 5, 1);
         assert_eq!(s.sampled.len(), 5);
-        assert!(s.sampled.iter().all(|o| o.code.is_some()));
+        assert!(s.sampled.iter().all(|o| o.failure.is_none()));
         let to_check = s.to_check();
-        for o in outcomes.iter().filter(|o| o.apim && o.code.is_some()) {
+        for o in outcomes
+            .iter()
+            .filter(|o| (o.apim || o.is_large()) && o.failure.is_none())
+        {
             assert_eq!(to_check.iter().filter(|c| c.name == o.name).count(), 1);
         }
+        assert!(to_check.iter().all(|o| o.failure.is_none()));
         let again = sample(&outcomes, 5, 1);
         assert_eq!(again.to_check(), to_check);
     }
@@ -448,8 +562,8 @@ mod tests {
             Some(("$ref: points to nothing".into(), "m: n".into())),
         );
         assert_eq!(Outcome::from_tsv_row(&failed.tsv_row()), failed);
-        let generated = Outcome::new("b.json", false, None);
-        assert_eq!(generated.tsv_row(), "b.json\t-\tgenerated\t");
+        let generated = Outcome::new("b.json", false, None).with_operations(12);
+        assert_eq!(generated.tsv_row(), "b.json\t-\t12\tgenerated\t");
         assert_eq!(Outcome::from_tsv_row(&generated.tsv_row()), generated);
     }
 
@@ -482,7 +596,12 @@ mod tests {
         .unwrap();
         let a = attempt("good.yaml", &good);
         assert_eq!(a.outcome.failure, None);
-        assert!(a.code.unwrap().contains("pub fn get_a("));
+        assert_eq!(a.outcome.operations, 1);
+        assert!(
+            perspio_codegen::pretty(&a.code.unwrap())
+                .unwrap()
+                .contains("pub fn get_a(")
+        );
         let missing = attempt("missing.yaml", &dir.path().join("missing.yaml"));
         assert_eq!(missing.outcome.cause(), "read: cannot read the file");
     }

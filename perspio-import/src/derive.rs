@@ -1,6 +1,7 @@
 //! [`derive()`]: the normalised spec, the generated client and API.md, from one spec text; and
 //! [`import`]: upstream sources merged, checked and written as that spec text.
 
+use perspio_codegen::TagFeatures;
 use serde_json::{Map, Value};
 
 use crate::normalize::Note;
@@ -26,6 +27,9 @@ pub struct Derived {
     pub notes: Vec<Note>,
     /// The generated client source (what `perspio-api/build.rs` would write).
     pub code: String,
+    /// The cargo features of the spec's tags (the generated block of `perspio-api/Cargo.toml`,
+    /// and the gates in [`code`](Self::code)).
+    pub features: TagFeatures,
 }
 
 impl Derived {
@@ -59,7 +63,7 @@ pub fn derive(spec_text: &str) -> Result<Derived, ImportError> {
     let mut notes = normalize::normalize(&mut doc)
         .map_err(|source| ImportError::Normalize { file: SPEC, source })?;
     let mut doc = announce(doc);
-    let (mut normalized, mut code) = generate(&doc)?;
+    let (mut normalized, mut code, mut features) = generate(&doc)?;
     let read = |code: &str| {
         surface::parse(code)
             .map_err(|source| ImportError::GeneratedSourceUnparsable { file: SPEC, source })
@@ -81,23 +85,24 @@ pub fn derive(spec_text: &str) -> Result<Derived, ImportError> {
             });
         }
         notes.extend(renamed);
-        (normalized, code) = generate(&doc)?;
+        (normalized, code, features) = generate(&doc)?;
         file = read(&code)?;
     }
     let ops =
         surface::extract(&file).map_err(|source| ImportError::ApiSurface { file: SPEC, source })?;
-    let api_md = surface::render(&doc, &ops);
+    let api_md = surface::render(&doc, &ops, &features);
     Ok(Derived {
         normalized,
         normalized_doc: doc,
         api_md,
         notes,
         code,
+        features,
     })
 }
 
-/// The normalised text of `doc` and the client generated from it.
-fn generate(doc: &Value) -> Result<(String, String), ImportError> {
+/// The normalised text of `doc`, the client generated from it and the features of its tags.
+fn generate(doc: &Value) -> Result<(String, String, TagFeatures), ImportError> {
     let normalized = serde_json::to_string_pretty(doc)
         .map_err(|source| ImportError::NormalizedJson { file: SPEC, source })?
         + "\n";
@@ -105,7 +110,7 @@ fn generate(doc: &Value) -> Result<(String, String), ImportError> {
         .map_err(|source| ImportError::NotOpenApi30 { file: SPEC, source })?;
     let code = perspio_codegen::generate(&spec)
         .map_err(|source| ImportError::Generate { file: SPEC, source })?;
-    Ok((normalized, code))
+    Ok((normalized, code, TagFeatures::of(&spec)))
 }
 
 /// Puts `x-generated` first.

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use perspio_codegen::CodegenError;
 
+use crate::manifest::ManifestError;
 use crate::merge::MergeError;
 use crate::normalize::NormalizeError;
 use crate::refs::BrokenRefs;
@@ -137,6 +138,15 @@ pub enum ImportError {
         source: SurfaceError,
     },
 
+    /// The generated block of tag features cannot be written into perspio-api's manifest.
+    #[error("{file}: writing the tag features (step: features)")]
+    ApiManifest {
+        /// The manifest, relative to the workspace root.
+        file: &'static str,
+        /// Why.
+        #[source]
+        source: ManifestError,
+    },
     /// A file of the workspace could not be read.
     #[error("cannot read {}", path.display())]
     FileUnreadable {

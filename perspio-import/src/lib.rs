@@ -6,6 +6,7 @@ mod cause;
 pub mod corpus;
 mod derive;
 mod error;
+mod manifest;
 mod merge;
 mod normalize;
 mod provenance;
@@ -17,6 +18,7 @@ mod workspace;
 
 pub use derive::{Derived, Imported, X_GENERATED, derive, import};
 pub use error::ImportError;
+pub use manifest::{BLOCK_MARKER, ManifestError, with_tag_features};
 pub use merge::MergeError;
 pub use normalize::{NormalizeError, Note, normalize};
 pub use refs::{BrokenRef, BrokenRefs};
@@ -24,7 +26,8 @@ pub use report::{Change, Report, compare};
 pub use source::{FETCH_TIMEOUT, Format, MAX_FETCHED_SIZE, Source, SourceError, load};
 pub use surface::SurfaceError;
 pub use workspace::{
-    API_MD, API_SPEC, NORMALIZED, PROVENANCE, Plan, PlannedFile, SPEC, Stale, Workspace,
+    API_MANIFEST, API_MD, API_SPEC, NORMALIZED, PROVENANCE, Plan, PlannedFile, SPEC, Stale,
+    Workspace,
 };
 
 /// The HTTP methods an OpenAPI path item may hold.

@@ -59,6 +59,7 @@ pub(crate) const PASSES: &[(&str, Pass)] = &[
         Ok(bodies::vendor_json_responses(r))
     }),
     ("JSON without schema", |r| Ok(json_without_schema(r))),
+    ("websocket channels", |r| Ok(websocket_channels(r))),
     ("success response types", |r| Ok(success_types(r))),
     ("default responses", |r| Ok(default_responses(r))),
     ("error response types", |r| Ok(error_types(r))),
@@ -697,6 +698,24 @@ fn distinct(list: &[(String, Kind)]) -> Vec<&Kind> {
 // Pass: JSON without schema
 
 /// A JSON media type without a schema gets `{}` (any JSON), in responses and request bodies.
+/// progenitor's `x-dropshot-websocket` operations upgrade the connection (their code needs
+/// `base64`, `rand` and the upgraded response), which the middleware stack cannot carry: it
+/// reads every body whole. The extension is dropped; the operation stays a plain request.
+fn websocket_channels(root: &mut Map<String, Value>) -> Vec<Note> {
+    let mut notes = Vec::new();
+    for (path, method, op) in operations_mut(root) {
+        if op.remove("x-dropshot-websocket").is_some() {
+            notes.push(note(
+                &op_label(&path, &method, op),
+                "`x-dropshot-websocket` dropped: the client sends it as a plain request (the \
+                 middleware stack reads every body whole and cannot carry an upgraded \
+                 connection)",
+            ));
+        }
+    }
+    notes
+}
+
 fn json_without_schema(root: &mut Map<String, Value>) -> Vec<Note> {
     fn fill(scope: &str, what: &str, v: &mut Value, notes: &mut Vec<Note>) {
         for (mt, media) in v

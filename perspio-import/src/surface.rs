@@ -6,6 +6,7 @@
 
 use std::fmt::Write as _;
 
+use perspio_codegen::{ALL_TAGS_FEATURE, TagFeatures};
 use quote::ToTokens;
 use serde_json::Value;
 
@@ -289,7 +290,7 @@ fn token_string(tokens: &impl ToTokens) -> String {
 }
 
 /// Renders `API.md` from the normalised spec and the operations read from the generated code.
-pub(crate) fn render(spec: &Value, ops: &[RustOperation]) -> String {
+pub(crate) fn render(spec: &Value, ops: &[RustOperation], features: &TagFeatures) -> String {
     let mut out = String::new();
     let title = spec["info"]["title"].as_str().unwrap_or("API");
     let version = spec["info"]["version"].as_str().unwrap_or("?");
@@ -308,13 +309,30 @@ pub(crate) fn render(spec: &Value, ops: &[RustOperation]) -> String {
          that is `TryInto<T>`; a required parameter left unset fails the call before it is sent.\n",
         spec["openapi"].as_str().unwrap_or("?")
     );
-    let _ = writeln!(out, "| HTTP | Rust | success | error |\n|---|---|---|---|");
+    render_features(&mut out, features);
+    let _ = writeln!(
+        out,
+        "## Operations\n\n| HTTP | Rust | success | error | feature |\n|---|---|---|---|---|"
+    );
     let spec_ops = spec_operations(spec);
     for (http, _) in &spec_ops {
         if let Some(op) = ops.iter().find(|o| o.http == *http) {
+            let gate = features
+                .operations
+                .get(http)
+                .filter(|f| !f.is_empty())
+                .map_or_else(
+                    || "(always)".to_owned(),
+                    |f| {
+                        f.iter()
+                            .map(|f| format!("`{f}`"))
+                            .collect::<Vec<_>>()
+                            .join(" or ")
+                    },
+                );
             let _ = writeln!(
                 out,
-                "| `{http}` | `Client::{}()` | `{}` | `{}` |",
+                "| `{http}` | `Client::{}()` | `{}` | `{}` | {gate} |",
                 op.method, op.success, op.error
             );
         }
@@ -385,6 +403,38 @@ pub(crate) fn render(spec: &Value, ops: &[RustOperation]) -> String {
         }
     }
     out
+}
+
+/// The `## Features` section: one cargo feature per tag.
+fn render_features(out: &mut String, features: &TagFeatures) {
+    let _ = writeln!(
+        out,
+        "## Features\n\n`perspio-api` has one cargo feature per tag of the spec. An operation is \
+         compiled when the feature of one of its tags is on (an operation without a tag always \
+         is), and so are the types it uses. `{ALL_TAGS_FEATURE}`, in the default features, turns \
+         them all on; to compile only the operations you call, depend on `perspio-api` with \
+         `default-features = false` and the features of their tags. `cargo xtask regen` keeps \
+         them in the generated block at the end of `[features]` in `perspio-api/Cargo.toml`.\n"
+    );
+    let _ = writeln!(out, "| feature | tags | operations |\n|---|---|---|");
+    let counts = features.operation_counts();
+    for (feature, tags) in &features.features {
+        let tags: Vec<String> = tags
+            .iter()
+            .map(|t| format!("`{}`", t.replace('|', "\\|")))
+            .collect();
+        let _ = writeln!(
+            out,
+            "| `{feature}` | {} | {} |",
+            tags.join(", "),
+            counts.get(feature.as_str()).copied().unwrap_or(0)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "| (none: always compiled) | operations without a tag | {} |\n",
+        features.untagged_operations()
+    );
 }
 
 /// `("GET /path", operation)` in document order.
@@ -512,7 +562,7 @@ mod tests {
             .collect();
         assert_eq!(setters[0].0, "id");
         assert_eq!(setters[1], ("limit", "i32"));
-        let md = render(&spec, &ops);
+        let md = render(&spec, &ops, &TagFeatures::of(&parsed));
         assert!(md.starts_with("<!-- @generated"), "{md}");
         assert!(
             md.contains("## `GET /assets/{id}` → `Client::get_asset()`"),

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+use crate::manifest::with_tag_features;
 use crate::provenance::{Provenance, SourceRecord};
 use crate::report::Report;
 use crate::source::{Source, sha256_hex};
@@ -20,13 +21,18 @@ pub const NORMALIZED: &str = "openapi/perspio-talk.normalized.json";
 /// script, `perspio_api::NORMALIZED_SPEC` and (through perspio-api) `perspio-cli`'s build
 /// script read, so the published crates build without `openapi/`.
 pub const API_SPEC: &str = "perspio-api/spec/perspio-talk.normalized.json";
+/// perspio-api's manifest: `regen` keeps the generated block of one cargo feature per spec
+/// tag at the end of its `[features]` ([`BLOCK_MARKER`](crate::BLOCK_MARKER)); every other
+/// byte of it is left as it is.
+pub const API_MANIFEST: &str = "perspio-api/Cargo.toml";
 /// Where the spec came from, when, and the sha256 of the spec and of its normalised form.
 pub const PROVENANCE: &str = "openapi/provenance.json";
 /// The reviewable API surface.
 pub const API_MD: &str = "openapi/API.md";
 
 /// A workspace's spec, [`SPEC`], and what is derived from it ([`NORMALIZED`] and its copy
-/// [`API_SPEC`], the hashes in [`PROVENANCE`], [`API_MD`]).
+/// [`API_SPEC`], the hashes in [`PROVENANCE`], [`API_MD`], the tag features in
+/// [`API_MANIFEST`]).
 ///
 /// [`plan_regen`](Self::plan_regen) and [`plan_import`](Self::plan_import) compute every file
 /// first and write nothing; [`Plan::write`] then writes them all at once. An error before the
@@ -135,7 +141,8 @@ impl Workspace {
         let spec_text = self.read(SPEC)?;
         let derived = derive(&spec_text)?;
         let provenance = Provenance::read(&self.root.join(PROVENANCE))?;
-        Ok(derived_files(&spec_text, &derived, &provenance)?
+        let manifest = self.read(API_MANIFEST)?;
+        Ok(derived_files(&spec_text, &derived, &provenance, &manifest)?
             .into_iter()
             .filter_map(|PlannedFile { path, content }| {
                 let current = std::fs::read_to_string(self.root.join(path)).ok();
@@ -162,7 +169,8 @@ impl Workspace {
                 content,
             })
             .collect();
-        files.extend(derived_files(&spec_text, &derived, provenance)?);
+        let manifest = self.read(API_MANIFEST)?;
+        files.extend(derived_files(&spec_text, &derived, provenance, &manifest)?);
         let report = std::fs::read_to_string(self.root.join(NORMALIZED))
             .ok()
             .and_then(|t| serde_json::from_str::<Value>(&t).ok())
@@ -238,8 +246,15 @@ fn derived_files(
     spec_text: &str,
     derived: &Derived,
     provenance: &Provenance,
+    manifest: &str,
 ) -> Result<Vec<PlannedFile>, ImportError> {
     let file = |path, content| PlannedFile { path, content };
+    let manifest = with_tag_features(manifest, &derived.features).map_err(|source| {
+        ImportError::ApiManifest {
+            file: API_MANIFEST,
+            source,
+        }
+    })?;
     Ok(vec![
         file(NORMALIZED, derived.normalized.clone()),
         file(API_SPEC, derived.normalized.clone()),
@@ -250,6 +265,7 @@ fn derived_files(
                 .to_text()?,
         ),
         file(API_MD, derived.api_md.clone()),
+        file(API_MANIFEST, manifest),
     ])
 }
 

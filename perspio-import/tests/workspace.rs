@@ -6,7 +6,10 @@
 
 use std::path::{Path, PathBuf};
 
-use perspio_import::{API_MD, API_SPEC, NORMALIZED, PROVENANCE, SPEC, Workspace, derive, load};
+use perspio_import::{
+    API_MANIFEST, API_MD, API_SPEC, BLOCK_MARKER, NORMALIZED, PROVENANCE, SPEC, Workspace, derive,
+    load,
+};
 use serde_json::Value;
 
 /// The workspace this crate is in.
@@ -26,7 +29,7 @@ fn fixture(name: &str) -> String {
 }
 
 /// Every file `regen` reads or writes.
-const FILES: [&str; 5] = [SPEC, NORMALIZED, API_SPEC, PROVENANCE, API_MD];
+const FILES: [&str; 6] = [SPEC, NORMALIZED, API_SPEC, PROVENANCE, API_MD, API_MANIFEST];
 
 /// A scratch workspace holding a copy of the checked-in spec and derived files.
 fn scratch() -> tempfile::TempDir {
@@ -123,6 +126,46 @@ fn check_detects_a_spec_edited_without_regen() {
     );
 }
 
+/// The generated block of tag features in perspio-api's manifest is checked like the other
+/// derived files: a hand edit inside it, or a tag added to the spec without `regen`, is
+/// drift; `regen` rewrites the block and no other byte of the manifest.
+#[test]
+fn check_detects_drift_in_the_tag_features_and_regen_rewrites_only_the_block() {
+    let dir = scratch();
+    let root = dir.path();
+    let path = root.join(API_MANIFEST);
+    let checked_in = std::fs::read_to_string(&path).unwrap();
+    assert!(checked_in.contains(BLOCK_MARKER));
+
+    let edited = checked_in.replacen("sites = []", "sites = [\"assets\"]", 1);
+    assert_ne!(edited, checked_in);
+    std::fs::write(&path, &edited).unwrap();
+    assert_eq!(stale_names(root), [API_MANIFEST]);
+    assert_eq!(
+        Workspace::new(root).plan_regen().unwrap().write().unwrap(),
+        [API_MANIFEST]
+    );
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), checked_in);
+
+    // A new tag in the spec is a new feature.
+    let spec = root.join(SPEC);
+    let text = std::fs::read_to_string(&spec)
+        .unwrap()
+        .replace("tags: [directory]", "tags: [directory, Users]");
+    std::fs::write(&spec, text).unwrap();
+    assert!(stale_names(root).contains(&API_MANIFEST));
+    Workspace::new(root).plan_regen().unwrap().write().unwrap();
+    let manifest = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        manifest.contains("users = [] # tag \"Users\": 1 operation"),
+        "{manifest}"
+    );
+    let outside = |text: &str| text[..text.find(BLOCK_MARKER).unwrap()].to_owned();
+    assert_eq!(outside(&manifest), outside(&checked_in));
+    let api_md = std::fs::read_to_string(root.join(API_MD)).unwrap();
+    assert!(api_md.contains("| `users` | `Users` | 1 |"), "{api_md}");
+}
+
 /// The copy perspio-api packages is checked like the file it copies, and `regen` recreates it
 /// (and its folder) when it is missing.
 #[test]
@@ -190,7 +233,7 @@ fn a_3_1_upstream_with_missing_operation_ids_and_defaults_imports_and_generates(
     let spec: openapiv3::OpenAPI =
         serde_json::from_str(&std::fs::read_to_string(root.join(NORMALIZED)).unwrap()).unwrap();
     assert_eq!(spec.openapi, "3.0.3");
-    let code = perspio_codegen::generate(&spec).unwrap();
+    let code = perspio_codegen::pretty(&perspio_codegen::generate(&spec).unwrap()).unwrap();
     for method in ["get_assets_id_events", "get_assets", "put_assets"] {
         assert!(
             code.contains(&format!("pub fn {method}(")),
@@ -262,10 +305,11 @@ fn a_failed_import_leaves_the_checked_in_files_untouched() {
         assert_eq!(snapshot(root), before, "files changed after: {chain}");
     }
     let leftovers = std::fs::read_dir(root.join("openapi")).unwrap().count()
+        + std::fs::read_dir(root.join("perspio-api")).unwrap().count()
         + std::fs::read_dir(root.join("perspio-api/spec"))
             .unwrap()
             .count();
-    assert_eq!(leftovers, 5, "no temporary file is left behind");
+    assert_eq!(leftovers, 7, "no temporary file is left behind");
 }
 
 /// The demo import keeps `types::ApiError` as every operation's error type, which the
@@ -280,51 +324,49 @@ fn the_demo_import_keeps_api_error_as_every_error_type() {
         .lines()
         .filter(|l| l.starts_with("| `") && l.contains("`Client::"))
     {
-        assert!(row.ends_with("| `types::ApiError` |"), "{row}");
+        // `| HTTP | Rust | success | error | feature |`
+        let error = row.split(" | ").nth(3);
+        assert_eq!(error, Some("`types::ApiError`"), "{row}");
     }
     assert!(api_md.contains("`Client::get_assets_v3()`"), "{api_md}");
 }
 
-/// `cargo xtask corpus` type-checks generated clients in a scratch crate that stands in for
-/// perspio-api: it needs every perspio-api dependency the generated code names, at the
-/// workspace's version and features (reqwest without a TLS backend, on purpose).
+/// `cargo xtask corpus` builds what `regen --from` writes in a copy of the workspace itself,
+/// not in a crate of its own: the copy holds perspio-api's manifest, build script and sources
+/// and the workspace manifest (its lints) byte for byte, and an import writes its plan, tag
+/// features included, into it. (`xtask/tests/formats.rs` then builds such a copy.)
 #[test]
-fn the_corpus_scratch_crate_has_what_generated_code_names_at_the_workspace_versions() {
-    let workspace = std::fs::read_to_string(project_root().join("Cargo.toml")).unwrap();
-    let deps = perspio_import::corpus::typecheck::MANIFEST
-        .split("[dependencies]\n")
-        .nth(1)
-        .unwrap();
-    let lines: Vec<&str> = deps
-        .lines()
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .collect();
-    for line in lines.iter().filter(|l| !l.starts_with("reqwest = ")) {
-        assert!(
-            workspace.lines().any(|l| l == *line),
-            "corpus MANIFEST `{line}` is not the line of [workspace.dependencies]"
+fn the_corpus_builds_the_workspace_s_own_perspio_api_with_the_import_written_into_it() {
+    let copy = tempfile::tempdir().unwrap();
+    perspio_import::corpus::scratch::mirror(&project_root(), copy.path()).unwrap();
+    for rel in [
+        "Cargo.toml",
+        "Cargo.lock",
+        "perspio-api/Cargo.toml",
+        "perspio-api/build.rs",
+        "perspio-api/src/lib.rs",
+        "perspio-api/src/error.rs",
+        "perspio-codegen/src/generate.rs",
+    ] {
+        assert_eq!(
+            std::fs::read(copy.path().join(rel)).unwrap(),
+            std::fs::read(project_root().join(rel)).unwrap(),
+            "{rel} differs in the copy"
         );
     }
+    assert!(!copy.path().join("target").exists());
 
-    let spec_text = std::fs::read_to_string(project_root().join(SPEC)).unwrap();
-    let code = derive(&spec_text).unwrap().code;
-    let api_manifest =
-        std::fs::read_to_string(project_root().join("perspio-api/Cargo.toml")).unwrap();
-    let api_deps = api_manifest
-        .split("[dependencies]\n")
-        .nth(1)
-        .unwrap()
-        .split("\n[")
-        .next()
+    let plan = Workspace::new(copy.path())
+        .plan_import(&load(&[fixture("group-assets.json")]).unwrap())
         .unwrap();
-    for name in api_deps.lines().filter_map(|l| l.split(['.', ' ']).next()) {
-        let path = name.replace('-', "_");
-        if name.is_empty() || name.starts_with("perspio") || !code.contains(&format!("{path}::")) {
-            continue;
-        }
-        assert!(
-            lines.iter().any(|l| l.starts_with(&format!("{name} = "))),
-            "the generated code names `{path}::`, but the corpus MANIFEST has no `{name}`"
-        );
-    }
+    plan.write().unwrap();
+    let manifest = std::fs::read_to_string(copy.path().join(API_MANIFEST)).unwrap();
+    assert!(manifest.contains(BLOCK_MARKER), "{manifest}");
+    assert!(
+        std::fs::read_to_string(copy.path().join(API_SPEC)).unwrap() == plan.derived.normalized
+    );
+    // The rest of perspio-api's manifest is the workspace's.
+    let before = std::fs::read_to_string(project_root().join(API_MANIFEST)).unwrap();
+    let cut = |text: &str| text[..text.find(BLOCK_MARKER).unwrap()].to_owned();
+    assert_eq!(cut(&manifest), cut(&before));
 }

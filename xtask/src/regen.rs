@@ -2,8 +2,9 @@
 //! `perspio_import::Workspace`'s; this module parses the flags and prints).
 //!
 //! - `regen`: re-derives `perspio-talk.normalized.json` (and its copy in
-//!   `perspio-api/spec/`), the hashes in `provenance.json` and `API.md` from the checked-in
-//!   `perspio-talk.yaml`, then builds `perspio-api`.
+//!   `perspio-api/spec/`), the hashes in `provenance.json`, `API.md` and the generated block
+//!   of tag features in `perspio-api/Cargo.toml` from the checked-in `perspio-talk.yaml`, then
+//!   builds `perspio-api`.
 //! - `regen --from <file-or-URL>…`: imports (and merges) an upstream spec into
 //!   `perspio-talk.yaml`, rewrites everything derived, and reports what changed.
 //! - `regen --check [--diff]`: fails when anything checked in is stale; writes nothing.
@@ -11,7 +12,9 @@
 use std::path::Path;
 
 use anyhow::Context as _;
-use perspio_import::{API_MD, API_SPEC, NORMALIZED, PROVENANCE, Plan, SPEC, Workspace};
+use perspio_import::{
+    API_MANIFEST, API_MD, API_SPEC, NORMALIZED, PROVENANCE, Plan, SPEC, Workspace,
+};
 
 const FIX: &str = "cargo xtask regen";
 
@@ -100,7 +103,10 @@ fn write(plan: &Plan) -> anyhow::Result<Vec<&'static str>> {
 fn run_check(workspace: &Workspace, diff: bool) -> anyhow::Result<()> {
     let stale = workspace.stale()?;
     if stale.is_empty() {
-        println!("{NORMALIZED}, {API_SPEC}, {PROVENANCE} and {API_MD} are up to date with {SPEC}");
+        println!(
+            "{NORMALIZED}, {API_SPEC}, {PROVENANCE}, {API_MD} and the tag features in \
+             {API_MANIFEST} are up to date with {SPEC}"
+        );
         return Ok(());
     }
     for s in &stale {
@@ -146,8 +152,8 @@ fn build_client(root: &Path) -> anyhow::Result<()> {
     anyhow::ensure!(
         status.success(),
         "`cargo build -p perspio-api` failed ({status}) with the regenerated files in place; \
-         fix openapi/perspio-talk.yaml and run `{FIX}`, or restore openapi/ and perspio-api/spec/ \
-         from git"
+         fix openapi/perspio-talk.yaml and run `{FIX}`, or restore openapi/, perspio-api/spec/ \
+         and perspio-api/Cargo.toml from git"
     );
     println!("perspio-api builds");
     Ok(())

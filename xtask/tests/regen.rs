@@ -1,5 +1,5 @@
 //! `cargo xtask regen` as a command, on a scratch copy of the workspace's spec and derived
-//! files (`openapi/`, `perspio-api/spec/`):
+//! files (`openapi/`, `perspio-api/spec/`, `perspio-api/Cargo.toml`):
 //! what it prints, writes and exits with (the importer's own tests are perspio-import's).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -7,12 +7,13 @@
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-const FILES: [&str; 5] = [
+const FILES: [&str; 6] = [
     "openapi/perspio-talk.yaml",
     "openapi/perspio-talk.normalized.json",
     "perspio-api/spec/perspio-talk.normalized.json",
     "openapi/provenance.json",
     "openapi/API.md",
+    "perspio-api/Cargo.toml",
 ];
 
 fn workspace_root() -> PathBuf {

