@@ -102,6 +102,34 @@ async fn reservations_in_redis(store: &RedisStore) -> anyhow::Result<u64> {
         .await?)
 }
 
+/// Scripts run (`EVALSHA`) and their mean server time in µs, from `INFO commandstats`.
+async fn scripts_run(store: &RedisStore) -> anyhow::Result<(u64, f64)> {
+    let info: String = store
+        .run("read command stats", |mut conn| async move {
+            redis::cmd("INFO")
+                .arg("commandstats")
+                .query_async(&mut conn)
+                .await
+        })
+        .await?;
+    let field = |stats: &str, name: &str| {
+        stats.split(',').find_map(|kv| {
+            kv.strip_prefix(name)?
+                .strip_prefix('=')?
+                .parse::<f64>()
+                .ok()
+        })
+    };
+    let stats = info
+        .lines()
+        .find_map(|line| line.strip_prefix("cmdstat_evalsha:"))
+        .unwrap_or_default();
+    Ok((
+        field(stats, "calls").unwrap_or_default() as u64,
+        field(stats, "usec_per_call").unwrap_or_default(),
+    ))
+}
+
 pub(super) async fn run(
     server: &Server,
     redis_url: &str,
@@ -131,6 +159,7 @@ pub(super) async fn run(
     // Both shared clients have the same application and windows, so the same keys.
     let shared_calls = 2 * (WARM_UP + params.latency_rounds * params.latency_calls) as u64;
     let reserved = reservations_in_redis(&store).await?;
+    let (scripts, script_us) = scripts_run(&store).await?;
 
     let m: Vec<f64> = medians.iter().map(|round| median(round)).collect();
     let added = |i: usize| {
@@ -166,6 +195,14 @@ pub(super) async fn run(
             SCENARIO,
             "shared limiters: slots reserved in Redis / shared calls made",
             format!("{reserved} / {shared_calls}"),
+        ),
+        Row::new(
+            SCENARIO,
+            "shared limiters: scripts run per shared call (reservation; bandwidth charge) / server time per script, µs (INFO commandstats)",
+            format!(
+                "{:.2} / {script_us:.1}",
+                scripts as f64 / shared_calls as f64
+            ),
         ),
         Row::new(
             SCENARIO,

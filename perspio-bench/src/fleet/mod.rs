@@ -391,11 +391,12 @@ pub(crate) fn run(
         Row::new(
             SCENARIO,
             format!(
-                "Redis stopped {} s into a run of 8 processes (shared): failed calls / 429s / successful calls (of which after the stop) / budget use / token requests",
-                stop_after.as_secs()
+                "Redis stopped {} s into a run of 8 processes (shared): failed calls / 429s / successful calls (of which after the stop) / token requests / wall s (no stop: {:.1})",
+                stop_after.as_secs(),
+                shared[eight].wall.as_secs_f64()
             ),
             format!(
-                "{} / {} / {} ({}) / {} / {}",
+                "{} / {} / {} ({}) / {} / {:.1}",
                 outage.failed,
                 outage.rejected(),
                 outage.ok,
@@ -404,8 +405,8 @@ pub(crate) fn run(
                     .iter()
                     .filter(|t| **t >= stop_after.as_secs_f64())
                     .count(),
-                fmt_use(outage.budget_use),
-                outage.token_requests
+                outage.token_requests,
+                outage.wall.as_secs_f64()
             ),
         )
         .goal("0 failed calls", outage.failed == 0),
