@@ -69,10 +69,11 @@ impl Client {
     /// A client that sends every operation through `stack`, a middleware stack you built.
     ///
     /// Use it to add your own middlewares or replace the default ones. Keep the order of the
-    /// default stack: **retry → rate limit → auth** (middlewares run in the order they are
-    /// added; [`perspio_policy::policy_stack`] adds the first two). Retry outside auth makes
-    /// every attempt re-read the token cache; rate limit inside retry makes every attempt take
-    /// a slot. Timeouts, connection
+    /// default stack: **retry → auth → rate limit** (middlewares run in the order they are
+    /// added; [`perspio_policy::policy_stack`] adds the three). Retry outside auth makes every
+    /// attempt re-read the token cache; auth outside the limiter has the token in hand before
+    /// a slot is reserved, and its 401 retry takes a slot of its own; rate limit inside retry
+    /// makes every attempt take a slot. Timeouts, connection
     /// pool and redirect policy are those of the `reqwest::Client` inside `stack`; keep
     /// [`perspio_auth::same_origin_redirect_policy`] on it, since reqwest does not strip
     /// `Ocp-Apim-Subscription-Key` on cross-host redirects. Add
@@ -90,9 +91,9 @@ impl Client {
     /// let stack = perspio_policy::policy_stack(
     ///     reqwest_middleware::ClientBuilder::new(http),
     ///     perspio_policy::RetryMiddleware::default(),
+    ///     auth,
     ///     None, // or Some(RateLimitMiddleware::new(RateLimit::perspio_documented()))
     /// )
-    /// .with(auth)
     /// .build();
     /// let client = perspio_api::Client::from_middleware("https://talk.perspio.io", stack)?;
     /// # Ok(()) }
@@ -115,9 +116,10 @@ impl Client {
 /// 1. [`RetryMiddleware`]: waits out `429`/`503` `Retry-After` (up to 90 s), retries transient
 ///    failures of idempotent requests with exponential backoff and full jitter, and bounds
 ///    each call by an overall deadline (180 s); see [`perspio_policy::RetryConfig`].
-/// 2. [`RateLimitMiddleware`], only when [`with_rate_limit`](Self::with_rate_limit) is set:
-///    calls wait for a slot instead of drawing a `429`.
-/// 3. [`AuthMiddleware`]: token cache, Perspio headers, one retry on `401`.
+/// 2. [`AuthMiddleware`]: token cache, Perspio headers, one retry on `401`.
+/// 3. [`RateLimitMiddleware`], only when [`with_rate_limit`](Self::with_rate_limit) is set:
+///    each request sent (auth's 401 retry included) waits for a slot instead of drawing a
+///    `429`; the token is in hand before the slot is reserved.
 /// 4. [`BodyLimitMiddleware`]: reads each body whole, at most
 ///    [`with_max_body_size`](Self::with_max_body_size) bytes, inside the retry layer.
 ///
@@ -421,6 +423,26 @@ impl ClientBuilder {
     /// # Errors
     /// As [`build`](Self::build).
     pub fn build_with_auth(self) -> Result<(Client, AuthMiddleware), Error> {
+        self.build_parts().map(|parts| (parts.client, parts.auth))
+    }
+
+    /// As [`build`](Self::build), with the middlewares inside the client that a program may
+    /// want to watch: the authentication middleware (token metadata) and the rate limiter
+    /// (its [`stats`](RateLimitMiddleware::stats): slots reserved in the shared budget or
+    /// locally, store failures, fallbacks and recoveries).
+    ///
+    /// ```no_run
+    /// # fn run() -> Result<(), perspio_api::Error> {
+    /// let parts = perspio_api::ClientBuilder::from_env()?.build_parts()?;
+    /// if let Some(limiter) = &parts.rate_limit {
+    ///     println!("{:?}", limiter.stats());
+    /// }
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`build`](Self::build).
+    pub fn build_parts(self) -> Result<ClientParts, Error> {
         let base_url = normalize_base_url(&self.base_url)?;
         let api_url = Url::parse(&base_url).map_err(|_| Error::InvalidBaseUrl {
             url: redact_str(&self.base_url),
@@ -447,6 +469,7 @@ impl ClientBuilder {
                 .rate_limiter(limit, &auth, self.fleet.size)
                 .with_clock(Arc::clone(&self.clock))
         });
+        let rate_limit_handle = rate_limit.clone();
         let mut http = reqwest::Client::builder()
             .user_agent(USER_AGENT)
             .timeout(self.timeout)
@@ -459,13 +482,30 @@ impl ClientBuilder {
         let stack = perspio_policy::policy_stack(
             reqwest_middleware::ClientBuilder::new(http.clone()),
             RetryMiddleware::new(self.retry).with_clock(Arc::clone(&self.clock)),
+            auth.clone(),
             rate_limit,
         )
-        .with(auth.clone())
         .with(BodyLimitMiddleware::new(self.max_body_size))
         .build();
-        Ok((Client::new_with_client(&base_url, http, stack), auth))
+        Ok(ClientParts {
+            client: Client::new_with_client(&base_url, http, stack),
+            auth,
+            rate_limit: rate_limit_handle,
+        })
     }
+}
+
+/// A client and the middlewares inside it that share its state, from
+/// [`ClientBuilder::build_parts`].
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct ClientParts {
+    /// The client.
+    pub client: Client,
+    /// Its authentication middleware (shares the client's token cache).
+    pub auth: AuthMiddleware,
+    /// Its rate limiter, when one is set (shares the client's budget).
+    pub rate_limit: Option<RateLimitMiddleware>,
 }
 
 /// The fleet's stores, opened.

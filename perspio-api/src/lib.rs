@@ -97,8 +97,8 @@ mod spec;
 
 pub use body::{BodyLimitMiddleware, DEFAULT_MAX_BODY_SIZE};
 pub use client::{
-    ClientBuilder, DEFAULT_BASE_URL, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, ENV_BASE_URL,
-    ENV_FLEET_SIZE, ENV_MEMCACHED_URL, ENV_REDIS_URL,
+    ClientBuilder, ClientParts, DEFAULT_BASE_URL, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT,
+    ENV_BASE_URL, ENV_FLEET_SIZE, ENV_MEMCACHED_URL, ENV_REDIS_URL,
 };
 pub use error::{ApiErrorResponse, Error, capture_failure, cause_chain, error_message};
 pub use generated::{Client, builder, types};
