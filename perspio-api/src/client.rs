@@ -169,6 +169,7 @@ impl ClientBuilder {
         Self::from_auth(Auth::FromCredentials {
             credentials,
             config: Box::default(),
+            source: None,
         })
     }
 
@@ -302,6 +303,17 @@ impl ClientBuilder {
         self
     }
 
+    /// Where tokens come from, for example an
+    /// [`AuthorizationCodeSource`](perspio_auth::AuthorizationCodeSource) (a user login).
+    /// Ignored by a builder made [`with_auth`](Self::with_auth). Defaults to the
+    /// client-credentials flow with the builder's credentials.
+    pub fn with_token_source(mut self, token_source: Arc<dyn perspio_auth::TokenSource>) -> Self {
+        if let Auth::FromCredentials { source, .. } = &mut self.auth {
+            *source = Some(token_source);
+        }
+        self
+    }
+
     /// Timeout of one HTTP attempt. Defaults to [`DEFAULT_TIMEOUT`] (30 s).
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
@@ -431,10 +443,14 @@ impl ClientBuilder {
             Auth::FromCredentials {
                 credentials,
                 config,
+                source,
             } => {
-                let builder = AuthMiddleware::builder(credentials)
+                let mut builder = AuthMiddleware::builder(credentials)
                     .with_config(config.with_api_base_url(api_url))
                     .with_clock(Arc::clone(&self.clock));
+                if let Some(source) = source {
+                    builder = builder.with_token_source(source);
+                }
                 stores
                     .with_token_store(builder)
                     .build()
@@ -555,6 +571,7 @@ enum Auth {
     FromCredentials {
         credentials: Credentials,
         config: Box<AuthConfig>,
+        source: Option<Arc<dyn perspio_auth::TokenSource>>,
     },
     Ready(AuthMiddleware),
 }

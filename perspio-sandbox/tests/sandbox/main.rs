@@ -7,5 +7,6 @@
 mod counters;
 mod faults;
 mod helpers;
+mod login;
 mod readme;
 mod starting;
