@@ -218,8 +218,9 @@ impl AuthorizationRequest {
         &self.scope
     }
 
-    /// The code of the answer the browser was redirected to: a full URL, or only its query
-    /// (`code=…&state=…`, with or without the leading `?`).
+    /// The code of the answer the browser was redirected to: a full URL, the request target
+    /// a loopback listener received (`/?code=…&state=…`), or only the query (`code=…&state=…`,
+    /// with or without the leading `?`).
     ///
     /// # Errors
     ///
@@ -231,7 +232,11 @@ impl AuthorizationRequest {
         let answer = answer.trim();
         let query = match Url::parse(answer) {
             Ok(url) => url.query().unwrap_or_default().to_owned(),
-            Err(_) if answer.contains('=') => answer.trim_start_matches('?').to_owned(),
+            // A request target (`/?code=…`) or a bare query (`code=…`, `?code=…`).
+            Err(_) if answer.contains('=') => answer
+                .split_once('?')
+                .map_or(answer, |(_, query)| query)
+                .to_owned(),
             Err(_) => {
                 return Err(AuthError::InvalidRedirect {
                     reason: "it is neither the url the browser was sent to nor its query".into(),
@@ -502,6 +507,7 @@ mod tests {
             format!("http://localhost:8400/?code=C0DE&state={state}"),
             format!("code=C0DE&state={state}"),
             format!("?state={state}&code=C0DE\n"),
+            format!("/?code=C0DE&state={state}"),
         ] {
             let code = request.code_from_redirect(&answer).unwrap();
             assert_eq!(code.expose_secret(), "C0DE");

@@ -16,7 +16,7 @@ pub use file::{
 };
 pub use keys::{Flow, Key, RateLimitPreset, SecretMode, SecretName};
 pub use refresh::ProfileRefreshToken;
-pub use resolve::{Entry, Origin, ProfileVia, Resolved, Resolver};
+pub use resolve::{Entry, Origin, ProfileVia, Resolved, Resolver, variables};
 pub use secrets::{
     KeyringBackend, MemoryStore, SecretLocation, SecretStore, Secrets, SecretsGuard,
     default_keyring, open_store,

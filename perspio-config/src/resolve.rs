@@ -94,6 +94,17 @@ impl fmt::Display for Origin {
     }
 }
 
+/// Every variable the resolver reads: the settings', the secrets', `PERSPIO_CONFIG_DIR`,
+/// `PERSPIO_PROFILE` and `PERSPIO_SECRET_STORE`.
+pub fn variables() -> Vec<&'static str> {
+    Key::ALL
+        .iter()
+        .map(|key| key.variable())
+        .chain(SecretName::ALL.iter().filter_map(|s| s.variable()))
+        .chain([crate::file::ENV_CONFIG_DIR, ENV_PROFILE, ENV_SECRET_STORE])
+        .collect()
+}
+
 /// How variables are read.
 type Lookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 
@@ -172,6 +183,16 @@ impl Resolver {
         }
     }
 
+    /// As [`from_lookup`](Self::from_lookup) for a lookup that borrows (a sandbox's settings):
+    /// every variable this crate reads is copied out of it first.
+    pub fn from_lookup_copied(lookup: impl Fn(&str) -> Option<String>) -> Self {
+        let values: std::collections::HashMap<&'static str, String> = variables()
+            .into_iter()
+            .filter_map(|name| lookup(name).map(|value| (name, value)))
+            .collect();
+        Self::from_lookup(move |name| values.get(name).cloned())
+    }
+
     /// The configuration directory (config.toml, the secret files); `None` for no
     /// configuration at all (the `--sandbox` runs of the CLI).
     pub fn with_config_dir(mut self, dir: Option<PathBuf>) -> Self {
@@ -220,9 +241,15 @@ impl Resolver {
         self.config_dir.as_deref()
     }
 
-    /// A variable, as this resolver reads it.
+    /// A variable, as this resolver reads it (an empty value is a value, refused where it
+    /// is checked; only the variables that choose a profile or a store treat it as unset).
     pub fn variable(&self, name: &str) -> Option<String> {
-        (self.lookup)(name).filter(|v| !v.trim().is_empty())
+        let value = (self.lookup)(name);
+        if [ENV_PROFILE, ENV_SECRET_STORE].contains(&name) {
+            value.filter(|v| !v.trim().is_empty())
+        } else {
+            value
+        }
     }
 
     /// config.toml (empty when there is none), or `None` without a configuration directory.
