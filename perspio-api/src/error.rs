@@ -52,6 +52,10 @@ pub enum Error {
     /// `PERSPIO_*` variable).
     #[error("invalid authentication configuration")]
     AuthConfig(#[source] perspio_auth::AuthError),
+    /// The configuration (config.toml, a profile, the secret store) is missing, invalid or
+    /// unreadable; the cause names every place looked at and the command that fixes it.
+    #[error("invalid configuration")]
+    Config(#[source] perspio_config::ConfigError),
     /// The HTTP client could not be built.
     #[error("cannot build the http client")]
     HttpClient(#[source] reqwest::Error),
@@ -266,6 +270,7 @@ impl Error {
         match self {
             Error::InvalidBaseUrl { .. }
             | Error::AuthConfig(_)
+            | Error::Config(_)
             | Error::HttpClient(_)
             | Error::InvalidStore { .. } => None,
             Error::Middleware { operation, .. }
