@@ -29,7 +29,9 @@ mod config;
 mod exit;
 mod generated;
 mod logging;
+mod login;
 mod output;
+mod profiles;
 mod token;
 
 use std::io::Write;
@@ -39,7 +41,7 @@ use std::time::Duration;
 use clap::{Args, FromArgMatches, Subcommand};
 
 use config::{Connection, GlobalArgs};
-use exit::{CliError, Exit, auth_error, cause_chain, operation_error};
+use exit::{CliError, Exit, auth_error_in, cause_chain, operation_error};
 use generated::{Cli, CliCommand};
 use output::Printer;
 use perspio_sandbox::Sandbox;
@@ -59,6 +61,13 @@ enum Builtin {
     /// Print the JSON Schema of an operation's response body (its success answer), as JSON
     /// whatever --output says; needs no credentials.
     Schema(SchemaArgs),
+    /// Log in as a user (auth login), see where each secret is kept (auth status), remove
+    /// them (auth logout).
+    Auth(login::AuthArgs),
+    /// Read and change config.toml: config list [--show-origin], get, set, unset.
+    Config(profiles::ConfigArgs),
+    /// Add, remove and list profiles (settings in config.toml, secrets in the secret store).
+    Profile(profiles::ProfileArgs),
 }
 
 /// Options of `perspio schema`.
@@ -196,10 +205,14 @@ async fn run(globals: &GlobalArgs, matches: &clap::ArgMatches) -> Result<(), Cli
     match Builtin::from_arg_matches(matches) {
         Ok(Builtin::Token(args)) => {
             let (_sandbox, connection) = connect(globals).await?;
-            token::run(&connection, &args, &Printer::new(globals.output)).await
+            let printer = Printer::new(config::output_format(globals)?);
+            token::run(&connection, &args, &printer).await
         }
         Ok(Builtin::Sandbox(args)) => run_sandbox(&args).await,
         Ok(Builtin::Schema(args)) => print_schema(&args),
+        Ok(Builtin::Auth(args)) => login::run(globals, &args).await,
+        Ok(Builtin::Config(args)) => profiles::run_config(globals, &args),
+        Ok(Builtin::Profile(args)) => profiles::run_profile(globals, &args),
         Err(e) => Err(CliError::new(Exit::Usage, e.to_string())),
     }
 }
@@ -210,12 +223,12 @@ async fn connect(globals: &GlobalArgs) -> Result<(Option<Sandbox>, Connection), 
     if globals.sandbox {
         let sandbox = Sandbox::start().await.map_err(|e| sandbox_error(&e))?;
         tracing::info!(base_url = %sandbox.base_url(), "sandbox started");
-        let connection = globals.resolve(|name| sandbox.setting(name))?.connect()?;
+        let connection = globals
+            .resolve(|name| sandbox.setting(name), None)?
+            .connect()?;
         Ok((Some(sandbox), connection))
     } else {
-        let connection = globals
-            .resolve(|name| std::env::var(name).ok())?
-            .connect()?;
+        let connection = globals.resolve_env()?.connect()?;
         Ok((None, connection))
     }
 }
@@ -233,7 +246,7 @@ async fn run_operation(
         .auth
         .token_info()
         .await
-        .map_err(|e| auth_error(&e))?;
+        .map_err(|e| auth_error_in(&e, connection.profile.as_deref()))?;
     let expires_in = info
         .expires_at()
         .duration_since(std::time::SystemTime::now())
@@ -243,7 +256,10 @@ async fn run_operation(
         expires_in_s = expires_in.as_secs(),
         "sending with the cached token"
     );
-    let cli = Cli::new(connection.client, Printer::new(globals.output));
+    let cli = Cli::new(
+        connection.client,
+        Printer::new(config::output_format(globals)?),
+    );
     // The generated commands call progenitor's `send()`; a middleware failure (the request
     // policy giving up, the body limit) comes back typed through `capture_failure`.
     let (result, typed) = perspio_api::capture_failure(cli.execute(operation, matches)).await;
@@ -328,6 +344,9 @@ mod tests {
             "token",
             "sandbox",
             "schema",
+            "auth",
+            "config",
+            "profile",
         ] {
             assert!(names.iter().any(|n| n == name), "{name} missing: {names:?}");
         }
