@@ -262,6 +262,20 @@ impl ClientBuilder {
         Self::from_resolver(perspio_config::Resolver::from_env().with_profile(Some(name)))
     }
 
+    /// As [`from_profile`](Self::from_profile), reading variables through `lookup` (and
+    /// config.toml from its `PERSPIO_CONFIG_DIR` only, as [`from_env_with`](Self::from_env_with)).
+    ///
+    /// # Errors
+    /// As [`Client::from_profile`].
+    pub fn from_profile_with(
+        name: &str,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, Error> {
+        Self::from_resolver(
+            perspio_config::Resolver::from_lookup_copied(lookup).with_profile(Some(name)),
+        )
+    }
+
     /// A builder from resolved settings: precedence applied, secrets read, the flow's token
     /// source chosen.
     fn from_resolver(resolver: perspio_config::Resolver) -> Result<Self, Error> {

@@ -8,5 +8,6 @@ mod counters;
 mod faults;
 mod helpers;
 mod login;
+mod profiles;
 mod readme;
 mod starting;
