@@ -4,6 +4,7 @@
 //!
 //! | flag | variable | default |
 //! |---|---|---|
+//! | `--profile` | `PERSPIO_PROFILE` | config.toml's `default_profile` |
 //! | `--client-id` | `PERSPIO_CLIENT_ID` | required |
 //! | `--client-secret` | `PERSPIO_CLIENT_SECRET` | required |
 //! | `--tenant-id` | `PERSPIO_TENANT_ID` | required |
@@ -14,6 +15,12 @@
 //! | | `PERSPIO_REDIS_URL` | none: a fleet's Redis (shared token and rate budget) |
 //! | | `PERSPIO_MEMCACHED_URL` | none: a fleet's Memcached (shared token) |
 //! | | `PERSPIO_FLEET_SIZE` | 1: processes sharing the budget |
+//! | `--output` | `PERSPIO_OUTPUT` | `json` |
+//! | | `PERSPIO_FLOW` | `client_credentials` (`authorization_code`: a user login) |
+//! | | `PERSPIO_RATE_LIMIT` | none (`documented`, `off`) |
+//!
+//! Every row but `--profile` is also a key of a profile (`base_url`, `tenant_id`, …), used
+//! when neither the flag nor the variable is given.
 //!
 //! The store URLs have no flags: a password in a flag is visible in the process list.
 //!
@@ -271,6 +278,15 @@ impl GlobalArgs {
             }
             error
         })?;
+        let from_store = perspio_config::SecretName::ALL.into_iter().any(|name| {
+            matches!(
+                resolved.secret_origin(name),
+                perspio_config::Origin::SecretStore { .. }
+            )
+        });
+        if from_store || resolved.flow() == perspio_config::Flow::AuthorizationCode {
+            crate::login::announce_store(&resolved);
+        }
         let lookup = |name: &str| resolved.lookup(name);
         let describe = |e: &AuthError| setting_error_in(e, Some(&resolved));
         let credentials = Credentials::from_env_with(lookup).map_err(|e| describe(&e))?;
@@ -322,10 +338,12 @@ pub(crate) fn output_format(globals: &GlobalArgs) -> Result<OutputFormat, CliErr
     if globals.sandbox {
         return Ok(OutputFormat::Json);
     }
-    let resolver = globals.resolver(
-        |name| std::env::var(name).ok(),
-        perspio_config::config_dir(),
-    );
+    let resolver = globals
+        .resolver(
+            |name| std::env::var(name).ok(),
+            perspio_config::config_dir(),
+        )
+        .reading_secrets(false);
     let Ok(resolved) = resolver.resolve() else {
         return Ok(OutputFormat::Json);
     };
@@ -479,7 +497,6 @@ impl Settings {
         if self.resolved.flow() != perspio_config::Flow::AuthorizationCode {
             return Ok(None);
         }
-        crate::login::announce_store(&self.resolved);
         let store = self
             .resolved
             .refresh_token_store()

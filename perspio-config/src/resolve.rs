@@ -142,6 +142,7 @@ pub struct Resolver {
     profile: Option<String>,
     name_flags: bool,
     keyring: Option<Arc<dyn KeyringBackend>>,
+    read_secrets: bool,
 }
 
 impl fmt::Debug for Resolver {
@@ -180,6 +181,7 @@ impl Resolver {
             profile: None,
             name_flags: false,
             keyring: None,
+            read_secrets: true,
         }
     }
 
@@ -226,6 +228,13 @@ impl Resolver {
     /// to `false` (an SDK program has no such flags).
     pub fn naming_flags(mut self, name_flags: bool) -> Self {
         self.name_flags = name_flags;
+        self
+    }
+
+    /// Whether [`resolve`](Self::resolve) reads the profile's secrets from the store; turn
+    /// it off to resolve settings only (no keyring, no decryption). Defaults to `true`.
+    pub fn reading_secrets(mut self, read: bool) -> Self {
+        self.read_secrets = read;
         self
     }
 
@@ -383,7 +392,7 @@ impl Resolver {
                 resolved
                     .secrets
                     .insert(name, (SecretString::from(value), origin));
-            } else if let Some((profile, _)) = &resolved.profile {
+            } else if let (Some((profile, _)), true) = (&resolved.profile, self.read_secrets) {
                 if stored.is_none() {
                     stored = Some(resolved.store.load()?);
                 }

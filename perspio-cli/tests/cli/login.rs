@@ -73,12 +73,16 @@ impl Setup {
         let env = self.env();
         let mut all: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
         all.extend_from_slice(extra);
-        perspio(args, &all)
+        let run = perspio(args, &all);
+        self.assert_config_has_no_secret();
+        run
     }
 
     fn run_with_stdin(&self, args: &[&str], stdin: &str) -> Run {
         let child = self.spawn(args);
-        finish(child, Some(stdin))
+        let run = finish(child, Some(stdin));
+        self.assert_config_has_no_secret();
+        run
     }
 
     fn spawn(&self, args: &[&str]) -> Child {
@@ -109,7 +113,7 @@ impl Setup {
     /// config.toml holds none of the secrets, and never did (checked after every write).
     #[track_caller]
     fn assert_config_has_no_secret(&self) {
-        let text = std::fs::read_to_string(self.dir.path().join("config.toml")).unwrap();
+        let text = std::fs::read_to_string(self.dir.path().join("config.toml")).unwrap_or_default();
         let stored = self
             .stored_refresh_token()
             .unwrap_or_else(|| "sbxrt_".into());

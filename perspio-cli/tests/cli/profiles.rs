@@ -125,6 +125,9 @@ async fn a_profile_with_secrets_on_stdin_works_and_the_fallback_is_shown_with_v(
     run.assert_code(0)
         .assert_nothing_of(&[SANDBOX_SECRET, SANDBOX_SUBSCRIPTION_KEY]);
     assert!(run.stdout.contains("SBX-SITE-000001"), "{run:#?}");
+    assert!(run.stderr.contains("no usable OS keyring"), "{run:#?}");
+    let quiet = config.run(&["list-sites"], &[]);
+    assert!(quiet.stderr.is_empty(), "{quiet:#?}");
     let list = config.run(&["profile", "list"], &[]);
     list.assert_code(0);
     assert_eq!(list.json()[0]["secrets"], "client_secret, subscription_key");

@@ -294,18 +294,22 @@ impl KeyringBackend for PlatformKeyring {
 }
 
 /// The keyring this build uses: the [`PlatformKeyring`] behind a [`TimedKeyring`] with
-/// [`DEFAULT_KEYRING_TIMEOUT`], or [`NoKeyring`] without the `keyring` feature.
+/// [`DEFAULT_KEYRING_TIMEOUT`], or [`NoKeyring`] without the `keyring` feature. One instance
+/// per process, so that a keyring that hung once is not waited for again.
 pub fn default_keyring() -> Arc<dyn KeyringBackend> {
-    #[cfg(feature = "keyring")]
-    {
-        Arc::new(TimedKeyring::new(PlatformKeyring::default()))
-    }
-    #[cfg(not(feature = "keyring"))]
-    {
-        Arc::new(NoKeyring::new(
-            "this program was built without perspio-config's `keyring` feature",
-        ))
-    }
+    static KEYRING: std::sync::OnceLock<Arc<dyn KeyringBackend>> = std::sync::OnceLock::new();
+    Arc::clone(KEYRING.get_or_init(|| {
+        #[cfg(feature = "keyring")]
+        {
+            Arc::new(TimedKeyring::new(PlatformKeyring::default()))
+        }
+        #[cfg(not(feature = "keyring"))]
+        {
+            Arc::new(NoKeyring::new(
+                "this program was built without perspio-config's `keyring` feature",
+            ))
+        }
+    }))
 }
 
 #[cfg(test)]
