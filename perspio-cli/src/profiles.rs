@@ -22,7 +22,7 @@ pub(crate) struct ConfigArgs {
 #[derive(Debug, Clone, clap::Subcommand)]
 enum ConfigCommand {
     /// Every setting of the selected profile as it resolves now (flags, PERSPIO_* variables,
-    /// the profile, the defaults); secrets only as <set>.
+    /// the profile, the defaults); secrets only as `<set>`.
     List {
         /// Also say where each value came from.
         #[arg(long)]
