@@ -53,6 +53,26 @@ impl Client {
         ClientBuilder::from_env()?.build()
     }
 
+    /// A client for the profile `name` of the `perspio` configuration (config.toml and its
+    /// secret store, as `perspio profile add` and `perspio auth login` left them), with the
+    /// `PERSPIO_*` variables still taking precedence (see [`ClientBuilder::from_profile`]).
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), perspio_api::Error> {
+    /// // After `perspio auth login --profile acme`:
+    /// let client = perspio_api::Client::from_profile("acme")?;
+    /// let me = client.get_current_user().call().await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Config`] for a profile that does not exist or lacks a setting (the cause
+    /// names every place looked at and the command that fixes it); as
+    /// [`from_env`](Self::from_env) otherwise.
+    pub fn from_profile(name: &str) -> Result<Client, Error> {
+        ClientBuilder::from_profile(name)?.build()
+    }
+
     /// A builder for a client with the default middleware stack and these credentials.
     pub fn builder(credentials: Credentials) -> ClientBuilder {
         ClientBuilder::new(credentials)
@@ -171,6 +191,7 @@ impl ClientBuilder {
         Self::from_auth(Auth::FromCredentials {
             credentials,
             config: Box::default(),
+            source: None,
         })
     }
 
@@ -203,6 +224,13 @@ impl ClientBuilder {
     /// `PERSPIO_TOKEN_URL` and `PERSPIO_SCOPE` when set; the base URL from
     /// `PERSPIO_BASE_URL` when set.
     ///
+    /// **Profiles**: what a variable does not set comes from the profile named by
+    /// `PERSPIO_PROFILE`, else from config.toml's `default_profile` (the `perspio` CLI's
+    /// configuration: `PERSPIO_CONFIG_DIR`, else `~/.config/perspio` on Linux and macOS,
+    /// `%APPDATA%\perspio` on Windows), secrets from its secret store. A profile with
+    /// `flow = "authorization_code"` uses the refresh token of `perspio auth login` and saves
+    /// each rotated one back. Without a profile, only the variables count, as before.
+    ///
     /// A fleet: `PERSPIO_REDIS_URL` shares the token and the rate budget through Redis (and
     /// turns on the documented rate limits, shared by the fleet); `PERSPIO_MEMCACHED_URL`
     /// shares the token through Memcached instead; `PERSPIO_FLEET_SIZE` is the number of
@@ -210,25 +238,82 @@ impl ClientBuilder {
     ///
     /// # Errors
     /// [`Error::AuthConfig`] naming the variable that is missing or malformed (also a store
-    /// variable set while the crate was built without the store's feature).
+    /// variable set while the crate was built without the store's feature);
+    /// [`Error::Config`] for a profile that is missing, incomplete or unreadable.
     pub fn from_env() -> Result<Self, Error> {
-        Self::from_env_with(|name| std::env::var(name).ok())
+        Self::from_resolver(perspio_config::Resolver::from_env())
     }
 
-    /// As [`from_env`](Self::from_env), reading variables through `lookup`.
+    /// As [`from_env`](Self::from_env), reading variables through `lookup`. config.toml is
+    /// read only from the directory `lookup` names with `PERSPIO_CONFIG_DIR`: a lookup is a
+    /// sealed environment (a test's, a sandbox's), so the platform directory is not used.
     ///
     /// # Errors
     /// As [`from_env`](Self::from_env).
     pub fn from_env_with(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
-        let credentials = Credentials::from_env_with(&lookup).map_err(Error::AuthConfig)?;
+        Self::from_resolver(perspio_config::Resolver::from_lookup_copied(lookup))
+    }
+
+    /// A builder for the profile `name` (see [`Client::from_profile`]): the `PERSPIO_*`
+    /// variables first, then the profile, then the built-in defaults; `PERSPIO_PROFILE` and
+    /// `default_profile` are not consulted.
+    ///
+    /// # Errors
+    /// As [`Client::from_profile`].
+    pub fn from_profile(name: &str) -> Result<Self, Error> {
+        Self::from_resolver(perspio_config::Resolver::from_env().with_profile(Some(name)))
+    }
+
+    /// As [`from_profile`](Self::from_profile), reading variables through `lookup` (and
+    /// config.toml from its `PERSPIO_CONFIG_DIR` only, as [`from_env_with`](Self::from_env_with)).
+    ///
+    /// # Errors
+    /// As [`Client::from_profile`].
+    pub fn from_profile_with(
+        name: &str,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, Error> {
+        Self::from_resolver(
+            perspio_config::Resolver::from_lookup_copied(lookup).with_profile(Some(name)),
+        )
+    }
+
+    /// A builder from resolved settings: precedence applied, secrets read, the flow's token
+    /// source chosen.
+    fn from_resolver(resolver: perspio_config::Resolver) -> Result<Self, Error> {
+        use perspio_config::{Flow, RateLimitPreset};
+        let resolved = resolver.resolve().map_err(Error::Config)?;
+        if resolved.profile().is_some() {
+            // Name every place looked at, rather than only the variable.
+            resolved.check_complete().map_err(Error::Config)?;
+        }
+        let lookup = |name: &str| resolved.lookup(name);
+        let credentials = Credentials::from_env_with(lookup).map_err(Error::AuthConfig)?;
         let auth_config = AuthConfig::default()
-            .with_env_overrides(&lookup)
+            .with_env_overrides(lookup)
             .map_err(Error::AuthConfig)?;
-        let mut builder = Self::new(credentials).with_auth_config(auth_config);
+        let mut builder = Self::new(credentials.clone()).with_auth_config(auth_config.clone());
         if let Some(base_url) = lookup(ENV_BASE_URL) {
             builder = builder.with_base_url(base_url);
         }
-        builder.with_fleet_env(&lookup)
+        if resolved.flow() == Flow::AuthorizationCode {
+            let store = resolved.refresh_token_store().map_err(Error::Config)?;
+            let source = perspio_auth::AuthorizationCodeSource::new(
+                &credentials,
+                Arc::new(store),
+                &auth_config,
+            )
+            .map_err(Error::AuthConfig)?;
+            builder = builder.with_token_source(Arc::new(source));
+        }
+        if resolved.rate_limit() == Some(RateLimitPreset::Documented) {
+            builder = builder.with_rate_limit(RateLimit::perspio_documented());
+        }
+        let mut builder = builder.with_fleet_env(lookup)?;
+        if resolved.rate_limit() == Some(RateLimitPreset::Off) {
+            builder.rate_limit = None;
+        }
+        Ok(builder)
     }
 
     /// The fleet settings of the environment, read through `lookup`: `PERSPIO_REDIS_URL`
@@ -300,6 +385,17 @@ impl ClientBuilder {
     pub fn with_auth_config(mut self, auth_config: AuthConfig) -> Self {
         if let Auth::FromCredentials { config, .. } = &mut self.auth {
             **config = auth_config;
+        }
+        self
+    }
+
+    /// Where tokens come from, for example an
+    /// [`AuthorizationCodeSource`](perspio_auth::AuthorizationCodeSource) (a user login).
+    /// Ignored by a builder made [`with_auth`](Self::with_auth). Defaults to the
+    /// client-credentials flow with the builder's credentials.
+    pub fn with_token_source(mut self, token_source: Arc<dyn perspio_auth::TokenSource>) -> Self {
+        if let Auth::FromCredentials { source, .. } = &mut self.auth {
+            *source = Some(token_source);
         }
         self
     }
@@ -453,10 +549,14 @@ impl ClientBuilder {
             Auth::FromCredentials {
                 credentials,
                 config,
+                source,
             } => {
-                let builder = AuthMiddleware::builder(credentials)
+                let mut builder = AuthMiddleware::builder(credentials)
                     .with_config(config.with_api_base_url(api_url))
                     .with_clock(Arc::clone(&self.clock));
+                if let Some(source) = source {
+                    builder = builder.with_token_source(source);
+                }
                 stores
                     .with_token_store(builder)
                     .build()
@@ -595,6 +695,7 @@ enum Auth {
     FromCredentials {
         credentials: Credentials,
         config: Box<AuthConfig>,
+        source: Option<Arc<dyn perspio_auth::TokenSource>>,
     },
     Ready(AuthMiddleware),
 }

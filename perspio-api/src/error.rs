@@ -52,6 +52,10 @@ pub enum Error {
     /// `PERSPIO_*` variable).
     #[error("invalid authentication configuration")]
     AuthConfig(#[source] perspio_auth::AuthError),
+    /// The configuration (config.toml, a profile, the secret store) is missing, invalid or
+    /// unreadable; the cause names every place looked at and the command that fixes it.
+    #[error("invalid configuration")]
+    Config(#[source] perspio_config::ConfigError),
     /// The HTTP client could not be built.
     #[error("cannot build the http client")]
     HttpClient(#[source] reqwest::Error),
@@ -181,6 +185,7 @@ impl std::fmt::Debug for Error {
                 .field("reason", reason)
                 .finish(),
             Error::AuthConfig(e) => f.debug_tuple("AuthConfig").field(e).finish(),
+            Error::Config(e) => f.debug_tuple("Config").field(e).finish(),
             Error::HttpClient(e) => f.debug_tuple("HttpClient").field(e).finish(),
             Error::InvalidStore { setting, source } => f
                 .debug_struct("InvalidStore")
@@ -372,6 +377,7 @@ impl Error {
         match self {
             Error::InvalidBaseUrl { .. }
             | Error::AuthConfig(_)
+            | Error::Config(_)
             | Error::HttpClient(_)
             | Error::InvalidStore { .. } => None,
             Error::Middleware { operation, .. }

@@ -6,6 +6,8 @@
 //! perspio token                                               # token metadata, not the token
 //! perspio sandbox --port 8787                                 # a local PerspioTalk for other tools
 //! perspio schema list-assets                                  # the JSON Schema of its answer
+//! perspio auth login --profile me                              # a user login, kept in the profile
+//! perspio config list --show-origin                            # what each setting is, and why
 //! ```
 //!
 //! One subcommand per operation of `openapi/perspio-talk.yaml`, named after its `operationId`
@@ -14,7 +16,8 @@
 //! carries, with the same settings as its client, so `cargo xtask regen` after a spec change
 //! is all it takes.
 //!
-//! Settings come from flags, then the `PERSPIO_*` variables (see `config.rs`). Results go
+//! Settings come from flags, then the `PERSPIO_*` variables, then the profile (see
+//! `config.rs`; profiles and secrets: perspio-config, `profiles.rs`, `login.rs`). Results go
 //! to stdout as JSON (pretty on a terminal, compact when piped) or as a table; errors go to
 //! stderr as one line, with the exit codes of `exit.rs`: 0 ok, 1 other, 2 usage or
 //! configuration, 3 authentication, 4 API error, 5 network.
@@ -30,7 +33,9 @@ mod config;
 mod exit;
 mod generated;
 mod logging;
+mod login;
 mod output;
+mod profiles;
 mod token;
 
 use std::io::Write;
@@ -40,7 +45,7 @@ use std::time::Duration;
 use clap::{Args, FromArgMatches, Subcommand};
 
 use config::{Connection, GlobalArgs};
-use exit::{CliError, Exit, auth_error, cause_chain, operation_error};
+use exit::{CliError, Exit, auth_error_in, cause_chain, operation_error};
 use generated::{Cli, CliCommand};
 use output::Printer;
 use perspio_sandbox::Sandbox;
@@ -60,6 +65,13 @@ enum Builtin {
     /// Print the JSON Schema of an operation's response body (its success answer), as JSON
     /// whatever --output says; needs no credentials.
     Schema(SchemaArgs),
+    /// Log in as a user (auth login), see where each secret is kept (auth status), remove
+    /// them (auth logout).
+    Auth(login::AuthArgs),
+    /// Read and change config.toml: config list [--show-origin], get, set, unset.
+    Config(profiles::ConfigArgs),
+    /// Add, remove and list profiles (settings in config.toml, secrets in the secret store).
+    Profile(profiles::ProfileArgs),
 }
 
 /// Options of `perspio schema`.
@@ -197,10 +209,14 @@ async fn run(globals: &GlobalArgs, matches: &clap::ArgMatches) -> Result<(), Cli
     match Builtin::from_arg_matches(matches) {
         Ok(Builtin::Token(args)) => {
             let (_sandbox, connection) = connect(globals).await?;
-            token::run(&connection, &args, &Printer::new(globals.output)).await
+            let printer = Printer::new(config::output_format(globals)?);
+            token::run(&connection, &args, &printer).await
         }
         Ok(Builtin::Sandbox(args)) => run_sandbox(&args).await,
         Ok(Builtin::Schema(args)) => print_schema(&args),
+        Ok(Builtin::Auth(args)) => login::run(globals, &args).await,
+        Ok(Builtin::Config(args)) => profiles::run_config(globals, &args),
+        Ok(Builtin::Profile(args)) => profiles::run_profile(globals, &args),
         Err(e) => Err(CliError::new(Exit::Usage, e.to_string())),
     }
 }
@@ -211,12 +227,12 @@ async fn connect(globals: &GlobalArgs) -> Result<(Option<Sandbox>, Connection), 
     if globals.sandbox {
         let sandbox = Sandbox::start().await.map_err(|e| sandbox_error(&e))?;
         tracing::info!(base_url = %sandbox.base_url(), "sandbox started");
-        let connection = globals.resolve(|name| sandbox.setting(name))?.connect()?;
+        let connection = globals
+            .resolve(|name| sandbox.setting(name), None)?
+            .connect()?;
         Ok((Some(sandbox), connection))
     } else {
-        let connection = globals
-            .resolve(|name| std::env::var(name).ok())?
-            .connect()?;
+        let connection = globals.resolve_env()?.connect()?;
         Ok((None, connection))
     }
 }
@@ -234,7 +250,7 @@ async fn run_operation(
         .auth
         .token_info()
         .await
-        .map_err(|e| auth_error(&e))?;
+        .map_err(|e| auth_error_in(&e, connection.profile.as_deref()))?;
     let expires_in = info
         .expires_at()
         .duration_since(std::time::SystemTime::now())
@@ -244,7 +260,10 @@ async fn run_operation(
         expires_in_s = expires_in.as_secs(),
         "sending with the cached token"
     );
-    let cli = Cli::new(connection.client, Printer::new(globals.output));
+    let cli = Cli::new(
+        connection.client,
+        Printer::new(config::output_format(globals)?),
+    );
     // The generated commands call progenitor's `send()`; a middleware failure (the request
     // policy giving up, the body limit) comes back typed through `capture_failure`.
     let (result, typed) = perspio_api::capture_failure(cli.execute(operation, matches)).await;
@@ -329,6 +348,9 @@ mod tests {
             "token",
             "sandbox",
             "schema",
+            "auth",
+            "config",
+            "profile",
         ] {
             assert!(names.iter().any(|n| n == name), "{name} missing: {names:?}");
         }

@@ -25,6 +25,14 @@ pub(crate) enum OutputFormat {
     Table,
 }
 
+impl OutputFormat {
+    /// Hook for profiles (issue 17): the format a profile's `output` key or `PERSPIO_OUTPUT`
+    /// names, used when `--output` is not given; `None` for a name this build does not know.
+    pub(crate) fn from_profile(name: &str) -> Option<OutputFormat> {
+        <OutputFormat as clap::ValueEnum>::from_str(name.trim(), true).ok()
+    }
+}
+
 /// Widest a table cell gets before it is cut with `…`.
 const MAX_CELL_WIDTH: usize = 40;
 

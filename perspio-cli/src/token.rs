@@ -6,7 +6,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::json;
 
 use crate::config::Connection;
-use crate::exit::{CliError, auth_error};
+use crate::exit::{CliError, auth_error_in};
 use crate::output::Printer;
 
 /// Options of `perspio token`.
@@ -31,7 +31,7 @@ pub(crate) async fn run(
         .auth
         .token_info()
         .await
-        .map_err(|e| auth_error(&e))?;
+        .map_err(|e| auth_error_in(&e, connection.profile.as_deref()))?;
     let expires_in = info
         .expires_at()
         .duration_since(SystemTime::now())

@@ -141,6 +141,11 @@ impl Fleet {
         let mut command = Command::new(env!("CARGO_BIN_EXE_perspio-fleet-worker"));
         command
             .env_clear()
+            // No profile: a directory that does not exist holds no config.toml.
+            .env(
+                "PERSPIO_CONFIG_DIR",
+                "/nonexistent/perspio-fleet-test-config",
+            )
             .env("PERSPIO_CLIENT_ID", CLIENT_ID)
             .env("PERSPIO_CLIENT_SECRET", CLIENT_SECRET)
             .env("PERSPIO_TENANT_ID", TENANT_ID)

@@ -82,14 +82,38 @@ impl Run {
     }
 }
 
-/// Runs `perspio args…` with only `PATH` and `env` set.
-pub(crate) fn perspio(args: &[&str], env: &[(&str, &str)]) -> Run {
+/// A `perspio` command with only `PATH` and `env` set, a configuration directory of its own
+/// (an empty temporary one unless `env` names `PERSPIO_CONFIG_DIR`) and a D-Bus session
+/// address where nothing listens: no test reads or writes the user's configuration or
+/// keyring.
+pub(crate) fn command(args: &[&str], env: &[(&str, &str)]) -> (Command, Option<tempfile::TempDir>) {
     let mut command = Command::new(env!("CARGO_BIN_EXE_perspio"));
     command.env_clear().args(args);
     if let Some(path) = std::env::var_os("PATH") {
         command.env("PATH", path);
     }
+    let own_dir = if env.iter().any(|(k, _)| *k == "PERSPIO_CONFIG_DIR") {
+        None
+    } else {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        command.env("PERSPIO_CONFIG_DIR", dir.path());
+        Some(dir)
+    };
+    command.env(
+        "DBUS_SESSION_BUS_ADDRESS",
+        "unix:path=/nonexistent/perspio-test-bus",
+    );
+    if !cfg!(target_os = "linux") && !env.iter().any(|(k, _)| *k == "PERSPIO_SECRET_STORE") {
+        // Elsewhere the platform keyring needs no bus: keep tests away from it.
+        command.env("PERSPIO_SECRET_STORE", "file");
+    }
     command.envs(env.iter().copied());
+    (command, own_dir)
+}
+
+/// Runs `perspio args…` with only `PATH` and `env` set (see [`command`]).
+pub(crate) fn perspio(args: &[&str], env: &[(&str, &str)]) -> Run {
+    let (mut command, _dir) = command(args, env);
     let output = command.output().expect("perspio runs");
     Run {
         code: output.status.code().unwrap_or(-1),

@@ -9,6 +9,8 @@
 
 mod helpers;
 mod hostile;
+mod login;
+mod profiles;
 mod sandbox;
 mod schema;
 mod settings;
