@@ -12,6 +12,7 @@
 //! | | `PERSPIO_REDIS_URL` | none: a fleet's Redis (shared token and rate budget) |
 //! | | `PERSPIO_MEMCACHED_URL` | none: a fleet's Memcached (shared token) |
 //! | | `PERSPIO_FLEET_SIZE` | 1: processes sharing the budget |
+//! | `--no-rate-limit` | `PERSPIO_RATE_LIMIT` (`on`/`off`) | on: the documented limits (20 / 90 s, 10,000 / h, 40 MB / h), shared through Redis when `PERSPIO_REDIS_URL` is set |
 //!
 //! The store URLs have no flags: a password in a flag is visible in the process list.
 //!
@@ -33,7 +34,7 @@ use std::time::Duration;
 use perspio_api::Client;
 use perspio_auth::{AuthConfig, AuthError, AuthMiddleware, Credentials};
 
-use perspio_policy::RetryConfig;
+use perspio_policy::{RateLimit, RetryConfig};
 use url::Url;
 
 use crate::exit::{CliError, Exit, cause_chain};
@@ -47,10 +48,22 @@ pub(crate) struct GlobalArgs {
     #[arg(long, global = true)]
     pub(crate) sandbox: bool,
 
-    /// Output format. JSON is pretty on a terminal and compact when piped; `table` shows a
-    /// list as rows and columns.
-    #[arg(long, short = 'o', global = true, value_enum, default_value_t = OutputFormat::Json)]
-    pub(crate) output: OutputFormat,
+    /// Output format [default: json]. JSON is pretty on a terminal and compact when piped;
+    /// ndjson, csv and tsv print one record per item of a list; table shows rows and columns
+    /// on a terminal and is tsv when piped.
+    #[arg(long, short = 'o', global = true, value_enum, value_name = "FORMAT")]
+    pub(crate) output: Option<OutputFormat>,
+
+    /// A jq filter applied to the answer before it is printed (embedded jq: no jq needed).
+    /// Checked before anything is sent.
+    #[arg(long, global = true, value_name = "FILTER")]
+    pub(crate) jq: Option<String>,
+
+    /// Do not wait for the documented rate limits (20 requests / 90 s, 10,000 / hour,
+    /// 40 MB / hour) before sending [env: PERSPIO_RATE_LIMIT=off]; the server's 429s are
+    /// still waited out.
+    #[arg(long, global = true)]
+    pub(crate) no_rate_limit: bool,
 
     /// Show what the client is doing on stderr: -v token and retry events, -vv details.
     /// Never prints a secret or a token.
@@ -240,6 +253,7 @@ impl GlobalArgs {
             .iter()
             .filter_map(|name| lookup(name).map(|value| (*name, value)))
             .collect();
+        let rate_limit = !self.no_rate_limit && rate_limit_on(fallback(ENV_RATE_LIMIT))?;
         Ok(Settings {
             credentials,
             auth_config: auth_config.with_api_base_url(api_url),
@@ -252,7 +266,23 @@ impl GlobalArgs {
             attempt_timeout,
             max_body_size: self.max_body_size,
             allow_insecure_http: self.allow_insecure_http,
+            rate_limit,
         })
+    }
+}
+
+/// The variable that turns the CLI's rate limiter off (`off`) or on (`on`, the default).
+pub(crate) const ENV_RATE_LIMIT: &str = "PERSPIO_RATE_LIMIT";
+
+/// Whether `PERSPIO_RATE_LIMIT` leaves the rate limiter on.
+fn rate_limit_on(value: Option<String>) -> Result<bool, CliError> {
+    match value.as_deref().map(str::trim) {
+        None | Some("on") => Ok(true),
+        Some("off") => Ok(false),
+        Some(_) => Err(CliError::new(
+            Exit::Usage,
+            format!("invalid setting {ENV_RATE_LIMIT}: `on` or `off` (or pass --no-rate-limit)"),
+        )),
     }
 }
 
@@ -315,6 +345,8 @@ pub(crate) struct Settings {
     attempt_timeout: Duration,
     max_body_size: u64,
     allow_insecure_http: bool,
+    /// Whether calls wait for the documented rate limits.
+    rate_limit: bool,
 }
 
 impl std::fmt::Debug for Settings {
@@ -328,6 +360,7 @@ impl std::fmt::Debug for Settings {
                 &self.fleet.iter().map(|(name, _)| name).collect::<Vec<_>>(),
             )
             .field("retry", &self.retry)
+            .field("rate_limit", &self.rate_limit)
             .finish()
     }
 }
@@ -358,6 +391,7 @@ impl Settings {
             );
         }
         let fleet = self.fleet;
+        let rate_limit = self.rate_limit;
         let (client, auth) = Client::builder(self.credentials)
             .with_auth_config(self.auth_config)
             .with_base_url(self.base_url.clone())
@@ -370,6 +404,13 @@ impl Settings {
                     .iter()
                     .find(|(n, _)| *n == name)
                     .map(|(_, v)| v.clone())
+            })
+            .map(|builder| {
+                if rate_limit {
+                    builder.with_rate_limit(RateLimit::perspio_documented())
+                } else {
+                    builder.without_rate_limit()
+                }
             })
             .and_then(perspio_api::ClientBuilder::build_with_auth)
             .map_err(|e| match e {
@@ -460,6 +501,24 @@ mod tests {
                 "{field}: {shown}"
             );
         }
+    }
+
+    #[test]
+    fn the_rate_limiter_is_on_unless_the_flag_or_the_variable_turns_it_off() {
+        assert!(parse(&[]).resolve(env).unwrap().rate_limit);
+        assert!(!parse(&["--no-rate-limit"]).resolve(env).unwrap().rate_limit);
+        let off = |name: &str| match name {
+            ENV_RATE_LIMIT => Some("off".into()),
+            other => env(other),
+        };
+        assert!(!parse(&[]).resolve(off).unwrap().rate_limit);
+        let bad = |name: &str| match name {
+            ENV_RATE_LIMIT => Some("sometimes".into()),
+            other => env(other),
+        };
+        let error = parse(&[]).resolve(bad).unwrap_err();
+        assert_eq!(error.exit, Exit::Usage);
+        assert!(error.message.contains(ENV_RATE_LIMIT), "{error}");
     }
 
     #[test]
