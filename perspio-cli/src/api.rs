@@ -18,17 +18,18 @@
 //!
 //! `-i` prints `HTTP <status>` and the response headers on **stderr**, so that stdout stays one
 //! document in every `--output` format. An error status prints nothing on stdout: its message
-//! goes to stderr with the exit code of any other command (3 for 401, 4 otherwise).
+//! goes to stderr with the exit code of any other command (3 for 401, 4 otherwise); so does a
+//! redirect to another origin, which is never followed.
 
 use std::io::{Read as _, Write as _};
 
-use indexmap::IndexMap;
 use perspio_api::{Error, Method};
 use perspio_core::text;
+use serde_json::{Map, Value};
 
 use crate::config::Connection;
 use crate::exit::{CliError, Exit, api_status, cause_chain, typed_error};
-use crate::output::{Document, Printer};
+use crate::output::{Printer, cell};
 
 /// Options of `perspio api`.
 #[derive(Debug, Clone, clap::Args)]
@@ -76,7 +77,7 @@ struct Field {
     key: Vec<KeyPart>,
     /// The key as typed, for messages.
     raw_key: String,
-    value: Document,
+    value: Value,
 }
 
 /// A step of a field's key: `a`, `[b]` or `[]`.
@@ -165,10 +166,19 @@ pub(crate) async fn run(
             if args.include {
                 print_head(answer.status(), answer.headers());
             }
+            if !answer.status().is_success() {
+                // Redirects within the origin are followed: what arrives here is one to
+                // another origin (never followed: credentials stay home), or a 1xx/304.
+                let mut message = format!("{label}: the api answered {}", answer.status());
+                if answer.status().is_redirection() {
+                    message.push_str("; redirects to another origin are not followed");
+                }
+                return Err(CliError::new(Exit::Api, message));
+            }
             if answer.bytes().is_empty() {
                 return Ok(());
             }
-            let document = match serde_json::from_slice::<Document>(answer.bytes()) {
+            let document = match serde_json::from_slice::<Value>(answer.bytes()) {
                 Ok(document) => document,
                 Err(_) => {
                     let content_type = answer
@@ -181,7 +191,7 @@ pub(crate) async fn run(
                         "perspio: note: the answer is not JSON (content type {content_type}); \
                          printed as one JSON string"
                     );
-                    Document::String(answer.text())
+                    Value::String(answer.text())
                 }
             };
             printer.print_document(&document)
@@ -221,15 +231,14 @@ fn request_error(label: &str, error: &Error) -> CliError {
         Error::Api { response, .. } => {
             api_status(label, response.status, &response.body, &response.headers)
         }
-        Error::Transport { .. } | Error::ResponseBody { .. } => CliError::new(
-            Exit::Network,
-            format!(
-                "{label}: the request failed: {}",
-                cause_chain(error)
-                    .strip_prefix("request: ")
-                    .unwrap_or(&cause_chain(error))
-            ),
-        ),
+        Error::Transport { .. } | Error::ResponseBody { .. } => {
+            let chain = cause_chain(error);
+            let causes = chain
+                .strip_prefix(perspio_api::REQUEST_OPERATION)
+                .and_then(|rest| rest.strip_prefix(": "))
+                .unwrap_or(&chain);
+            CliError::new(Exit::Network, format!("{label}: {causes}"))
+        }
         other => typed_error(other),
     }
 }
@@ -286,7 +295,7 @@ fn parse_field(raw: &str, typed: bool, stdin_used: &mut bool) -> Result<Field, C
         typed_value(value, stdin_used)
             .map_err(|why| usage(format!("{flag} {}: {why}", text::remote(raw_key))))?
     } else {
-        Document::String(value.to_owned())
+        Value::String(value.to_owned())
     };
     Ok(Field {
         key,
@@ -323,20 +332,20 @@ fn parse_key(raw: &str) -> Result<Vec<KeyPart>, &'static str> {
 }
 
 /// The value of a `-F` field.
-fn typed_value(raw: &str, stdin_used: &mut bool) -> Result<Document, String> {
+fn typed_value(raw: &str, stdin_used: &mut bool) -> Result<Value, String> {
     Ok(match raw {
-        "true" => Document::Bool(true),
-        "false" => Document::Bool(false),
-        "null" => Document::Null,
+        "true" => Value::Bool(true),
+        "false" => Value::Bool(false),
+        "null" => Value::Null,
         _ if raw.starts_with('@') => {
             let bytes = read_source(&raw[1..], stdin_used)?;
-            Document::String(
+            Value::String(
                 String::from_utf8(bytes).map_err(|_| "the file is not UTF-8 text".to_owned())?,
             )
         }
         _ => match serde_json::from_str::<serde_json::Number>(raw) {
-            Ok(number) => Document::Number(number),
-            Err(_) => Document::String(raw.to_owned()),
+            Ok(number) => Value::Number(number),
+            Err(_) => Value::String(raw.to_owned()),
         },
     })
 }
@@ -371,7 +380,7 @@ fn query_parameters(fields: &[Field]) -> Result<Vec<(String, String)>, CliError>
         .iter()
         .map(|field| match field.key.as_slice() {
             [KeyPart::Name(name)] | [KeyPart::Name(name), KeyPart::Append] => {
-                Ok((name.clone(), field.value.cell()))
+                Ok((name.clone(), cell(&field.value)))
             }
             _ => Err(usage(format!(
                 "the field `{}` nests, which a query parameter cannot; nested fields make a JSON body (-X POST, PUT, PATCH)",
@@ -382,8 +391,8 @@ fn query_parameters(fields: &[Field]) -> Result<Vec<(String, String)>, CliError>
 }
 
 /// The fields as a JSON object, in the order given.
-fn json_body(fields: &[Field]) -> Result<Document, CliError> {
-    let mut body = Document::Object(IndexMap::new());
+fn json_body(fields: &[Field]) -> Result<Value, CliError> {
+    let mut body = Value::Object(Map::new());
     for field in fields {
         insert(&mut body, &field.key, field.value.clone()).map_err(|why| {
             usage(format!(
@@ -395,18 +404,18 @@ fn json_body(fields: &[Field]) -> Result<Document, CliError> {
     Ok(body)
 }
 
-fn insert(target: &mut Document, key: &[KeyPart], value: Document) -> Result<(), &'static str> {
+fn insert(target: &mut Value, key: &[KeyPart], value: Value) -> Result<(), &'static str> {
     match key {
         [] => Err("has no name"),
         [KeyPart::Append] => match target {
-            Document::Array(items) => {
+            Value::Array(items) => {
                 items.push(value);
                 Ok(())
             }
             _ => Err("appends to something that is not an array"),
         },
         [KeyPart::Name(name), rest @ ..] => {
-            let Document::Object(map) = target else {
+            let Value::Object(map) = target else {
                 return Err("nests into something that is not an object");
             };
             match rest {
@@ -420,13 +429,13 @@ fn insert(target: &mut Document, key: &[KeyPart], value: Document) -> Result<(),
                 [KeyPart::Append, ..] => {
                     let entry = map
                         .entry(name.clone())
-                        .or_insert_with(|| Document::Array(Vec::new()));
+                        .or_insert_with(|| Value::Array(Vec::new()));
                     insert(entry, rest, value)
                 }
                 _ => {
                     let entry = map
                         .entry(name.clone())
-                        .or_insert_with(|| Document::Object(IndexMap::new()));
+                        .or_insert_with(|| Value::Object(Map::new()));
                     insert(entry, rest, value)
                 }
             }
@@ -451,7 +460,7 @@ mod tests {
             "a=true", "a=false", "a=null", "a=42", "a=-1.5e3", "a=007", "a=1.", "a=yes", "a=",
         ]
         .iter()
-        .map(|raw| field(raw, true).value.to_json())
+        .map(|raw| field(raw, true).value.to_string())
         .collect();
         assert_eq!(
             values,
@@ -459,9 +468,9 @@ mod tests {
                 "true", "false", "null", "42", "-1500.0", "\"007\"", "\"1.\"", "\"yes\"", "\"\""
             ]
         );
-        assert_eq!(field("a=42", false).value.to_json(), "\"42\"");
+        assert_eq!(field("a=42", false).value.to_string(), "\"42\"");
         assert_eq!(
-            field("url=http://x/?a=b", false).value.to_json(),
+            field("url=http://x/?a=b", false).value.to_string(),
             "\"http://x/?a=b\""
         );
     }
@@ -472,7 +481,7 @@ mod tests {
         std::fs::write(&dir, "line one\nline two\n").unwrap();
         let value = field(&format!("note=@{}", dir.display()), true).value;
         std::fs::remove_file(&dir).unwrap();
-        assert_eq!(value, Document::String("line one\nline two\n".into()));
+        assert_eq!(value, Value::String("line one\nline two\n".into()));
         let error = parse_field("note=@/no/such/file", true, &mut false).unwrap_err();
         assert_eq!(error.exit, Exit::Usage);
     }
@@ -489,7 +498,7 @@ mod tests {
             field("active=true", true),
         ];
         assert_eq!(
-            json_body(&fields).unwrap().to_json(),
+            json_body(&fields).unwrap().to_string(),
             r#"{"name":"Yard","radius":50,"tags":["a",2],"centre":{"lat":51.5,"lon":-0.12},"active":true}"#
         );
     }

@@ -14,12 +14,12 @@
 //! `perspio list-assets | head -1` ends quietly. Server text is never interpreted: JSON and
 //! ndjson are escaped by the encoder, table cells (and csv/tsv cells on a terminal) are
 //! neutralised ([`perspio_core::text`]). JSON without `--jq` is encoded straight from the
-//! answer (no second copy of it).
+//! answer (no second copy of it). Object keys keep the order they arrived in (serde_json's
+//! `preserve_order`), so csv columns follow the server's order, or the one a filter builds.
 //!
 //! With `--jq FILTER` (compiled before any request: [`JqFilter`]) the document is the filter's
 //! output: one output is that value, several or none the list of them.
 
-mod document;
 mod jq;
 mod records;
 
@@ -29,9 +29,10 @@ use std::sync::{Arc, Mutex};
 use perspio_api::ResponseValue;
 use perspio_api::progenitor_client::Error as ProgenitorError;
 use serde::Serialize;
+use serde_json::Value;
 
-pub(crate) use document::Document;
 pub(crate) use jq::JqFilter;
+pub(crate) use records::cell;
 
 use crate::exit::{CliError, Exit};
 use crate::generated::CliConfig;
@@ -73,7 +74,7 @@ pub(crate) struct Printer {
     /// Items of a paginated list, gathered until the list ends.
     // Read only for paginated operations, which the spec has none of yet.
     #[allow(dead_code)]
-    items: Mutex<Vec<Document>>,
+    items: Mutex<Vec<Value>>,
 }
 
 /// Where a [`Printer`] moved into the generated CLI leaves its failure.
@@ -116,7 +117,7 @@ impl Printer {
             let _ = stdout.flush();
             return Ok(());
         }
-        let document = Document::from_serialize(value).map_err(|e| {
+        let document = serde_json::to_value(value).map_err(|e| {
             CliError::new(
                 Exit::Other,
                 format!("the answer cannot be encoded as JSON: {e}"),
@@ -129,7 +130,7 @@ impl Printer {
     ///
     /// # Errors
     /// As [`print`](Self::print).
-    pub(crate) fn print_document(&self, document: &Document) -> Result<(), CliError> {
+    pub(crate) fn print_document(&self, document: &Value) -> Result<(), CliError> {
         let filtered;
         let document = match &self.jq {
             Some(filter) => {
@@ -145,7 +146,7 @@ impl Printer {
                 filtered = if outputs.len() == 1 {
                     outputs.remove(0)
                 } else {
-                    Document::Array(outputs)
+                    Value::Array(outputs)
                 };
                 &filtered
             }
@@ -170,7 +171,7 @@ impl Printer {
 /// `document` in `format` (`terminal`: whether it goes to a terminal).
 pub(crate) fn render(
     out: &mut impl Write,
-    document: &Document,
+    document: &Value,
     format: OutputFormat,
     terminal: bool,
 ) -> std::io::Result<()> {
@@ -219,7 +220,7 @@ impl CliConfig for Printer {
     where
         T: schemars::JsonSchema + serde::Serialize + std::fmt::Debug,
     {
-        if let (Ok(mut items), Ok(value)) = (self.items.lock(), Document::from_serialize(value)) {
+        if let (Ok(mut items), Ok(value)) = (self.items.lock(), serde_json::to_value(value)) {
             items.push(value);
         }
     }
@@ -233,7 +234,7 @@ impl CliConfig for Printer {
             .lock()
             .map(|mut items| std::mem::take(&mut *items))
             .unwrap_or_default();
-        self.print_or_keep(&Document::Array(items));
+        self.print_or_keep(&Value::Array(items));
     }
 
     fn list_end_error<T>(&self, _value: &ProgenitorError<T>)
@@ -264,7 +265,7 @@ mod tests {
     use super::*;
 
     fn rendered(json: &str, format: OutputFormat, terminal: bool) -> String {
-        let document: Document = serde_json::from_str(json).unwrap();
+        let document: Value = serde_json::from_str(json).unwrap();
         let mut out = Vec::new();
         render(&mut out, &document, format, terminal).unwrap();
         String::from_utf8(out).unwrap()

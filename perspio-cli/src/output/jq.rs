@@ -10,8 +10,7 @@ use jaq_core::data::JustLut;
 use jaq_core::load::{Arena, File, Loader};
 use jaq_core::{Compiler, Ctx, Vars};
 use jaq_json::{Num, Val};
-
-use super::document::Document;
+use serde_json::Value;
 
 /// The data a filter runs on: JSON values and nothing else (no `inputs`).
 type Data = JustLut<Val>;
@@ -74,7 +73,7 @@ impl JqFilter {
     /// # Errors
     /// The first error the filter raised (`error("…")`, `.a` of an array, …), or a `halt` with
     /// a code other than 0; the outputs before it are dropped.
-    pub(crate) fn run(&self, input: &Document) -> Result<Vec<Document>, String> {
+    pub(crate) fn run(&self, input: &Value) -> Result<Vec<Value>, String> {
         let context = Ctx::<Data>::new(&self.filter.lut, Vars::new([]));
         let mut outputs = Vec::new();
         for output in self.filter.id.run((context, to_val(input))) {
@@ -136,19 +135,19 @@ fn position(code: &str, part: &str) -> String {
     format!("column {column}")
 }
 
-/// A document as a jaq value.
-fn to_val(document: &Document) -> Val {
-    match document {
-        Document::Null => Val::Null,
-        Document::Bool(b) => Val::from(*b),
-        Document::Number(n) => match (n.as_i64(), n.as_u64()) {
+/// A JSON value as a jaq value.
+fn to_val(value: &Value) -> Val {
+    match value {
+        Value::Null => Val::Null,
+        Value::Bool(b) => Val::from(*b),
+        Value::Number(n) => match (n.as_i64(), n.as_u64()) {
             (Some(i), _) => Val::Num(Num::from_integral(i)),
             (None, Some(u)) => Val::Num(Num::from_integral(u)),
             _ => Val::from(n.as_f64().unwrap_or(f64::NAN)),
         },
-        Document::String(s) => Val::from(s.clone()),
-        Document::Array(items) => items.iter().map(to_val).collect(),
-        Document::Object(map) => Val::obj(
+        Value::String(s) => Val::from(s.clone()),
+        Value::Array(items) => items.iter().map(to_val).collect(),
+        Value::Object(map) => Val::obj(
             map.iter()
                 .map(|(k, v)| (Val::from(k.clone()), to_val(v)))
                 .collect(),
@@ -156,25 +155,25 @@ fn to_val(document: &Document) -> Val {
     }
 }
 
-/// A jaq value as a document: numbers that JSON cannot hold (NaN, infinities) become `null`
-/// as in jq, byte strings text, and object keys that are not strings their JSON text.
-fn from_val(value: &Val) -> Document {
+/// A jaq value as JSON: numbers that JSON cannot hold (NaN, infinities) become `null` as in
+/// jq, byte strings text, and object keys that are not strings their JSON text.
+fn from_val(value: &Val) -> Value {
     match value {
-        Val::Null => Document::Null,
-        Val::Bool(b) => Document::Bool(*b),
+        Val::Null => Value::Null,
+        Val::Bool(b) => Value::Bool(*b),
         Val::Num(n) => number(n),
         Val::TStr(bytes) | Val::BStr(bytes) => {
-            Document::String(String::from_utf8_lossy(bytes).into_owned())
+            Value::String(String::from_utf8_lossy(bytes).into_owned())
         }
-        Val::Arr(items) => Document::Array(items.iter().map(from_val).collect()),
-        Val::Obj(map) => Document::Object(
+        Val::Arr(items) => Value::Array(items.iter().map(from_val).collect()),
+        Val::Obj(map) => Value::Object(
             map.iter()
                 .map(|(k, v)| {
                     let key = match k {
                         Val::TStr(bytes) | Val::BStr(bytes) => {
                             String::from_utf8_lossy(bytes).into_owned()
                         }
-                        other => from_val(other).to_json(),
+                        other => from_val(other).to_string(),
                     };
                     (key, from_val(v))
                 })
@@ -183,14 +182,14 @@ fn from_val(value: &Val) -> Document {
     }
 }
 
-fn number(n: &Num) -> Document {
+fn number(n: &Num) -> Value {
     let parsed = |text: &str| {
-        serde_json::from_str::<serde_json::Number>(text).map_or(Document::Null, Document::Number)
+        serde_json::from_str::<serde_json::Number>(text).map_or(Value::Null, Value::Number)
     };
     match n {
-        Num::Int(i) => i64::try_from(*i).map_or(Document::Null, |i| Document::Number(i.into())),
+        Num::Int(i) => i64::try_from(*i).map_or(Value::Null, |i| Value::Number(i.into())),
         Num::BigInt(big) => parsed(&big.to_string()),
-        Num::Float(f) => serde_json::Number::from_f64(*f).map_or(Document::Null, Document::Number),
+        Num::Float(f) => serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number),
         Num::Dec(text) => parsed(text),
     }
 }
@@ -201,7 +200,7 @@ mod tests {
 
     use super::*;
 
-    fn doc(json: &str) -> Document {
+    fn doc(json: &str) -> Value {
         serde_json::from_str(json).unwrap()
     }
 
@@ -211,7 +210,7 @@ mod tests {
             .run(&doc(input))
             .unwrap()
             .iter()
-            .map(Document::to_json)
+            .map(Value::to_string)
             .collect()
     }
 
@@ -255,7 +254,7 @@ mod tests {
         let error = filter.run(&doc("[1]")).unwrap_err();
         assert!(error.contains("cannot index"), "{error}");
         let filter = JqFilter::compile(r#"error("custom")"#).unwrap();
-        assert!(filter.run(&Document::Null).unwrap_err().contains("custom"));
+        assert!(filter.run(&Value::Null).unwrap_err().contains("custom"));
         assert_eq!(run("1, halt, 2", "null"), ["1"]);
     }
 }

@@ -5,8 +5,7 @@ use std::io::{self, Write};
 
 use comfy_table::{ContentArrangement, Table, presets};
 use perspio_core::text;
-
-use super::document::Document;
+use serde_json::Value;
 
 /// Widest a table cell gets on a terminal before it is cut with `…`.
 pub(crate) const MAX_CELL_WIDTH: usize = 40;
@@ -15,21 +14,31 @@ pub(crate) const MAX_CELL_WIDTH: usize = 40;
 const VALUE_COLUMN: &str = "value";
 
 /// The records of a document: each item of a list, else the document itself.
-pub(crate) fn records(document: &Document) -> &[Document] {
+pub(crate) fn records(document: &Value) -> &[Value] {
     match document {
-        Document::Array(items) => items,
+        Value::Array(items) => items,
         other => std::slice::from_ref(other),
+    }
+}
+
+/// A value as one csv/tsv/table cell: text as it is, nothing for `null`, numbers and booleans
+/// as JSON, arrays and objects as compact JSON.
+pub(crate) fn cell(value: &Value) -> String {
+    match value {
+        Value::Null => String::new(),
+        Value::String(text) => text.clone(),
+        other => other.to_string(),
     }
 }
 
 /// Rows and columns of a list of records: when every record is an object, the columns are
 /// the union of their keys in first-seen order and a missing key is an empty cell; otherwise
 /// one `value` column, an object being one compact JSON cell like any nested value.
-pub(crate) fn grid(records: &[Document]) -> (Vec<String>, Vec<Vec<String>>) {
+pub(crate) fn grid(records: &[Value]) -> (Vec<String>, Vec<Vec<String>>) {
     let objects: Option<Vec<_>> = records
         .iter()
         .map(|record| match record {
-            Document::Object(map) => Some(map),
+            Value::Object(map) => Some(map),
             _ => None,
         })
         .collect();
@@ -48,7 +57,7 @@ pub(crate) fn grid(records: &[Document]) -> (Vec<String>, Vec<Vec<String>>) {
                 .map(|object| {
                     columns
                         .iter()
-                        .map(|column| object.get(column).map(Document::cell).unwrap_or_default())
+                        .map(|column| object.get(column).map(cell).unwrap_or_default())
                         .collect()
                 })
                 .collect();
@@ -56,13 +65,13 @@ pub(crate) fn grid(records: &[Document]) -> (Vec<String>, Vec<Vec<String>>) {
         }
         _ => (
             vec![VALUE_COLUMN.to_owned()],
-            records.iter().map(|record| vec![record.cell()]).collect(),
+            records.iter().map(|record| vec![cell(record)]).collect(),
         ),
     }
 }
 
 /// One compact JSON document per line.
-pub(crate) fn write_ndjson(out: &mut impl Write, document: &Document) -> io::Result<()> {
+pub(crate) fn write_ndjson(out: &mut impl Write, document: &Value) -> io::Result<()> {
     for record in records(document) {
         serde_json::to_writer(&mut *out, record)?;
         writeln!(out)?;
@@ -75,7 +84,7 @@ pub(crate) fn write_ndjson(out: &mut impl Write, document: &Document) -> io::Res
 /// (control characters shown as escapes): the bytes are exact only when piped.
 pub(crate) fn write_delimited(
     out: &mut impl Write,
-    document: &Document,
+    document: &Value,
     delimiter: u8,
     terminal: bool,
 ) -> io::Result<()> {
@@ -105,12 +114,12 @@ pub(crate) fn write_delimited(
 /// A table for a terminal (`comfy-table`): one row per record under a header of column names;
 /// an object alone is `field`/`value` rows. Every cell is server text: neutralised and cut to
 /// [`MAX_CELL_WIDTH`]. `None` for an empty list.
-pub(crate) fn render_table(document: &Document) -> Option<String> {
+pub(crate) fn render_table(document: &Value) -> Option<String> {
     let (columns, rows) = match document {
-        Document::Object(map) => (
+        Value::Object(map) => (
             vec!["field".to_owned(), VALUE_COLUMN.to_owned()],
             map.iter()
-                .map(|(key, value)| vec![key.clone(), value.cell()])
+                .map(|(key, value)| vec![key.clone(), cell(value)])
                 .collect(),
         ),
         other => {
@@ -127,7 +136,7 @@ pub(crate) fn render_table(document: &Document) -> Option<String> {
         .set_content_arrangement(ContentArrangement::Disabled)
         .set_header(columns.iter().map(|c| shown(&c.to_uppercase())));
     for row in rows {
-        table.add_row(row.iter().map(|cell| shown(cell)));
+        table.add_row(row.iter().map(|text| shown(text)));
     }
     Some(table.to_string())
 }
@@ -150,8 +159,29 @@ mod tests {
 
     use super::*;
 
-    fn doc(json: &str) -> Document {
+    fn doc(json: &str) -> Value {
         serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn keys_keep_the_order_they_arrived_in_and_a_repeated_key_its_first_place() {
+        // serde_json's `preserve_order`, which perspio-cli turns on.
+        let json = r#"{"name":"x","id":1,"a":{"z":1,"b":2}}"#;
+        assert_eq!(doc(json).to_string(), json);
+        assert_eq!(
+            doc(r#"{"a":1,"b":2,"a":3}"#).to_string(),
+            r#"{"a":3,"b":2}"#
+        );
+    }
+
+    #[test]
+    fn cells_are_text_as_is_and_nested_values_compact_json() {
+        let items = doc(r#"[null, "a,b", 1.5, true, [1, "x"], {"k": null}]"#);
+        let cells: Vec<String> = records(&items).iter().map(cell).collect();
+        assert_eq!(
+            cells,
+            ["", "a,b", "1.5", "true", r#"[1,"x"]"#, r#"{"k":null}"#]
+        );
     }
 
     fn delimited(json: &str, delimiter: u8) -> String {
