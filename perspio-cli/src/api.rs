@@ -61,8 +61,8 @@ pub(crate) struct ApiArgs {
     fields: Vec<String>,
 
     /// The request body, read from FILE (- for standard input) and sent as it is, with
-    /// Content-Type application/json unless -H sets another (and then checked to be JSON
-    /// before sending). Fields then become query parameters.
+    /// Content-Type application/json unless -H sets another; a JSON body is checked to be
+    /// JSON before sending. Fields then become query parameters.
     #[arg(long, value_name = "FILE")]
     input: Option<String>,
 
