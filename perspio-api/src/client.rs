@@ -448,6 +448,14 @@ impl ClientBuilder {
         self
     }
 
+    /// No client-side rate limit, also when [`with_fleet_env`](Self::with_fleet_env) found
+    /// `PERSPIO_REDIS_URL` (which turns the documented limits on): the server's `429`s are
+    /// then waited out by the retry layer alone. Call it after `with_fleet_env`.
+    pub fn without_rate_limit(mut self) -> Self {
+        self.rate_limit = None;
+        self
+    }
+
     /// Shares state with every process of the fleet through the Redis at `url`
     /// (`redis://[:password@]host[:port][/db]`, `rediss://…` for TLS, `redis+unix:///path`):
     ///
@@ -834,6 +842,17 @@ mod tests {
                 .unwrap();
         assert_eq!(builder.rate_limit, Some(RateLimit::perspio_documented()));
         assert!(builder.build().is_ok(), "nothing connects at build time");
+    }
+
+    #[cfg(feature = "redis")]
+    #[test]
+    fn without_rate_limit_turns_off_the_limits_a_redis_url_turned_on() {
+        let builder =
+            ClientBuilder::from_env_with(env(&[("PERSPIO_REDIS_URL", "redis://127.0.0.1:1/")]))
+                .unwrap()
+                .without_rate_limit();
+        assert_eq!(builder.rate_limit, None);
+        assert!(builder.fleet.redis.is_some(), "the token is still shared");
     }
 
     #[test]

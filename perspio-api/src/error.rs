@@ -9,6 +9,8 @@ use futures::TryStreamExt;
 use http::{HeaderMap, StatusCode};
 use progenitor_client::{ByteStream, Error as ProgenitorError, ResponseValue};
 
+use crate::request::PathRefusal;
+
 tokio::task_local! {
     /// Where `exec` leaves a middleware failure, typed, for the `call()` (or
     /// [`capture_failure`]) in progress.
@@ -144,6 +146,16 @@ pub enum Error {
         /// The body as received (possibly empty).
         body: Bytes,
     },
+    /// The path of a raw request ([`Client::request`](crate::Client::request)) was refused
+    /// before anything was sent: it would leave the configured origin or the base URL's path,
+    /// or carries characters a server may read differently (see [`PathRefusal`]).
+    #[error("refused request path `{path}`: {reason}")]
+    PathRefused {
+        /// The path as given, without its query, neutralised and bounded.
+        path: String,
+        /// Why.
+        reason: PathRefusal,
+    },
     /// The request could not be built (for example a parameter that does not fit).
     #[error("{operation}: invalid request: {message}")]
     InvalidRequest {
@@ -240,6 +252,11 @@ impl std::fmt::Debug for Error {
                 .field("status", status)
                 .field("body", &BodyPreview(body))
                 .finish(),
+            Error::PathRefused { path, reason } => f
+                .debug_struct("PathRefused")
+                .field("path", path)
+                .field("reason", reason)
+                .finish(),
             Error::InvalidRequest { operation, message } => f
                 .debug_struct("InvalidRequest")
                 .field("operation", operation)
@@ -335,6 +352,16 @@ pub fn error_message(body: &serde_json::Value) -> Option<String> {
     (!text.is_empty()).then_some(text)
 }
 
+/// An error body as JSON, read as the hooks read those of generated operations: whatever
+/// JSON was sent, `null` for an empty body, a JSON string for a body that is not JSON.
+pub(crate) fn error_body_json(body: &[u8]) -> serde_json::Value {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return serde_json::Value::Null;
+    }
+    serde_json::from_slice(body)
+        .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(body).into_owned()))
+}
+
 /// Runs `future` (anything that ends in progenitor's `send()`, such as the commands of a
 /// progenitor-generated CLI) and returns, with its output, the typed [`Error`] behind an
 /// `Error::Custom` that a middleware failure became (authentication, request policy, body
@@ -388,6 +415,7 @@ impl Error {
             | Error::ResponseBody { operation, .. }
             | Error::UnexpectedStatus { operation, .. }
             | Error::InvalidRequest { operation, .. } => Some(operation),
+            Error::PathRefused { .. } => Some(crate::REQUEST_OPERATION),
         }
     }
 
@@ -604,7 +632,7 @@ where
 }
 
 /// `error` with its URL scrubbed ([`perspio_core::redact::scrub`]): reqwest's message shows it.
-fn scrubbed(mut error: reqwest::Error) -> reqwest::Error {
+pub(crate) fn scrubbed(mut error: reqwest::Error) -> reqwest::Error {
     if let Some(url) = error.url_mut() {
         perspio_core::redact::scrub(url);
     }

@@ -17,7 +17,7 @@
 //! | | `PERSPIO_FLEET_SIZE` | 1: processes sharing the budget |
 //! | `--output` | `PERSPIO_OUTPUT` | `json` |
 //! | | `PERSPIO_FLOW` | `client_credentials` (`authorization_code`: a user login) |
-//! | | `PERSPIO_RATE_LIMIT` | none (`documented`, `off`) |
+//! | `--no-rate-limit` | `PERSPIO_RATE_LIMIT` | `documented` (also `on`): the documented limits (20 / 90 s, 10,000 / h, 40 MB / h), shared through Redis when `PERSPIO_REDIS_URL` is set; `off` |
 //!
 //! Every row but `--profile` is also a key of a profile (`base_url`, `tenant_id`, …), used
 //! when neither the flag nor the variable is given.
@@ -64,10 +64,21 @@ pub(crate) struct GlobalArgs {
     pub(crate) sandbox: bool,
 
     /// Output format [env: PERSPIO_OUTPUT, or the profile's `output`] [default: json]. JSON
-    /// is pretty on a terminal and compact when piped; `table` shows a list as rows and
-    /// columns.
-    #[arg(long, short = 'o', global = true, value_enum)]
+    /// is pretty on a terminal and compact when piped; ndjson, csv and tsv print one record
+    /// per item of a list; table shows rows and columns on a terminal and is tsv when piped.
+    #[arg(long, short = 'o', global = true, value_enum, value_name = "FORMAT")]
     pub(crate) output: Option<OutputFormat>,
+
+    /// A jq filter applied to the answer before it is printed (embedded jq: no jq needed).
+    /// Checked before anything is sent.
+    #[arg(long, global = true, value_name = "FILTER")]
+    pub(crate) jq: Option<String>,
+
+    /// Do not wait for the documented rate limits (20 requests / 90 s, 10,000 / hour,
+    /// 40 MB / hour) before sending [env: PERSPIO_RATE_LIMIT=off, or the profile's
+    /// `rate_limit = "off"`]; the server's 429s are still waited out.
+    #[arg(long, global = true)]
+    pub(crate) no_rate_limit: bool,
 
     /// The profile of config.toml to use [env: PERSPIO_PROFILE] [default: its
     /// `default_profile`]. Flags and PERSPIO_* variables still win over its values.
@@ -311,6 +322,7 @@ impl GlobalArgs {
             .iter()
             .filter_map(|name| lookup(name).map(|value| (*name, value)))
             .collect();
+        let rate_limit = !self.no_rate_limit && rate_limit_on(&resolved)?;
         Ok(Settings {
             credentials,
             auth_config: auth_config.with_api_base_url(api_url),
@@ -323,8 +335,28 @@ impl GlobalArgs {
             attempt_timeout,
             max_body_size: self.max_body_size,
             allow_insecure_http: self.allow_insecure_http,
+            rate_limit,
             resolved,
         })
+    }
+}
+
+/// Whether the rate limiter is on: `PERSPIO_RATE_LIMIT` or the profile's `rate_limit`
+/// (`documented` or `on`: on; `off`: off), on when neither says.
+fn rate_limit_on(resolved: &Resolved) -> Result<bool, CliError> {
+    match resolved.get(perspio_config::Key::RateLimit).map(str::trim) {
+        None => Ok(true),
+        Some("on") => Ok(true),
+        Some(value) => match value.parse::<perspio_config::RateLimitPreset>() {
+            Ok(preset) => Ok(preset == perspio_config::RateLimitPreset::Documented),
+            Err(_) => Err(CliError::new(
+                Exit::Usage,
+                format!(
+                    "invalid setting {}: `documented` (or `on`) or `off`; or pass --no-rate-limit",
+                    resolved.describe(perspio_config::Key::RateLimit.variable())
+                ),
+            )),
+        },
     }
 }
 
@@ -336,7 +368,7 @@ pub(crate) fn output_format(globals: &GlobalArgs) -> Result<OutputFormat, CliErr
         return Ok(format);
     }
     if globals.sandbox {
-        return Ok(OutputFormat::Json);
+        return Ok(crate::output::DEFAULT_OUTPUT);
     }
     let resolver = globals
         .resolver(
@@ -345,15 +377,15 @@ pub(crate) fn output_format(globals: &GlobalArgs) -> Result<OutputFormat, CliErr
         )
         .reading_secrets(false);
     let Ok(resolved) = resolver.resolve() else {
-        return Ok(OutputFormat::Json);
+        return Ok(crate::output::DEFAULT_OUTPUT);
     };
     match resolved.get(perspio_config::Key::Output) {
-        None => Ok(OutputFormat::Json),
+        None => Ok(crate::output::DEFAULT_OUTPUT),
         Some(name) => OutputFormat::from_profile(name).ok_or_else(|| {
             CliError::new(
                 Exit::Usage,
                 format!(
-                    "invalid setting {}: unknown output format `{}`; known: json, table",
+                    "invalid setting {}: unknown output format `{}`; known: json, ndjson, yaml, csv, tsv, table",
                     resolved.describe("PERSPIO_OUTPUT"),
                     perspio_core::text::remote(name)
                 ),
@@ -446,6 +478,8 @@ pub(crate) struct Settings {
     attempt_timeout: Duration,
     max_body_size: u64,
     allow_insecure_http: bool,
+    /// Whether calls wait for the documented rate limits.
+    rate_limit: bool,
     /// Where every setting came from, the profile, its secret store.
     pub(crate) resolved: Resolved,
 }
@@ -461,6 +495,7 @@ impl std::fmt::Debug for Settings {
                 &self.fleet.iter().map(|(name, _)| name).collect::<Vec<_>>(),
             )
             .field("retry", &self.retry)
+            .field("rate_limit", &self.rate_limit)
             .field("resolved", &self.resolved)
             .finish()
     }
@@ -539,9 +574,7 @@ impl Settings {
         if let Some(source) = source {
             builder = builder.with_token_source(source);
         }
-        if resolved.rate_limit() == Some(perspio_config::RateLimitPreset::Documented) {
-            builder = builder.with_rate_limit(perspio_policy::RateLimit::perspio_documented());
-        }
+        let rate_limit = self.rate_limit;
         let (client, auth) = builder
             .with_auth_config(self.auth_config)
             .with_base_url(self.base_url.clone())
@@ -554,6 +587,13 @@ impl Settings {
                     .iter()
                     .find(|(n, _)| *n == name)
                     .map(|(_, v)| v.clone())
+            })
+            .map(|builder| {
+                if rate_limit {
+                    builder.with_rate_limit(perspio_policy::RateLimit::perspio_documented())
+                } else {
+                    builder.without_rate_limit()
+                }
             })
             .and_then(perspio_api::ClientBuilder::build_with_auth)
             .map_err(|e| match e {

@@ -229,7 +229,7 @@ fn transport_chain(error: &reqwest::Error) -> String {
 }
 
 /// An error answer of the API: 401 is authentication, anything else an API error.
-fn api_status(
+pub(crate) fn api_status(
     operation: &str,
     status: reqwest::StatusCode,
     body: &serde_json::Value,

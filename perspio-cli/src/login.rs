@@ -15,7 +15,6 @@ use url::Url;
 
 use crate::config::{GlobalArgs, config_error};
 use crate::exit::{CliError, Exit, auth_error_in, cause_chain, typed_error};
-use crate::output::Printer;
 
 /// How long `auth login` waits for the browser (or a paste) before giving up.
 const LOGIN_TIMEOUT: Duration = Duration::from_secs(300);
@@ -428,8 +427,7 @@ async fn status(globals: &GlobalArgs) -> Result<(), CliError> {
         report["secret_store"]["notice"] = Value::String(notice.clone());
         say(&format!("note: {notice}"));
     }
-    Printer::new(crate::config::output_format(globals)?).print(&report);
-    Ok(())
+    crate::printer(globals)?.print(&report)
 }
 
 /// One token acquisition for the selected profile: its expiry, or why there is none.

@@ -8,9 +8,8 @@ use perspio_config::{ConfigFile, Key, SecretMode, SecretName};
 use secrecy::{ExposeSecret as _, SecretString};
 use serde_json::{Value, json};
 
-use crate::config::{GlobalArgs, config_error, output_format};
+use crate::config::{GlobalArgs, config_error};
 use crate::exit::{CliError, Exit};
-use crate::output::Printer;
 
 /// Options of `perspio config`.
 #[derive(Debug, Clone, clap::Args)]
@@ -152,22 +151,21 @@ fn resolved(globals: &GlobalArgs) -> Result<perspio_config::Resolved, CliError> 
 
 fn list(globals: &GlobalArgs, show_origin: bool) -> Result<(), CliError> {
     let resolved = resolved(globals)?;
-    let printer = Printer::new(output_format(globals)?);
+    let printer = crate::printer(globals)?;
     let entries = resolved.entries();
     if show_origin {
         let rows: Vec<Value> = entries
             .iter()
             .map(|e| json!({"key": e.key, "value": e.value, "origin": e.origin.to_string()}))
             .collect();
-        printer.print(&rows);
+        printer.print(&rows)
     } else {
         let map: serde_json::Map<String, Value> = entries
             .into_iter()
             .map(|e| (e.key.to_owned(), e.value.map_or(Value::Null, Value::String)))
             .collect();
-        printer.print(&map);
+        printer.print(&map)
     }
-    Ok(())
 }
 
 /// A key that is no setting of a profile.
@@ -461,6 +459,5 @@ fn list_profiles(globals: &GlobalArgs) -> Result<(), CliError> {
             })
         })
         .collect();
-    Printer::new(output_format(globals)?).print(&rows);
-    Ok(())
+    crate::printer(globals)?.print(&rows)
 }

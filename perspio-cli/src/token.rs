@@ -47,8 +47,7 @@ pub(crate) async fn run(
     if args.show_token {
         metadata["access_token"] = info.access_token().expose_secret().into();
     }
-    printer.print(&metadata);
-    Ok(())
+    printer.print(&metadata)
 }
 
 fn rfc3339(time: SystemTime) -> String {
