@@ -53,6 +53,26 @@ impl Client {
         ClientBuilder::from_env()?.build()
     }
 
+    /// A client for the profile `name` of the `perspio` configuration (config.toml and its
+    /// secret store, as `perspio profile add` and `perspio auth login` left them), with the
+    /// `PERSPIO_*` variables still taking precedence (see [`ClientBuilder::from_profile`]).
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), perspio_api::Error> {
+    /// // After `perspio auth login --profile acme`:
+    /// let client = perspio_api::Client::from_profile("acme")?;
+    /// let me = client.get_current_user().call().await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Config`] for a profile that does not exist or lacks a setting (the cause
+    /// names every place looked at and the command that fixes it); as
+    /// [`from_env`](Self::from_env) otherwise.
+    pub fn from_profile(name: &str) -> Result<Client, Error> {
+        ClientBuilder::from_profile(name)?.build()
+    }
+
     /// A builder for a client with the default middleware stack and these credentials.
     pub fn builder(credentials: Credentials) -> ClientBuilder {
         ClientBuilder::new(credentials)
@@ -69,10 +89,11 @@ impl Client {
     /// A client that sends every operation through `stack`, a middleware stack you built.
     ///
     /// Use it to add your own middlewares or replace the default ones. Keep the order of the
-    /// default stack: **retry → rate limit → auth** (middlewares run in the order they are
-    /// added; [`perspio_policy::policy_stack`] adds the first two). Retry outside auth makes
-    /// every attempt re-read the token cache; rate limit inside retry makes every attempt take
-    /// a slot. Timeouts, connection
+    /// default stack: **retry → auth → rate limit** (middlewares run in the order they are
+    /// added; [`perspio_policy::policy_stack`] adds the three). Retry outside auth makes every
+    /// attempt re-read the token cache; auth outside the limiter has the token in hand before
+    /// a slot is reserved, and its 401 retry takes a slot of its own; rate limit inside retry
+    /// makes every attempt take a slot. Timeouts, connection
     /// pool and redirect policy are those of the `reqwest::Client` inside `stack`; keep
     /// [`perspio_auth::same_origin_redirect_policy`] on it, since reqwest does not strip
     /// `Ocp-Apim-Subscription-Key` on cross-host redirects. Add
@@ -90,9 +111,9 @@ impl Client {
     /// let stack = perspio_policy::policy_stack(
     ///     reqwest_middleware::ClientBuilder::new(http),
     ///     perspio_policy::RetryMiddleware::default(),
+    ///     auth,
     ///     None, // or Some(RateLimitMiddleware::new(RateLimit::perspio_documented()))
     /// )
-    /// .with(auth)
     /// .build();
     /// let client = perspio_api::Client::from_middleware("https://talk.perspio.io", stack)?;
     /// # Ok(()) }
@@ -115,9 +136,10 @@ impl Client {
 /// 1. [`RetryMiddleware`]: waits out `429`/`503` `Retry-After` (up to 90 s), retries transient
 ///    failures of idempotent requests with exponential backoff and full jitter, and bounds
 ///    each call by an overall deadline (180 s); see [`perspio_policy::RetryConfig`].
-/// 2. [`RateLimitMiddleware`], only when [`with_rate_limit`](Self::with_rate_limit) is set:
-///    calls wait for a slot instead of drawing a `429`.
-/// 3. [`AuthMiddleware`]: token cache, Perspio headers, one retry on `401`.
+/// 2. [`AuthMiddleware`]: token cache, Perspio headers, one retry on `401`.
+/// 3. [`RateLimitMiddleware`], only when [`with_rate_limit`](Self::with_rate_limit) is set:
+///    each request sent (auth's 401 retry included) waits for a slot instead of drawing a
+///    `429`; the token is in hand before the slot is reserved.
 /// 4. [`BodyLimitMiddleware`]: reads each body whole, at most
 ///    [`with_max_body_size`](Self::with_max_body_size) bytes, inside the retry layer.
 ///
@@ -169,6 +191,7 @@ impl ClientBuilder {
         Self::from_auth(Auth::FromCredentials {
             credentials,
             config: Box::default(),
+            source: None,
         })
     }
 
@@ -201,6 +224,13 @@ impl ClientBuilder {
     /// `PERSPIO_TOKEN_URL` and `PERSPIO_SCOPE` when set; the base URL from
     /// `PERSPIO_BASE_URL` when set.
     ///
+    /// **Profiles**: what a variable does not set comes from the profile named by
+    /// `PERSPIO_PROFILE`, else from config.toml's `default_profile` (the `perspio` CLI's
+    /// configuration: `PERSPIO_CONFIG_DIR`, else `~/.config/perspio` on Linux and macOS,
+    /// `%APPDATA%\perspio` on Windows), secrets from its secret store. A profile with
+    /// `flow = "authorization_code"` uses the refresh token of `perspio auth login` and saves
+    /// each rotated one back. Without a profile, only the variables count, as before.
+    ///
     /// A fleet: `PERSPIO_REDIS_URL` shares the token and the rate budget through Redis (and
     /// turns on the documented rate limits, shared by the fleet); `PERSPIO_MEMCACHED_URL`
     /// shares the token through Memcached instead; `PERSPIO_FLEET_SIZE` is the number of
@@ -208,25 +238,82 @@ impl ClientBuilder {
     ///
     /// # Errors
     /// [`Error::AuthConfig`] naming the variable that is missing or malformed (also a store
-    /// variable set while the crate was built without the store's feature).
+    /// variable set while the crate was built without the store's feature);
+    /// [`Error::Config`] for a profile that is missing, incomplete or unreadable.
     pub fn from_env() -> Result<Self, Error> {
-        Self::from_env_with(|name| std::env::var(name).ok())
+        Self::from_resolver(perspio_config::Resolver::from_env())
     }
 
-    /// As [`from_env`](Self::from_env), reading variables through `lookup`.
+    /// As [`from_env`](Self::from_env), reading variables through `lookup`. config.toml is
+    /// read only from the directory `lookup` names with `PERSPIO_CONFIG_DIR`: a lookup is a
+    /// sealed environment (a test's, a sandbox's), so the platform directory is not used.
     ///
     /// # Errors
     /// As [`from_env`](Self::from_env).
     pub fn from_env_with(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
-        let credentials = Credentials::from_env_with(&lookup).map_err(Error::AuthConfig)?;
+        Self::from_resolver(perspio_config::Resolver::from_lookup_copied(lookup))
+    }
+
+    /// A builder for the profile `name` (see [`Client::from_profile`]): the `PERSPIO_*`
+    /// variables first, then the profile, then the built-in defaults; `PERSPIO_PROFILE` and
+    /// `default_profile` are not consulted.
+    ///
+    /// # Errors
+    /// As [`Client::from_profile`].
+    pub fn from_profile(name: &str) -> Result<Self, Error> {
+        Self::from_resolver(perspio_config::Resolver::from_env().with_profile(Some(name)))
+    }
+
+    /// As [`from_profile`](Self::from_profile), reading variables through `lookup` (and
+    /// config.toml from its `PERSPIO_CONFIG_DIR` only, as [`from_env_with`](Self::from_env_with)).
+    ///
+    /// # Errors
+    /// As [`Client::from_profile`].
+    pub fn from_profile_with(
+        name: &str,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, Error> {
+        Self::from_resolver(
+            perspio_config::Resolver::from_lookup_copied(lookup).with_profile(Some(name)),
+        )
+    }
+
+    /// A builder from resolved settings: precedence applied, secrets read, the flow's token
+    /// source chosen.
+    fn from_resolver(resolver: perspio_config::Resolver) -> Result<Self, Error> {
+        use perspio_config::{Flow, RateLimitPreset};
+        let resolved = resolver.resolve().map_err(Error::Config)?;
+        if resolved.profile().is_some() {
+            // Name every place looked at, rather than only the variable.
+            resolved.check_complete().map_err(Error::Config)?;
+        }
+        let lookup = |name: &str| resolved.lookup(name);
+        let credentials = Credentials::from_env_with(lookup).map_err(Error::AuthConfig)?;
         let auth_config = AuthConfig::default()
-            .with_env_overrides(&lookup)
+            .with_env_overrides(lookup)
             .map_err(Error::AuthConfig)?;
-        let mut builder = Self::new(credentials).with_auth_config(auth_config);
+        let mut builder = Self::new(credentials.clone()).with_auth_config(auth_config.clone());
         if let Some(base_url) = lookup(ENV_BASE_URL) {
             builder = builder.with_base_url(base_url);
         }
-        builder.with_fleet_env(&lookup)
+        if resolved.flow() == Flow::AuthorizationCode {
+            let store = resolved.refresh_token_store().map_err(Error::Config)?;
+            let source = perspio_auth::AuthorizationCodeSource::new(
+                &credentials,
+                Arc::new(store),
+                &auth_config,
+            )
+            .map_err(Error::AuthConfig)?;
+            builder = builder.with_token_source(Arc::new(source));
+        }
+        if resolved.rate_limit() == Some(RateLimitPreset::Documented) {
+            builder = builder.with_rate_limit(RateLimit::perspio_documented());
+        }
+        let mut builder = builder.with_fleet_env(lookup)?;
+        if resolved.rate_limit() == Some(RateLimitPreset::Off) {
+            builder.rate_limit = None;
+        }
+        Ok(builder)
     }
 
     /// The fleet settings of the environment, read through `lookup`: `PERSPIO_REDIS_URL`
@@ -302,6 +389,17 @@ impl ClientBuilder {
         self
     }
 
+    /// Where tokens come from, for example an
+    /// [`AuthorizationCodeSource`](perspio_auth::AuthorizationCodeSource) (a user login).
+    /// Ignored by a builder made [`with_auth`](Self::with_auth). Defaults to the
+    /// client-credentials flow with the builder's credentials.
+    pub fn with_token_source(mut self, token_source: Arc<dyn perspio_auth::TokenSource>) -> Self {
+        if let Auth::FromCredentials { source, .. } = &mut self.auth {
+            *source = Some(token_source);
+        }
+        self
+    }
+
     /// Timeout of one HTTP attempt. Defaults to [`DEFAULT_TIMEOUT`] (30 s).
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
@@ -347,6 +445,14 @@ impl ClientBuilder {
     /// by the retry layer instead).
     pub fn with_rate_limit(mut self, rate_limit: RateLimit) -> Self {
         self.rate_limit = Some(rate_limit);
+        self
+    }
+
+    /// No client-side rate limit, also when [`with_fleet_env`](Self::with_fleet_env) found
+    /// `PERSPIO_REDIS_URL` (which turns the documented limits on): the server's `429`s are
+    /// then waited out by the retry layer alone. Call it after `with_fleet_env`.
+    pub fn without_rate_limit(mut self) -> Self {
+        self.rate_limit = None;
         self
     }
 
@@ -421,6 +527,26 @@ impl ClientBuilder {
     /// # Errors
     /// As [`build`](Self::build).
     pub fn build_with_auth(self) -> Result<(Client, AuthMiddleware), Error> {
+        self.build_parts().map(|parts| (parts.client, parts.auth))
+    }
+
+    /// As [`build`](Self::build), with the middlewares inside the client that a program may
+    /// want to watch: the authentication middleware (token metadata) and the rate limiter
+    /// (its [`stats`](RateLimitMiddleware::stats): slots reserved in the shared budget or
+    /// locally, store failures, fallbacks and recoveries).
+    ///
+    /// ```no_run
+    /// # fn run() -> Result<(), perspio_api::Error> {
+    /// let parts = perspio_api::ClientBuilder::from_env()?.build_parts()?;
+    /// if let Some(limiter) = &parts.rate_limit {
+    ///     println!("{:?}", limiter.stats());
+    /// }
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`build`](Self::build).
+    pub fn build_parts(self) -> Result<ClientParts, Error> {
         let base_url = normalize_base_url(&self.base_url)?;
         let api_url = Url::parse(&base_url).map_err(|_| Error::InvalidBaseUrl {
             url: redact_str(&self.base_url),
@@ -431,10 +557,14 @@ impl ClientBuilder {
             Auth::FromCredentials {
                 credentials,
                 config,
+                source,
             } => {
-                let builder = AuthMiddleware::builder(credentials)
+                let mut builder = AuthMiddleware::builder(credentials)
                     .with_config(config.with_api_base_url(api_url))
                     .with_clock(Arc::clone(&self.clock));
+                if let Some(source) = source {
+                    builder = builder.with_token_source(source);
+                }
                 stores
                     .with_token_store(builder)
                     .build()
@@ -447,6 +577,7 @@ impl ClientBuilder {
                 .rate_limiter(limit, &auth, self.fleet.size)
                 .with_clock(Arc::clone(&self.clock))
         });
+        let rate_limit_handle = rate_limit.clone();
         let mut http = reqwest::Client::builder()
             .user_agent(USER_AGENT)
             .timeout(self.timeout)
@@ -459,13 +590,30 @@ impl ClientBuilder {
         let stack = perspio_policy::policy_stack(
             reqwest_middleware::ClientBuilder::new(http.clone()),
             RetryMiddleware::new(self.retry).with_clock(Arc::clone(&self.clock)),
+            auth.clone(),
             rate_limit,
         )
-        .with(auth.clone())
         .with(BodyLimitMiddleware::new(self.max_body_size))
         .build();
-        Ok((Client::new_with_client(&base_url, http, stack), auth))
+        Ok(ClientParts {
+            client: Client::new_with_client(&base_url, http, stack),
+            auth,
+            rate_limit: rate_limit_handle,
+        })
     }
+}
+
+/// A client and the middlewares inside it that share its state, from
+/// [`ClientBuilder::build_parts`].
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct ClientParts {
+    /// The client.
+    pub client: Client,
+    /// Its authentication middleware (shares the client's token cache).
+    pub auth: AuthMiddleware,
+    /// Its rate limiter, when one is set (shares the client's budget).
+    pub rate_limit: Option<RateLimitMiddleware>,
 }
 
 /// The fleet's stores, opened.
@@ -555,6 +703,7 @@ enum Auth {
     FromCredentials {
         credentials: Credentials,
         config: Box<AuthConfig>,
+        source: Option<Arc<dyn perspio_auth::TokenSource>>,
     },
     Ready(AuthMiddleware),
 }
@@ -693,6 +842,17 @@ mod tests {
                 .unwrap();
         assert_eq!(builder.rate_limit, Some(RateLimit::perspio_documented()));
         assert!(builder.build().is_ok(), "nothing connects at build time");
+    }
+
+    #[cfg(feature = "redis")]
+    #[test]
+    fn without_rate_limit_turns_off_the_limits_a_redis_url_turned_on() {
+        let builder =
+            ClientBuilder::from_env_with(env(&[("PERSPIO_REDIS_URL", "redis://127.0.0.1:1/")]))
+                .unwrap()
+                .without_rate_limit();
+        assert_eq!(builder.rate_limit, None);
+        assert!(builder.fleet.redis.is_some(), "the token is still shared");
     }
 
     #[test]

@@ -9,6 +9,8 @@ use futures::TryStreamExt;
 use http::{HeaderMap, StatusCode};
 use progenitor_client::{ByteStream, Error as ProgenitorError, ResponseValue};
 
+use crate::request::PathRefusal;
+
 tokio::task_local! {
     /// Where `exec` leaves a middleware failure, typed, for the `call()` (or
     /// [`capture_failure`]) in progress.
@@ -52,6 +54,10 @@ pub enum Error {
     /// `PERSPIO_*` variable).
     #[error("invalid authentication configuration")]
     AuthConfig(#[source] perspio_auth::AuthError),
+    /// The configuration (config.toml, a profile, the secret store) is missing, invalid or
+    /// unreadable; the cause names every place looked at and the command that fixes it.
+    #[error("invalid configuration")]
+    Config(#[source] perspio_config::ConfigError),
     /// The HTTP client could not be built.
     #[error("cannot build the http client")]
     HttpClient(#[source] reqwest::Error),
@@ -140,6 +146,16 @@ pub enum Error {
         /// The body as received (possibly empty).
         body: Bytes,
     },
+    /// The path of a raw request ([`Client::request`](crate::Client::request)) was refused
+    /// before anything was sent: it would leave the configured origin or the base URL's path,
+    /// or carries characters a server may read differently (see [`PathRefusal`]).
+    #[error("refused request path `{path}`: {reason}")]
+    PathRefused {
+        /// The path as given, without its query, neutralised and bounded.
+        path: String,
+        /// Why.
+        reason: PathRefusal,
+    },
     /// The request could not be built (for example a parameter that does not fit).
     #[error("{operation}: invalid request: {message}")]
     InvalidRequest {
@@ -181,6 +197,7 @@ impl std::fmt::Debug for Error {
                 .field("reason", reason)
                 .finish(),
             Error::AuthConfig(e) => f.debug_tuple("AuthConfig").field(e).finish(),
+            Error::Config(e) => f.debug_tuple("Config").field(e).finish(),
             Error::HttpClient(e) => f.debug_tuple("HttpClient").field(e).finish(),
             Error::InvalidStore { setting, source } => f
                 .debug_struct("InvalidStore")
@@ -234,6 +251,11 @@ impl std::fmt::Debug for Error {
                 .field("operation", operation)
                 .field("status", status)
                 .field("body", &BodyPreview(body))
+                .finish(),
+            Error::PathRefused { path, reason } => f
+                .debug_struct("PathRefused")
+                .field("path", path)
+                .field("reason", reason)
                 .finish(),
             Error::InvalidRequest { operation, message } => f
                 .debug_struct("InvalidRequest")
@@ -330,6 +352,16 @@ pub fn error_message(body: &serde_json::Value) -> Option<String> {
     (!text.is_empty()).then_some(text)
 }
 
+/// An error body as JSON, read as the hooks read those of generated operations: whatever
+/// JSON was sent, `null` for an empty body, a JSON string for a body that is not JSON.
+pub(crate) fn error_body_json(body: &[u8]) -> serde_json::Value {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return serde_json::Value::Null;
+    }
+    serde_json::from_slice(body)
+        .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(body).into_owned()))
+}
+
 /// Runs `future` (anything that ends in progenitor's `send()`, such as the commands of a
 /// progenitor-generated CLI) and returns, with its output, the typed [`Error`] behind an
 /// `Error::Custom` that a middleware failure became (authentication, request policy, body
@@ -372,6 +404,7 @@ impl Error {
         match self {
             Error::InvalidBaseUrl { .. }
             | Error::AuthConfig(_)
+            | Error::Config(_)
             | Error::HttpClient(_)
             | Error::InvalidStore { .. } => None,
             Error::Middleware { operation, .. }
@@ -382,6 +415,7 @@ impl Error {
             | Error::ResponseBody { operation, .. }
             | Error::UnexpectedStatus { operation, .. }
             | Error::InvalidRequest { operation, .. } => Some(operation),
+            Error::PathRefused { .. } => Some(crate::REQUEST_OPERATION),
         }
     }
 
@@ -602,7 +636,7 @@ where
 }
 
 /// `error` with its URL scrubbed ([`perspio_core::redact::scrub`]): reqwest's message shows it.
-fn scrubbed(mut error: reqwest::Error) -> reqwest::Error {
+pub(crate) fn scrubbed(mut error: reqwest::Error) -> reqwest::Error {
     if let Some(url) = error.url_mut() {
         perspio_core::redact::scrub(url);
     }

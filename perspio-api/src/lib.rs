@@ -38,6 +38,24 @@
 //! - `send()` is progenitor's own and returns [`progenitor_client::Error`]; a middleware
 //!   failure then arrives as `Error::Custom` with the operation and the cause chain as text.
 //!
+//! # Endpoints the spec does not have
+//! [`Client::request`] sends a request to any path of the API through the same middleware
+//! stack (token, Perspio headers, `401` refresh, retries, rate limit, body limit) and returns
+//! a [`RawResponse`] (status, headers, body as bytes, text or JSON) or the same [`Error`]. A
+//! path that would leave the configured origin is refused before anything is sent
+//! ([`Error::PathRefused`], [`PathRefusal`]).
+//!
+//! ```no_run
+//! # async fn run(client: perspio_api::Client) -> Result<(), perspio_api::Error> {
+//! let answer = client
+//!     .request(perspio_api::Method::GET, "/assets/v3/IN-000123")
+//!     .query("expand", "devices")
+//!     .send()
+//!     .await?;
+//! let asset: serde_json::Value = answer.json()?;
+//! # let _ = asset; Ok(()) }
+//! ```
+//!
 //! # Types
 //! The request and response types are in [`types`]. Each derives `serde`'s traits, `Clone`,
 //! `Debug`, `PartialEq` and `schemars::JsonSchema` (schemars 0.8, the version progenitor
@@ -93,19 +111,22 @@ mod body;
 mod client;
 mod error;
 mod hooks;
+mod request;
 mod spec;
 
 pub use body::{BodyLimitMiddleware, DEFAULT_MAX_BODY_SIZE};
 pub use client::{
-    ClientBuilder, DEFAULT_BASE_URL, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, ENV_BASE_URL,
-    ENV_FLEET_SIZE, ENV_MEMCACHED_URL, ENV_REDIS_URL,
+    ClientBuilder, ClientParts, DEFAULT_BASE_URL, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT,
+    ENV_BASE_URL, ENV_FLEET_SIZE, ENV_MEMCACHED_URL, ENV_REDIS_URL,
 };
 pub use error::{ApiErrorResponse, Error, capture_failure, cause_chain, error_message};
 pub use generated::{Client, builder, types};
 pub use hooks::OperationId;
+pub use http::Method;
 pub use perspio_auth as auth;
 pub use perspio_policy as policy;
 pub use progenitor_client::{self, ResponseValue};
+pub use request::{PathRefusal, REQUEST_OPERATION, RawResponse, RequestBuilder};
 pub use spec::NORMALIZED_SPEC;
 
 /// The README's example, compiled by `cargo test` as a doc test.

@@ -67,6 +67,7 @@ pub const DEFAULT_MAX_TOKEN_RESPONSE_SIZE: u64 = 64 * 1024;
 #[derive(Clone)]
 pub struct AuthConfig {
     pub(crate) token_url: Url,
+    pub(crate) authorize_url: Option<Url>,
     pub(crate) scope: String,
     pub(crate) api_base_url: Url,
     pub(crate) allow_insecure_http: bool,
@@ -147,6 +148,7 @@ impl Default for AuthConfig {
     fn default() -> Self {
         Self {
             token_url: parse_const_url(DEFAULT_TOKEN_URL),
+            authorize_url: None,
             scope: DEFAULT_SCOPE.to_owned(),
             api_base_url: parse_const_url(DEFAULT_API_BASE_URL),
             allow_insecure_http: false,
@@ -204,6 +206,15 @@ impl AuthConfig {
     /// The Entra token endpoint. Defaults to [`DEFAULT_TOKEN_URL`].
     pub fn with_token_url(mut self, url: Url) -> Self {
         self.token_url = url;
+        self
+    }
+
+    /// The Entra authorize endpoint of the interactive login
+    /// ([`AuthorizationRequest`](crate::AuthorizationRequest)). Defaults to the token URL with
+    /// its last path segment `token` replaced by `authorize` (Entra's
+    /// `…/oauth2/v2.0/authorize` beside `…/oauth2/v2.0/token`).
+    pub fn with_authorize_url(mut self, url: Url) -> Self {
+        self.authorize_url = Some(url);
         self
     }
 
@@ -366,6 +377,23 @@ impl AuthConfig {
         &self.token_url
     }
 
+    /// The authorize endpoint: the one set with
+    /// [`with_authorize_url`](Self::with_authorize_url), else derived from the token URL.
+    pub fn authorize_url(&self) -> Url {
+        if let Some(url) = &self.authorize_url {
+            return url.clone();
+        }
+        let mut url = self.token_url.clone();
+        let path = url.path();
+        let derived = match path.strip_suffix("/token") {
+            Some(stem) => format!("{stem}/authorize"),
+            None => format!("{}/authorize", path.trim_end_matches('/')),
+        };
+        url.set_path(&derived);
+        url.set_query(None);
+        url
+    }
+
     /// The configured scope.
     pub fn scope(&self) -> &str {
         &self.scope
@@ -446,6 +474,10 @@ impl fmt::Debug for AuthConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AuthConfig")
             .field("token_url", &redact_url(&self.token_url))
+            .field(
+                "authorize_url",
+                &self.authorize_url.as_ref().map(redact_url),
+            )
             .field("scope", &self.scope)
             .field("api_base_url", &redact_url(&self.api_base_url))
             .field("allow_insecure_http", &self.allow_insecure_http)
@@ -468,6 +500,17 @@ mod tests {
         assert_eq!(config.api_base_url().as_str(), "https://talk.perspio.io/");
         assert_eq!(config.scope(), DEFAULT_SCOPE);
         config.validate().unwrap();
+    }
+
+    #[test]
+    fn the_authorize_url_sits_beside_the_token_url() {
+        let config = AuthConfig::default();
+        assert_eq!(
+            config.authorize_url().as_str(),
+            "https://login.microsoftonline.com/7d548d61-6361-4a6e-85e6-509e2c05d05e/oauth2/v2.0/authorize"
+        );
+        let set = config.with_authorize_url("https://login.example/a".parse().unwrap());
+        assert_eq!(set.authorize_url().as_str(), "https://login.example/a");
     }
 
     #[test]

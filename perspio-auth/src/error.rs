@@ -180,6 +180,56 @@ pub enum AuthError {
         size: perspio_core::body::BodyTooLarge,
     },
 
+    /// The token endpoint refused the login's refresh token (`invalid_grant`): it expired
+    /// (Entra's `AADSTS700082`, 90 days without use), was revoked, or was already used up.
+    /// Trying again does not help; only a new interactive login does
+    /// ([`AuthError::is_login_required`]).
+    #[error(
+        "the login has expired or was revoked: the token endpoint refused the refresh token (invalid_grant){}",
+        error_description.as_deref().map(|d| format!(": {d}")).unwrap_or_default()
+    )]
+    RefreshTokenRejected {
+        /// Entra's `error_codes`, e.g. `[700082]`.
+        error_codes: Vec<u64>,
+        /// Entra's `error_description`, neutralised and bounded.
+        error_description: Option<String>,
+        /// Entra's `trace_id`.
+        trace_id: Option<String>,
+        /// Entra's `correlation_id`.
+        correlation_id: Option<String>,
+    },
+
+    /// No refresh token is stored: nobody has logged in, or the login was removed.
+    #[error("not logged in: no refresh token is stored")]
+    NoRefreshToken,
+
+    /// The answer to an interactive login carries a `state` other than the one this login
+    /// sent: it belongs to another login attempt, or was forged. It is not used.
+    #[error(
+        "the login answer does not belong to this login (its state does not match); it was not used"
+    )]
+    StateMismatch,
+
+    /// The authorize endpoint answered the login with an error instead of a code, for
+    /// example `access_denied` when consent was declined.
+    #[error(
+        "the login was refused ({error}){}",
+        error_description.as_deref().map(|d| format!(": {d}")).unwrap_or_default()
+    )]
+    AuthorizationDenied {
+        /// The OAuth2 `error`, e.g. `access_denied`.
+        error: String,
+        /// Its `error_description`, neutralised and bounded.
+        error_description: Option<String>,
+    },
+
+    /// The answer to an interactive login cannot be read: not a URL, or no `code`.
+    #[error("the login answer is unusable: {reason}")]
+    InvalidRedirect {
+        /// What is wrong with it; never the code.
+        reason: String,
+    },
+
     /// A [`TokenSource`](crate::TokenSource) or [`TokenStore`](crate::TokenStore) implementation failed.
     #[error("{component} failed")]
     Extension {
@@ -203,6 +253,11 @@ impl AuthError {
             Self::TokenEndpointFailed { .. } => true,
             Self::TokenRejected { .. } => false,
             Self::Extension { .. } => true,
+            Self::RefreshTokenRejected { .. }
+            | Self::NoRefreshToken
+            | Self::StateMismatch
+            | Self::AuthorizationDenied { .. }
+            | Self::InvalidRedirect { .. } => false,
             Self::MissingEnvVar { .. }
             | Self::InvalidEnvVar { .. }
             | Self::InvalidConfig { .. }
@@ -218,7 +273,19 @@ impl AuthError {
     /// need fixing. An endpoint that is down, throttling, unreachable or answering garbage is
     /// not a rejection: a script that rotates secrets should act on this predicate only.
     pub fn is_rejection(&self) -> bool {
-        matches!(self, Self::TokenRejected { .. })
+        matches!(
+            self,
+            Self::TokenRejected { .. } | Self::RefreshTokenRejected { .. }
+        )
+    }
+
+    /// Whether only a new interactive login helps: the refresh token was refused
+    /// ([`AuthError::RefreshTokenRejected`]) or there is none ([`AuthError::NoRefreshToken`]).
+    pub fn is_login_required(&self) -> bool {
+        matches!(
+            self,
+            Self::RefreshTokenRejected { .. } | Self::NoRefreshToken
+        )
     }
 
     /// The HTTP status the token endpoint answered with, when the error comes from an answer.
@@ -248,9 +315,9 @@ impl AuthError {
     /// Entra's `trace_id`, when the token endpoint sent one.
     pub fn trace_id(&self) -> Option<&str> {
         match self {
-            Self::TokenRejected { trace_id, .. } | Self::TokenEndpointFailed { trace_id, .. } => {
-                trace_id.as_deref()
-            }
+            Self::TokenRejected { trace_id, .. }
+            | Self::TokenEndpointFailed { trace_id, .. }
+            | Self::RefreshTokenRejected { trace_id, .. } => trace_id.as_deref(),
             _ => None,
         }
     }
@@ -259,7 +326,8 @@ impl AuthError {
     pub fn correlation_id(&self) -> Option<&str> {
         match self {
             Self::TokenRejected { correlation_id, .. }
-            | Self::TokenEndpointFailed { correlation_id, .. } => correlation_id.as_deref(),
+            | Self::TokenEndpointFailed { correlation_id, .. }
+            | Self::RefreshTokenRejected { correlation_id, .. } => correlation_id.as_deref(),
             _ => None,
         }
     }

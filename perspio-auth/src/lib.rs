@@ -54,9 +54,15 @@
 //!   http only to loopback unless [`AuthConfig::with_allow_insecure_http`]); requests to other
 //!   origins are refused with [`AuthError::CredentialsWouldLeak`]. Secrets are types that print
 //!   a placeholder; header values are marked sensitive; errors and logs carry no secret.
+//! - **User login**: [`AuthorizationRequest`] is the interactive authorization-code flow
+//!   (PKCE S256, `state` checked), exchanged as the documented confidential client;
+//!   [`AuthorizationCodeSource`] then refreshes through a [`RefreshTokenStore`] that saves each
+//!   rotated refresh token under a lock, so two processes refreshing at once cannot lose the
+//!   login. A refused refresh token is [`AuthError::RefreshTokenRejected`]
+//!   ([`AuthError::is_login_required`]).
 //! - **Extensible**: [`TokenSource`] (client credentials, [`StaticTokenSource`],
-//!   [`RefreshTokenSource`]), [`TokenStore`] (in memory by default), [`Clock`] ([`ManualClock`]
-//!   for tests).
+//!   [`RefreshTokenSource`], [`AuthorizationCodeSource`]), [`TokenStore`] (in memory by
+//!   default), [`Clock`] ([`ManualClock`] for tests).
 //!
 //! # Errors
 //!
@@ -81,14 +87,16 @@
 //!   by the subscription key) and the 401 is returned.
 //! - Background refreshes need a Tokio runtime; without one the next caller that needs the
 //!   token performs the pending refresh.
-//! - The interactive authorization-code step that yields a first refresh token is not part
-//!   of this crate; [`RefreshTokenSource`] takes the refresh token as input.
+//! - The interactive login builds the URL and redeems the code; opening a browser and
+//!   receiving the redirect (a loopback listener, a pasted URL) is the caller's part (the
+//!   `perspio` CLI's `auth login` does both).
 //!
 //! [reqwest-middleware]: https://docs.rs/reqwest-middleware
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod authorization_code;
 mod cache;
 mod clock;
 mod config;
@@ -96,11 +104,16 @@ mod credentials;
 mod error;
 mod middleware;
 mod redirect;
+mod refresh;
 mod shared;
 mod source;
 mod store;
 mod token_endpoint;
 
+pub use authorization_code::{
+    AuthorizationCode, AuthorizationCodeSource, AuthorizationRequest, DEFAULT_USER_SCOPE, Login,
+    OFFLINE_ACCESS, Pkce,
+};
 pub use cache::TokenInfo;
 pub use config::{
     AuthConfig, DEFAULT_API_BASE_URL, DEFAULT_EXPIRY_MARGIN, DEFAULT_FAILURE_BACKOFF,
@@ -121,6 +134,7 @@ pub use middleware::{
 };
 pub use perspio_core::{BoxFuture, Clock, ManualClock, SystemClock};
 pub use redirect::{MAX_SAME_ORIGIN_REDIRECTS, same_origin_redirect_policy};
+pub use refresh::{InMemoryRefreshTokenStore, RefreshTokenGuard, RefreshTokenStore};
 #[cfg(feature = "memcached")]
 pub use shared::MemcachedTokenBackend;
 #[cfg(feature = "redis")]

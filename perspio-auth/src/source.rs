@@ -10,6 +10,7 @@ use async_trait::async_trait;
 use crate::config::AuthConfig;
 use crate::credentials::{AccessToken, ClientSecret, Credentials, RefreshToken};
 use crate::error::AuthError;
+use crate::refresh::{InMemoryRefreshTokenStore, RefreshTokenStore};
 use crate::token_endpoint::TokenEndpoint;
 use perspio_core::Clock;
 
@@ -180,20 +181,35 @@ pub const DEFAULT_REFRESH_SCOPE: &str = "api://perspiotalk/all_readwrite offline
 
 /// The OAuth2 refresh-token flow (read/write access for an "API user").
 ///
-/// Holds the refresh token and replaces it with the new one Entra returns on each use
-/// (refresh tokens rotate). Obtaining the first refresh token (the interactive
-/// authorization-code step) is outside this crate.
+/// Each fetch takes the [`RefreshTokenStore`]'s lock, reads the stored refresh token, asks the
+/// token endpoint for an access token, saves the rotated refresh token Entra returns (refresh
+/// tokens renew on use) and only then releases the lock: a second process sharing the store
+/// waits and then uses the rotated token, so concurrent refreshes cannot lose the login.
+///
+/// A refused refresh token (`invalid_grant`, e.g. Entra's `AADSTS700082` after 90 days
+/// without use) is [`AuthError::RefreshTokenRejected`]; an empty store is
+/// [`AuthError::NoRefreshToken`]. Both say only a new login helps
+/// ([`AuthError::is_login_required`]). The first refresh token comes from the interactive
+/// login: [`AuthorizationRequest`](crate::AuthorizationRequest).
+///
+/// # Limitations
+///
+/// A rotated token that the store fails to save is kept in this source (this process keeps
+/// working) and logged as a warning; another process then still holds the previous token.
 pub struct RefreshTokenSource {
     endpoint: TokenEndpoint,
     client_id: String,
     client_secret: ClientSecret,
     scope: String,
-    refresh_token: Mutex<RefreshToken>,
+    store: Arc<dyn RefreshTokenStore>,
+    /// The token this source last used or saved.
+    last: Mutex<Option<RefreshToken>>,
 }
 
 impl RefreshTokenSource {
-    /// Uses the token URL and timings of `config` and [`DEFAULT_REFRESH_SCOPE`] unless `config`
-    /// sets a scope other than the client-credentials default.
+    /// Holds `refresh_token` in this process ([`InMemoryRefreshTokenStore`]); uses the token
+    /// URL and timings of `config` and [`DEFAULT_REFRESH_SCOPE`] unless `config` sets a scope
+    /// other than the client-credentials default.
     ///
     /// # Errors
     ///
@@ -201,6 +217,26 @@ impl RefreshTokenSource {
     pub fn new(
         credentials: &Credentials,
         refresh_token: RefreshToken,
+        config: &AuthConfig,
+    ) -> Result<Self, AuthError> {
+        let source = Self::with_store(
+            credentials,
+            Arc::new(InMemoryRefreshTokenStore::new(refresh_token.clone())),
+            config,
+        )?;
+        *source.last.lock().unwrap_or_else(PoisonError::into_inner) = Some(refresh_token);
+        Ok(source)
+    }
+
+    /// Reads and saves the refresh token through `store` (see the type's docs); otherwise as
+    /// [`new`](Self::new).
+    ///
+    /// # Errors
+    ///
+    /// As [`ClientCredentialsSource::new`].
+    pub fn with_store(
+        credentials: &Credentials,
+        store: Arc<dyn RefreshTokenStore>,
         config: &AuthConfig,
     ) -> Result<Self, AuthError> {
         config.validate()?;
@@ -214,16 +250,22 @@ impl RefreshTokenSource {
             client_id: credentials.client_id().to_owned(),
             client_secret: credentials.client_secret().clone(),
             scope,
-            refresh_token: Mutex::new(refresh_token),
+            store,
+            last: Mutex::new(None),
         })
     }
 
-    /// The current refresh token (it changes after each successful refresh), e.g. to persist it.
-    pub fn refresh_token(&self) -> RefreshToken {
-        self.refresh_token
+    /// The refresh token this source last used or saved (it changes after each successful
+    /// refresh), if it has one yet.
+    pub fn refresh_token(&self) -> Option<RefreshToken> {
+        self.last
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
+    }
+
+    fn remember(&self, token: &RefreshToken) {
+        *self.last.lock().unwrap_or_else(PoisonError::into_inner) = Some(token.clone());
     }
 }
 
@@ -234,6 +276,7 @@ impl fmt::Debug for RefreshTokenSource {
             .field("client_id", &self.client_id)
             .field("client_secret", &self.client_secret)
             .field("scope", &self.scope)
+            .field("store", &self.store)
             .field("refresh_token", &"RefreshToken([redacted])")
             .finish()
     }
@@ -242,7 +285,14 @@ impl fmt::Debug for RefreshTokenSource {
 #[async_trait]
 impl TokenSource for RefreshTokenSource {
     async fn fetch_token(&self, context: &FetchContext) -> Result<Token, AuthError> {
-        let refresh_token = self.refresh_token();
+        // Held until the rotated token is saved: another process waits, then reads it.
+        let mut guard = self.store.lock().await?;
+        let refresh_token = match guard.current() {
+            Some(token) => token,
+            // The store was emptied (a logout) while this process kept a token: use none.
+            None => return Err(AuthError::NoRefreshToken),
+        };
+        self.remember(&refresh_token);
         let form = [
             ("grant_type", "refresh_token"),
             ("client_id", self.client_id.as_str()),
@@ -253,16 +303,42 @@ impl TokenSource for RefreshTokenSource {
         let response = self
             .endpoint
             .request_token(&form, context.clock.as_ref())
-            .await?;
+            .await
+            .map_err(refresh_refusal)?;
         if let Some(rotated) = response.refresh_token {
-            *self
-                .refresh_token
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner) = rotated;
+            self.remember(&rotated);
+            if let Err(error) = guard.replace(rotated) {
+                tracing::warn!(
+                    %error,
+                    "the rotated refresh token could not be saved; this process keeps it, \
+                     other processes still hold the previous one"
+                );
+            }
         }
+        drop(guard);
         Ok(Token::new(response.access_token, response.issued_at)
             .with_expires_in(response.expires_in)
             .with_scope(response.scope))
+    }
+}
+
+/// `invalid_grant` answering a refresh means the refresh token is no longer usable.
+pub(crate) fn refresh_refusal(error: AuthError) -> AuthError {
+    match error {
+        AuthError::TokenRejected {
+            error: Some(code),
+            error_codes,
+            error_description,
+            trace_id,
+            correlation_id,
+            ..
+        } if code == "invalid_grant" => AuthError::RefreshTokenRejected {
+            error_codes,
+            error_description,
+            trace_id,
+            correlation_id,
+        },
+        other => other,
     }
 }
 

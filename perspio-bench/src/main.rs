@@ -1,6 +1,7 @@
 //! Benchmarks of the PerspioTalk SDK: what the generated client and its default middleware
 //! stack cost compared with a raw `reqwest` call, what the token cache costs, how it behaves
-//! in a cold-start herd and at the expiry boundary, memory across many calls, and build cost.
+//! in a cold-start herd and at the expiry boundary, memory across many calls, build cost, and
+//! a fleet of processes sharing one budget and one token through Redis.
 //!
 //! Run `cargo xtask bench` (release build of this binary); `--build-cost` adds scenario 5,
 //! which runs cargo in a scratch copy of the workspace. See `BENCHMARKS.md`.
@@ -12,6 +13,7 @@ mod build_cost;
 mod cache_hit;
 mod clients;
 mod expiry;
+mod fleet;
 mod herd;
 mod memory;
 mod overhead;
@@ -27,6 +29,8 @@ use crate::stats::Row;
 #[derive(Debug, Parser)]
 #[command(name = "perspio-bench")]
 struct Args {
+    #[command(subcommand)]
+    internal: Option<Internal>,
     /// Also measure build cost (scenario 5): runs `cargo build` in a scratch copy of the
     /// workspace, which takes minutes.
     #[arg(long)]
@@ -41,7 +45,8 @@ struct Args {
     /// drifts on a scale of seconds, and each round compares the variants under the same load.
     #[arg(long, default_value_t = 61)]
     rounds: usize,
-    /// Run only these scenarios (comma-separated): overhead, cache-hit, herd, expiry, memory.
+    /// Run only these scenarios (comma-separated): overhead, cache-hit, herd, expiry, memory,
+    /// fleet.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Client runtime worker threads (defaults to the number of CPUs).
@@ -49,8 +54,19 @@ struct Args {
     workers: Option<usize>,
 }
 
+/// Subcommands the benchmark starts itself with.
+#[derive(Debug, clap::Subcommand)]
+enum Internal {
+    /// One process of the fleet scenario.
+    #[command(hide = true)]
+    FleetWorker(fleet::worker::WorkerArgs),
+}
+
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if let Some(Internal::FleetWorker(worker)) = &args.internal {
+        return fleet::worker::run(worker);
+    }
     let mut rows: Vec<Row> = Vec::new();
     if !args.build_cost_only {
         run_runtime_scenarios(&args, &mut rows)?;
@@ -131,6 +147,19 @@ fn run_runtime_scenarios(args: &Args, rows: &mut Vec<Row>) -> anyhow::Result<()>
         }
         anyhow::Ok(())
     })?;
+
+    if wanted("fleet") {
+        eprintln!("scenario 7: fleet of processes (Redis)");
+        rows.extend(fleet::run(
+            &server,
+            &runtime,
+            fleet::Params {
+                calls: if quick { 60 } else { 120 },
+                latency_rounds: if quick { 3 } else { 31 },
+                latency_calls: if quick { 100 } else { 200 },
+            },
+        )?);
+    }
     rows.sort_by_key(|row| row.scenario);
     Ok(())
 }

@@ -2,11 +2,13 @@
 //! `GET /assets/v3/`. Deliberately tiny, so that the server is not the noise.
 //!
 //! It runs on its own Tokio runtime and thread, so client and server never share a worker.
+//! [`Server::start_gateway`] adds the gateway's rate limit (scenario 7).
 
+use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -35,6 +37,51 @@ pub(crate) struct Shared {
     token_ttl_s: AtomicU64,
     /// When the last token answer was sent, in microseconds since `epoch`.
     last_token_answer_us: AtomicU64,
+    /// The gateway's rate limit on `GET /assets/v3/`, if any.
+    gateway: Option<Gateway>,
+}
+
+/// The gateway's rate limit, counted across every caller: at most `limit` requests in any
+/// `per` (a sliding window, as APIM's `rate-limit` policy); `429` with `Retry-After` beyond.
+#[derive(Debug)]
+struct Gateway {
+    limit: usize,
+    per: Duration,
+    log: Mutex<GatewayLog>,
+}
+
+/// What the gateway saw since it was last read.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct GatewayLog {
+    /// Arrival times of the accepted requests, in order.
+    pub(crate) accepted: Vec<Instant>,
+    /// Arrival times of the requests answered `429`, in order.
+    pub(crate) rejected: Vec<Instant>,
+    /// The accepted requests still inside the window, oldest first.
+    window: VecDeque<Instant>,
+}
+
+impl Gateway {
+    /// `None` when the request is accepted, else the `Retry-After` in whole seconds.
+    fn admit(&self) -> Option<u64> {
+        let now = Instant::now();
+        let mut log = self.log.lock().unwrap_or_else(PoisonError::into_inner);
+        while log
+            .window
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= self.per)
+        {
+            log.window.pop_front();
+        }
+        if log.window.len() >= self.limit {
+            log.rejected.push(now);
+            let free_in = self.per.saturating_sub(now.duration_since(log.window[0]));
+            return Some((free_in.as_secs_f64().ceil() as u64).max(1));
+        }
+        log.window.push_back(now);
+        log.accepted.push(now);
+        None
+    }
 }
 
 /// A running server; it stops when the process ends.
@@ -48,7 +95,25 @@ pub(crate) struct Server {
 impl Server {
     /// Starts the server on `127.0.0.1:0` on a dedicated thread with a one-worker runtime.
     pub(crate) fn start() -> anyhow::Result<Self> {
-        let shared = Arc::new(Shared::default());
+        Self::start_with(Shared::default())
+    }
+
+    /// As [`start`](Self::start), `GET /assets/v3/` behind a gateway that lets at most `limit`
+    /// requests through in any `per`, across all callers, and answers `429` with
+    /// `Retry-After` (whole seconds, rounded up) beyond.
+    pub(crate) fn start_gateway(limit: usize, per: Duration) -> anyhow::Result<Self> {
+        Self::start_with(Shared {
+            gateway: Some(Gateway {
+                limit,
+                per,
+                log: Mutex::default(),
+            }),
+            ..Shared::default()
+        })
+    }
+
+    fn start_with(shared: Shared) -> anyhow::Result<Self> {
+        let shared = Arc::new(shared);
         shared.token_ttl_s.store(3600, Ordering::Relaxed);
         let epoch = Instant::now();
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -93,6 +158,17 @@ impl Server {
             .store(delay.as_micros() as u64, Ordering::SeqCst);
     }
 
+    /// What the gateway saw since the last call, and a fresh window for what follows (the
+    /// default log for a server without a gateway).
+    pub(crate) fn take_gateway_log(&self) -> GatewayLog {
+        self.shared
+            .gateway
+            .as_ref()
+            .map_or_else(GatewayLog::default, |gateway| {
+                std::mem::take(&mut *gateway.log.lock().unwrap_or_else(PoisonError::into_inner))
+            })
+    }
+
     /// When the last token answer was sent (`None` before the first).
     pub(crate) fn last_token_answer(&self) -> Option<Instant> {
         match self.shared.last_token_answer_us.load(Ordering::SeqCst) {
@@ -130,6 +206,18 @@ async fn handle(
     let _ = request.into_body().collect().await;
     if is_assets {
         shared.api_requests.fetch_add(1, Ordering::Relaxed);
+        if let Some(retry_after) = shared.gateway.as_ref().and_then(Gateway::admit) {
+            let mut response = json(
+                StatusCode::TOO_MANY_REQUESTS,
+                Bytes::from(format!(
+                    r#"{{"statusCode":429,"message":"Rate limit is exceeded. Try again in {retry_after} seconds."}}"#
+                )),
+            );
+            response
+                .headers_mut()
+                .insert(hyper::header::RETRY_AFTER, retry_after.into());
+            return Ok(response);
+        }
         return Ok(json(
             StatusCode::OK,
             Bytes::from_static(ASSETS_JSON.as_bytes()),

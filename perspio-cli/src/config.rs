@@ -1,7 +1,10 @@
-//! Settings: flags, then `PERSPIO_*` variables, then defaults; and the client built from them.
+//! Settings: flags, then `PERSPIO_*` variables, then the profile (`--profile`,
+//! `PERSPIO_PROFILE`, else `default_profile`), then defaults; and the client built from
+//! them. The precedence is perspio-config's `Resolver`, the same as the SDK's.
 //!
 //! | flag | variable | default |
 //! |---|---|---|
+//! | `--profile` | `PERSPIO_PROFILE` | config.toml's `default_profile` |
 //! | `--client-id` | `PERSPIO_CLIENT_ID` | required |
 //! | `--client-secret` | `PERSPIO_CLIENT_SECRET` | required |
 //! | `--tenant-id` | `PERSPIO_TENANT_ID` | required |
@@ -12,6 +15,12 @@
 //! | | `PERSPIO_REDIS_URL` | none: a fleet's Redis (shared token and rate budget) |
 //! | | `PERSPIO_MEMCACHED_URL` | none: a fleet's Memcached (shared token) |
 //! | | `PERSPIO_FLEET_SIZE` | 1: processes sharing the budget |
+//! | `--output` | `PERSPIO_OUTPUT` | `json` |
+//! | | `PERSPIO_FLOW` | `client_credentials` (`authorization_code`: a user login) |
+//! | `--no-rate-limit` | `PERSPIO_RATE_LIMIT` | `documented` (also `on`): the documented limits (20 / 90 s, 10,000 / h, 40 MB / h), shared through Redis when `PERSPIO_REDIS_URL` is set; `off` |
+//!
+//! Every row but `--profile` is also a key of a profile (`base_url`, `tenant_id`, …), used
+//! when neither the flag nor the variable is given.
 //!
 //! The store URLs have no flags: a password in a flag is visible in the process list.
 //!
@@ -23,7 +32,10 @@
 //! call takes at most `--timeout` (60 s), all attempts and waits included; the token is
 //! obtained first, within the token endpoint's own 30 s (3 attempts).
 //!
-//! With `--sandbox` the variables are not read at all (a production setup in the shell never
+//! Secrets (client secret, subscription key, a login's refresh token) come from the flags,
+//! the variables, or the profile's secret store; config.toml never holds one.
+//!
+//! With `--sandbox` the variables and profiles are not read at all (a production setup in the shell never
 //! reaches the sandbox); the sandbox's demo values take their place, and flags still win, so
 //! `--sandbox --client-secret wrong` shows what a refused secret looks like.
 
@@ -33,7 +45,11 @@ use std::time::Duration;
 use perspio_api::Client;
 use perspio_auth::{AuthConfig, AuthError, AuthMiddleware, Credentials};
 
+use std::sync::Arc;
+
+use perspio_config::{Resolved, Resolver};
 use perspio_policy::RetryConfig;
+use secrecy::SecretString;
 use url::Url;
 
 use crate::exit::{CliError, Exit, cause_chain};
@@ -47,10 +63,27 @@ pub(crate) struct GlobalArgs {
     #[arg(long, global = true)]
     pub(crate) sandbox: bool,
 
-    /// Output format. JSON is pretty on a terminal and compact when piped; `table` shows a
-    /// list as rows and columns.
-    #[arg(long, short = 'o', global = true, value_enum, default_value_t = OutputFormat::Json)]
-    pub(crate) output: OutputFormat,
+    /// Output format [env: PERSPIO_OUTPUT, or the profile's `output`] [default: json]. JSON
+    /// is pretty on a terminal and compact when piped; ndjson, csv and tsv print one record
+    /// per item of a list; table shows rows and columns on a terminal and is tsv when piped.
+    #[arg(long, short = 'o', global = true, value_enum, value_name = "FORMAT")]
+    pub(crate) output: Option<OutputFormat>,
+
+    /// A jq filter applied to the answer before it is printed (embedded jq: no jq needed).
+    /// Checked before anything is sent.
+    #[arg(long, global = true, value_name = "FILTER")]
+    pub(crate) jq: Option<String>,
+
+    /// Do not wait for the documented rate limits (20 requests / 90 s, 10,000 / hour,
+    /// 40 MB / hour) before sending [env: PERSPIO_RATE_LIMIT=off, or the profile's
+    /// `rate_limit = "off"`]; the server's 429s are still waited out.
+    #[arg(long, global = true)]
+    pub(crate) no_rate_limit: bool,
+
+    /// The profile of config.toml to use [env: PERSPIO_PROFILE] [default: its
+    /// `default_profile`]. Flags and PERSPIO_* variables still win over its values.
+    #[arg(long, global = true, value_name = "NAME", conflicts_with = "sandbox")]
+    pub(crate) profile: Option<String>,
 
     /// Show what the client is doing on stderr: -v token and retry events, -vv details.
     /// Never prints a secret or a token.
@@ -193,35 +226,85 @@ pub(crate) fn flag_of(variable: &str) -> &'static str {
 }
 
 impl GlobalArgs {
-    /// The value given by flag for a variable's setting.
-    fn flag(&self, variable: &str) -> Option<String> {
-        let value = match variable {
-            perspio_auth::ENV_CLIENT_ID => &self.client_id,
-            perspio_auth::ENV_CLIENT_SECRET => &self.client_secret,
-            perspio_auth::ENV_TENANT_ID => &self.tenant_id,
-            perspio_auth::ENV_SUBSCRIPTION_KEY => &self.subscription_key,
-            perspio_api::ENV_BASE_URL => &self.base_url,
-            perspio_auth::ENV_TOKEN_URL => &self.token_url,
-            perspio_auth::ENV_SCOPE => &self.scope,
-            _ => &None,
-        };
-        value.clone()
+    /// The precedence of the settings over `fallback` (the environment, or the sandbox's
+    /// values) and the configuration in `config_dir` (none for the sandbox).
+    pub(crate) fn resolver(
+        &self,
+        fallback: impl Fn(&str) -> Option<String>,
+        config_dir: Option<std::path::PathBuf>,
+    ) -> Resolver {
+        use perspio_config::{Key, SecretName};
+        Resolver::from_lookup_copied(fallback)
+            .with_config_dir(config_dir)
+            .naming_flags(true)
+            .with_profile(self.profile.clone())
+            .with_flag(Key::BaseUrl, self.base_url.clone())
+            .with_flag(Key::TokenUrl, self.token_url.clone())
+            .with_flag(Key::Scope, self.scope.clone())
+            .with_flag(Key::ClientId, self.client_id.clone())
+            .with_flag(Key::TenantId, self.tenant_id.clone())
+            .with_flag(
+                Key::Output,
+                self.output
+                    .and_then(|o| clap::ValueEnum::to_possible_value(&o))
+                    .map(|v| v.get_name().to_owned()),
+            )
+            .with_secret_flag(
+                SecretName::ClientSecret,
+                self.client_secret.clone().map(SecretString::from),
+            )
+            .with_secret_flag(
+                SecretName::SubscriptionKey,
+                self.subscription_key.clone().map(SecretString::from),
+            )
     }
 
-    /// The settings: each flag, else `fallback` (the environment, or the sandbox's values).
+    /// The settings for the user's configuration: the process environment and
+    /// config.toml in `PERSPIO_CONFIG_DIR` or the platform's directory.
+    pub(crate) fn resolve_env(&self) -> Result<Settings, CliError> {
+        self.resolve(
+            |name| std::env::var(name).ok(),
+            perspio_config::config_dir(),
+        )
+    }
+
+    /// The settings: each flag, else `fallback` (the environment, or the sandbox's values),
+    /// else the profile of `config_dir`'s config.toml.
     ///
     /// # Errors
-    /// [`Exit::Usage`] naming the variable and the flag of a missing or malformed setting.
+    /// [`Exit::Usage`] naming where a missing or malformed setting was looked for.
     pub(crate) fn resolve(
         &self,
         fallback: impl Fn(&str) -> Option<String>,
+        config_dir: Option<std::path::PathBuf>,
     ) -> Result<Settings, CliError> {
-        let lookup = |name: &str| self.flag(name).or_else(|| fallback(name));
-        let credentials = Credentials::from_env_with(lookup).map_err(|e| setting_error(&e))?;
+        let resolved = self
+            .resolver(fallback, config_dir)
+            .resolve()
+            .map_err(|e| config_error(&e))?;
+        resolved.check_complete().map_err(|e| {
+            let mut error = config_error(&e);
+            if resolved.profile().is_none() {
+                error.message.push_str(" (or try --sandbox)");
+            }
+            error
+        })?;
+        let from_store = perspio_config::SecretName::ALL.into_iter().any(|name| {
+            matches!(
+                resolved.secret_origin(name),
+                perspio_config::Origin::SecretStore { .. }
+            )
+        });
+        if from_store || resolved.flow() == perspio_config::Flow::AuthorizationCode {
+            crate::login::announce_store(&resolved);
+        }
+        let lookup = |name: &str| resolved.lookup(name);
+        let describe = |e: &AuthError| setting_error_in(e, Some(&resolved));
+        let credentials = Credentials::from_env_with(lookup).map_err(|e| describe(&e))?;
         let attempt_timeout = Duration::from_secs_f64(self.attempt_timeout);
         let auth_config = AuthConfig::default()
             .with_env_overrides(lookup)
-            .map_err(|e| setting_error(&e))?
+            .map_err(|e| describe(&e))?
             .with_allow_insecure_http(self.allow_insecure_http)
             .with_token_attempt_timeout(attempt_timeout);
         let base_url = lookup(perspio_api::ENV_BASE_URL)
@@ -230,9 +313,8 @@ impl GlobalArgs {
             CliError::new(
                 Exit::Usage,
                 format!(
-                    "invalid setting {} ({}): not an absolute url: {e}",
-                    perspio_api::ENV_BASE_URL,
-                    flag_of(perspio_api::ENV_BASE_URL)
+                    "invalid setting {}: not an absolute url: {e}",
+                    resolved.describe(perspio_api::ENV_BASE_URL)
                 ),
             )
         })?;
@@ -240,6 +322,7 @@ impl GlobalArgs {
             .iter()
             .filter_map(|name| lookup(name).map(|value| (*name, value)))
             .collect();
+        let rate_limit = !self.no_rate_limit && rate_limit_on(&resolved)?;
         Ok(Settings {
             credentials,
             auth_config: auth_config.with_api_base_url(api_url),
@@ -252,12 +335,92 @@ impl GlobalArgs {
             attempt_timeout,
             max_body_size: self.max_body_size,
             allow_insecure_http: self.allow_insecure_http,
+            rate_limit,
+            resolved,
         })
     }
 }
 
-/// A configuration error as one line naming the variable and its flag. Values are never shown.
-pub(crate) fn setting_error(error: &AuthError) -> CliError {
+/// Whether the rate limiter is on: `PERSPIO_RATE_LIMIT` or the profile's `rate_limit`
+/// (`documented` or `on`: on; `off`: off), on when neither says.
+fn rate_limit_on(resolved: &Resolved) -> Result<bool, CliError> {
+    match resolved.get(perspio_config::Key::RateLimit).map(str::trim) {
+        None => Ok(true),
+        Some("on") => Ok(true),
+        Some(value) => match value.parse::<perspio_config::RateLimitPreset>() {
+            Ok(preset) => Ok(preset == perspio_config::RateLimitPreset::Documented),
+            Err(_) => Err(CliError::new(
+                Exit::Usage,
+                format!(
+                    "invalid setting {}: `documented` (or `on`) or `off`; or pass --no-rate-limit",
+                    resolved.describe(perspio_config::Key::RateLimit.variable())
+                ),
+            )),
+        },
+    }
+}
+
+/// The output format: `--output`, else `PERSPIO_OUTPUT` or the profile's `output` (through
+/// output.rs's hook), else JSON. A configuration that cannot be read leaves JSON: the
+/// command that needs it reports the error.
+pub(crate) fn output_format(globals: &GlobalArgs) -> Result<OutputFormat, CliError> {
+    if let Some(format) = globals.output {
+        return Ok(format);
+    }
+    if globals.sandbox {
+        return Ok(crate::output::DEFAULT_OUTPUT);
+    }
+    let resolver = globals
+        .resolver(
+            |name| std::env::var(name).ok(),
+            perspio_config::config_dir(),
+        )
+        .reading_secrets(false);
+    let Ok(resolved) = resolver.resolve() else {
+        return Ok(crate::output::DEFAULT_OUTPUT);
+    };
+    match resolved.get(perspio_config::Key::Output) {
+        None => Ok(crate::output::DEFAULT_OUTPUT),
+        Some(name) => OutputFormat::from_profile(name).ok_or_else(|| {
+            CliError::new(
+                Exit::Usage,
+                format!(
+                    "invalid setting {}: unknown output format `{}`; known: json, ndjson, yaml, csv, tsv, table",
+                    resolved.describe("PERSPIO_OUTPUT"),
+                    perspio_core::text::remote(name)
+                ),
+            )
+        }),
+    }
+}
+
+/// A configuration error of perspio-config (it names the places and the fix): exit 2, or 1
+/// for a file or keyring that cannot be read or written.
+pub(crate) fn config_error(error: &perspio_config::ConfigError) -> CliError {
+    use perspio_config::ConfigError as E;
+    let exit = match error {
+        E::Read { .. } | E::Write { .. } | E::Keyring { .. } | E::SecretsUnreadable { .. } => {
+            Exit::Other
+        }
+        _ => Exit::Usage,
+    };
+    CliError::new(exit, cause_chain(error))
+}
+
+/// A configuration error as one line naming the variable and its flag, or the profile's key
+/// when the value came from a profile. Values are never shown.
+pub(crate) fn setting_error_in(error: &AuthError, resolved: Option<&Resolved>) -> CliError {
+    let describe = |variable: &str| match resolved {
+        Some(resolved) => resolved.describe(variable),
+        None => format!("{variable} ({})", flag_of(variable)),
+    };
+    let of_field = |field: &str| match (
+        SETTINGS_BY_FIELD.iter().find(|(f, _)| *f == field),
+        resolved,
+    ) {
+        (Some((_, variable)), Some(_)) => describe(variable),
+        _ => setting_of_field(field),
+    };
     match error {
         AuthError::MissingEnvVar { name } => CliError::new(
             Exit::Usage,
@@ -268,11 +431,11 @@ pub(crate) fn setting_error(error: &AuthError) -> CliError {
         ),
         AuthError::InvalidEnvVar { name, reason } => CliError::new(
             Exit::Usage,
-            format!("invalid setting {name} ({}): {reason}", flag_of(name)),
+            format!("invalid setting {}: {reason}", describe(name)),
         ),
         AuthError::InvalidConfig { field, reason } => CliError::new(
             Exit::Usage,
-            format!("invalid setting {}: {reason}", setting_of_field(field)),
+            format!("invalid setting {}: {reason}", of_field(field)),
         ),
         AuthError::InsecureTransport { field, origin } => CliError::new(
             Exit::Usage,
@@ -280,14 +443,14 @@ pub(crate) fn setting_error(error: &AuthError) -> CliError {
                 "invalid setting {}: refusing to send credentials over plain http to {origin}; \
                  use https or a loopback address, or pass --allow-insecure-http if the \
                  network path is trusted",
-                setting_of_field(field)
+                of_field(field)
             ),
         ),
         AuthError::CredentialsWouldLeak { origin, allowed } => CliError::new(
             Exit::Usage,
             format!(
                 "invalid setting {}: requests go to {origin}, credentials belong to {allowed}",
-                setting_of_field("api_base_url")
+                of_field("api_base_url")
             ),
         ),
         other => CliError::new(
@@ -315,6 +478,10 @@ pub(crate) struct Settings {
     attempt_timeout: Duration,
     max_body_size: u64,
     allow_insecure_http: bool,
+    /// Whether calls wait for the documented rate limits.
+    rate_limit: bool,
+    /// Where every setting came from, the profile, its secret store.
+    pub(crate) resolved: Resolved,
 }
 
 impl std::fmt::Debug for Settings {
@@ -328,6 +495,8 @@ impl std::fmt::Debug for Settings {
                 &self.fleet.iter().map(|(name, _)| name).collect::<Vec<_>>(),
             )
             .field("retry", &self.retry)
+            .field("rate_limit", &self.rate_limit)
+            .field("resolved", &self.resolved)
             .finish()
     }
 }
@@ -337,6 +506,8 @@ impl std::fmt::Debug for Settings {
 pub(crate) struct Connection {
     pub(crate) client: Client,
     pub(crate) auth: AuthMiddleware,
+    /// The profile used, if any (named in the hint of an expired login).
+    pub(crate) profile: Option<String>,
 }
 
 impl Settings {
@@ -350,6 +521,47 @@ impl Settings {
     /// # Errors
     /// [`Exit::Usage`] for unusable URLs; [`Exit::Other`] if the HTTP client cannot be built.
     pub(crate) fn connect(self) -> Result<Connection, CliError> {
+        let source = self.token_source()?;
+        self.connect_with(source)
+    }
+
+    /// The token source of the profile's flow: `None` for client credentials (the
+    /// middleware's default), the login's refresh token in the secret store for
+    /// `authorization_code`.
+    fn token_source(&self) -> Result<Option<Arc<dyn perspio_auth::TokenSource>>, CliError> {
+        if self.resolved.flow() != perspio_config::Flow::AuthorizationCode {
+            return Ok(None);
+        }
+        let store = self
+            .resolved
+            .refresh_token_store()
+            .map_err(|e| config_error(&e))?;
+        let source = perspio_auth::AuthorizationCodeSource::new(
+            &self.credentials,
+            Arc::new(store),
+            &self.auth_config,
+        )
+        .map_err(|e| setting_error_in(&e, Some(&self.resolved)))?;
+        Ok(Some(Arc::new(source)))
+    }
+
+    /// The credentials (for a login).
+    pub(crate) fn credentials(&self) -> &Credentials {
+        &self.credentials
+    }
+
+    /// The authentication settings (for a login).
+    pub(crate) fn auth_config(&self) -> &AuthConfig {
+        &self.auth_config
+    }
+
+    /// As [`connect`](Self::connect), with tokens from `source` when given.
+    pub(crate) fn connect_with(
+        self,
+        source: Option<Arc<dyn perspio_auth::TokenSource>>,
+    ) -> Result<Connection, CliError> {
+        let profile = self.resolved.profile().map(str::to_owned);
+        let resolved = &self.resolved;
         if self.allow_insecure_http {
             let _ = writeln!(
                 std::io::stderr().lock(),
@@ -358,7 +570,12 @@ impl Settings {
             );
         }
         let fleet = self.fleet;
-        let (client, auth) = Client::builder(self.credentials)
+        let mut builder = Client::builder(self.credentials);
+        if let Some(source) = source {
+            builder = builder.with_token_source(source);
+        }
+        let rate_limit = self.rate_limit;
+        let (client, auth) = builder
             .with_auth_config(self.auth_config)
             .with_base_url(self.base_url.clone())
             .with_retry(self.retry)
@@ -371,18 +588,24 @@ impl Settings {
                     .find(|(n, _)| *n == name)
                     .map(|(_, v)| v.clone())
             })
+            .map(|builder| {
+                if rate_limit {
+                    builder.with_rate_limit(perspio_policy::RateLimit::perspio_documented())
+                } else {
+                    builder.without_rate_limit()
+                }
+            })
             .and_then(perspio_api::ClientBuilder::build_with_auth)
             .map_err(|e| match e {
                 perspio_api::Error::InvalidBaseUrl { .. } => CliError::new(
                     Exit::Usage,
                     format!(
-                        "invalid setting {} ({}): {}",
-                        perspio_api::ENV_BASE_URL,
-                        flag_of(perspio_api::ENV_BASE_URL),
+                        "invalid setting {}: {}",
+                        resolved.describe(perspio_api::ENV_BASE_URL),
                         cause_chain(&e)
                     ),
                 ),
-                perspio_api::Error::AuthConfig(auth) => setting_error(&auth),
+                perspio_api::Error::AuthConfig(auth) => setting_error_in(&auth, Some(resolved)),
                 perspio_api::Error::InvalidStore { .. } => CliError::new(
                     Exit::Usage,
                     format!("invalid configuration: {}", cause_chain(&e)),
@@ -392,7 +615,11 @@ impl Settings {
                     format!("cannot build the client: {}", cause_chain(&other)),
                 ),
             })?;
-        Ok(Connection { client, auth })
+        Ok(Connection {
+            client,
+            auth,
+            profile,
+        })
     }
 }
 
@@ -424,7 +651,9 @@ mod tests {
 
     #[test]
     fn flags_override_variables_and_the_base_url_defaults_to_production() {
-        let settings = parse(&["--client-id", "flag-client"]).resolve(env).unwrap();
+        let settings = parse(&["--client-id", "flag-client"])
+            .resolve(env, None)
+            .unwrap();
         assert_eq!(settings.credentials.client_id(), "flag-client");
         assert_eq!(settings.credentials.tenant_id(), "in-env");
         assert_eq!(settings.base_url, perspio_api::DEFAULT_BASE_URL);
@@ -433,7 +662,10 @@ mod tests {
     #[test]
     fn a_missing_setting_names_the_variable_and_the_flag() {
         let error = parse(&[])
-            .resolve(|name| env(name).filter(|_| name != "PERSPIO_TENANT_ID"))
+            .resolve(
+                |name| env(name).filter(|_| name != "PERSPIO_TENANT_ID"),
+                None,
+            )
             .unwrap_err();
         assert_eq!(error.exit, Exit::Usage);
         assert!(error.message.contains("PERSPIO_TENANT_ID"), "{error}");
@@ -465,7 +697,7 @@ mod tests {
     #[test]
     fn a_malformed_base_url_is_a_usage_error_naming_it() {
         let error = parse(&["--base-url", "not a url"])
-            .resolve(env)
+            .resolve(env, None)
             .unwrap_err();
         assert_eq!(error.exit, Exit::Usage);
         assert!(

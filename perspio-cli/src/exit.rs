@@ -5,7 +5,7 @@
 //! | 0 | success |
 //! | 1 | any other failure (a bug, an unreadable file, the sandbox could not start) |
 //! | 2 | usage: a bad flag, or a setting missing or malformed (the message names the variable and the flag) |
-//! | 3 | authentication refused: the token endpoint rejected the credentials (a 4xx such as `invalid_client`), or the API answered `401` |
+//! | 3 | authentication refused: the token endpoint rejected the credentials (a 4xx such as `invalid_client`), or the API answered `401`; a user login that is missing, expired or revoked (`invalid_grant`, `AADSTS700082`: "run `perspio auth login --profile P`"), or a login that failed (wrong `state`, declined consent) |
 //! | 4 | API error: any other error status of the API **or the token endpoint** (`403`, `404`, `429`, `5xx`), or an answer that is not the documented shape or too large |
 //! | 5 | network: the token endpoint or the API could not be reached, or did not answer in time |
 //!
@@ -74,7 +74,12 @@ pub(crate) use perspio_api::cause_chain;
 pub(crate) fn auth_exit(error: &AuthError) -> Exit {
     use perspio_auth::AuthError as E;
     match error {
-        E::TokenRejected { .. } => Exit::Auth,
+        E::TokenRejected { .. }
+        | E::RefreshTokenRejected { .. }
+        | E::NoRefreshToken
+        | E::StateMismatch
+        | E::AuthorizationDenied { .. }
+        | E::InvalidRedirect { .. } => Exit::Auth,
         E::TokenEndpointUnreachable { .. } | E::TokenEndpointTimedOut { .. } => Exit::Network,
         E::TokenEndpointThrottled { .. }
         | E::TokenEndpointFailed { .. }
@@ -93,7 +98,34 @@ pub(crate) fn auth_exit(error: &AuthError) -> Exit {
 /// (they are what Microsoft support asks for; they are not secrets). Only a rejection says
 /// "authentication failed"; an outage says the token could not be obtained.
 pub(crate) fn auth_error(error: &AuthError) -> CliError {
-    let lead = if error.is_rejection() {
+    auth_error_in(error, None)
+}
+
+/// As [`auth_error`], for `profile`: a login that is missing, expired or revoked says which
+/// command logs in again.
+pub(crate) fn auth_error_in(error: &AuthError, profile: Option<&str>) -> CliError {
+    if error.is_login_required() {
+        let mut shown = auth_error_of(error);
+        shown.message.push_str(&format!(
+            "; run `perspio auth login --profile {}`",
+            profile.unwrap_or("<NAME>")
+        ));
+        return shown;
+    }
+    auth_error_of(error)
+}
+
+fn auth_error_of(error: &AuthError) -> CliError {
+    let lead = if matches!(
+        error,
+        AuthError::StateMismatch
+            | AuthError::AuthorizationDenied { .. }
+            | AuthError::InvalidRedirect { .. }
+    ) {
+        "login failed"
+    } else if error.is_login_required() {
+        "login required"
+    } else if error.is_rejection() {
         "authentication failed"
     } else {
         "could not get a token"
@@ -197,7 +229,7 @@ fn transport_chain(error: &reqwest::Error) -> String {
 }
 
 /// An error answer of the API: 401 is authentication, anything else an API error.
-fn api_status(
+pub(crate) fn api_status(
     operation: &str,
     status: reqwest::StatusCode,
     body: &serde_json::Value,
@@ -339,6 +371,26 @@ mod tests {
             assert!(!shown.message.contains("rejected"), "{shown}");
             assert!(
                 shown.message.starts_with("could not get a token: "),
+                "{shown}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_expired_login_exits_3_and_names_the_command_that_logs_in_again() {
+        let expired = AuthError::RefreshTokenRejected {
+            error_codes: vec![700082],
+            error_description: Some("AADSTS700082: The refresh token has expired.".into()),
+            trace_id: None,
+            correlation_id: None,
+        };
+        for error in [expired, AuthError::NoRefreshToken] {
+            let shown = auth_error_in(&error, Some("acme"));
+            assert_eq!(shown.exit, Exit::Auth, "{shown}");
+            assert!(
+                shown
+                    .message
+                    .ends_with("run `perspio auth login --profile acme`"),
                 "{shown}"
             );
         }

@@ -6,6 +6,12 @@
 //! perspio token                                               # token metadata, not the token
 //! perspio sandbox --port 8787                                 # a local PerspioTalk for other tools
 //! perspio schema list-assets                                  # the JSON Schema of its answer
+//! perspio auth login --profile me                              # a user login, kept in the profile
+//! perspio config list --show-origin                            # what each setting is, and why
+//! perspio api /assets/v3/IN-000123                            # a path the spec does not have
+//! perspio list-assets -o csv --jq '.[] | {id, name}'          # for pipelines
+//! perspio completion bash                                     # shell completions
+//! perspio docs --format json                                  # every command, flag, operation
 //! ```
 //!
 //! One subcommand per operation of `openapi/perspio-talk.yaml`, named after its `operationId`
@@ -14,10 +20,12 @@
 //! carries, with the same settings as its client, so `cargo xtask regen` after a spec change
 //! is all it takes.
 //!
-//! Settings come from flags, then the `PERSPIO_*` variables (see `config.rs`). Results go
-//! to stdout as JSON (pretty on a terminal, compact when piped) or as a table; errors go to
-//! stderr as one line, with the exit codes of `exit.rs`: 0 ok, 1 other, 2 usage or
-//! configuration, 3 authentication, 4 API error, 5 network.
+//! Settings come from flags, then the `PERSPIO_*` variables, then the profile (see
+//! `config.rs`; profiles and secrets: perspio-config, `profiles.rs`, `login.rs`). Results go
+//! to stdout through one pipeline (`output.rs`: `--jq`, then `-o json|ndjson|yaml|csv|tsv|
+//! table`); errors go to stderr as one line, with the exit codes of `exit.rs`: 0 ok, 1 other,
+//! 2 usage or configuration, 3 authentication, 4 API error, 5 network. A `--jq` filter is
+//! compiled before anything is sent: a bad one is exit 2 with no request.
 //!
 //! `--sandbox` starts a PerspioTalk sandbox in the process (the `perspio-sandbox` crate) and
 //! points the client at it with its demo credentials.
@@ -26,23 +34,29 @@
 // stdout is written with `writeln!` on a locked handle (see `output.rs`), never `println!`,
 // so the workspace's `print_stdout` lint needs no exception here.
 
+mod api;
 mod config;
+mod docs;
 mod exit;
 mod generated;
 mod logging;
+mod login;
 mod output;
+mod profiles;
 mod token;
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, FromArgMatches, Subcommand};
 
 use config::{Connection, GlobalArgs};
-use exit::{CliError, Exit, auth_error, cause_chain, operation_error};
+use exit::{CliError, Exit, auth_error_in, cause_chain, operation_error};
 use generated::{Cli, CliCommand};
-use output::Printer;
+use output::{JqFilter, Printer};
 use perspio_sandbox::Sandbox;
 
 /// The port `perspio sandbox` listens on by default.
@@ -57,9 +71,35 @@ enum Builtin {
     /// Run a PerspioTalk sandbox on 127.0.0.1 until Ctrl-C, and print the PERSPIO_*
     /// variables that point a client at it.
     Sandbox(SandboxArgs),
-    /// Print the JSON Schema of an operation's response body (its success answer), as JSON
-    /// whatever --output says; needs no credentials.
+    /// Print the JSON Schema of an operation's response body (its success answer); needs no
+    /// credentials.
     Schema(SchemaArgs),
+    /// Log in as a user (auth login), see where each secret is kept (auth status), remove
+    /// them (auth logout).
+    Auth(login::AuthArgs),
+    /// Read and change config.toml: config list [--show-origin], get, set, unset.
+    Config(profiles::ConfigArgs),
+    /// Add, remove and list profiles (settings in config.toml, secrets in the secret store).
+    Profile(profiles::ProfileArgs),
+    /// Call any path of PerspioTalk, for endpoints the spec does not have, with the same
+    /// authentication, retries, limits and output as every other command.
+    #[command(
+        long_about = "Call any path of PerspioTalk, for endpoints the spec does not have, with \
+                      the same authentication, retries, limits and output as every other \
+                      command.\n\n\
+                      GET by default. For GET and HEAD (and with --input) -f/-F fields are query \
+                      parameters; otherwise they make a JSON body. -i prints the status and the \
+                      headers on stderr, so that stdout stays one document.\n\n\
+                      Examples:\n  \
+                      perspio api /assets/v3/IN-000123\n  \
+                      perspio api /assets/v3/ -f siteId=IN-SITE-000123 -o csv\n  \
+                      perspio api -X POST /geofences/v3/ -f name=Yard -F radius=50"
+    )]
+    Api(api::ApiArgs),
+    /// Print a completion script for a shell (bash, zsh, fish, powershell, elvish).
+    Completion(docs::CompletionArgs),
+    /// Print the reference of every command, flag and operation id, for tools.
+    Docs(docs::DocsArgs),
 }
 
 /// Options of `perspio schema`.
@@ -191,18 +231,61 @@ async fn run(globals: &GlobalArgs, matches: &clap::ArgMatches) -> Result<(), Cli
             "no subcommand given; see --help",
         ));
     };
+    // Before anything is sent: a filter that does not compile costs no request.
+    let printer = printer(globals)?;
     if let Some(operation) = CliCommand::iter().find(|op| kebab_case(op.operation_id()) == name) {
-        return run_operation(globals, operation, sub_matches).await;
+        return run_operation(globals, operation, sub_matches, printer).await;
     }
     match Builtin::from_arg_matches(matches) {
         Ok(Builtin::Token(args)) => {
             let (_sandbox, connection) = connect(globals).await?;
-            token::run(&connection, &args, &Printer::new(globals.output)).await
+            token::run(&connection, &args, &printer).await
         }
         Ok(Builtin::Sandbox(args)) => run_sandbox(&args).await,
-        Ok(Builtin::Schema(args)) => print_schema(&args),
+        Ok(Builtin::Schema(args)) => print_schema(&args, &printer),
+        Ok(Builtin::Auth(args)) => login::run(globals, &args).await,
+        Ok(Builtin::Config(args)) => profiles::run_config(globals, &args),
+        Ok(Builtin::Profile(args)) => profiles::run_profile(globals, &args),
+        Ok(Builtin::Api(args)) => {
+            let (_sandbox, connection) = connect(globals).await?;
+            api::run(&connection, &args, sub_matches, &printer).await
+        }
+        Ok(Builtin::Completion(args)) => {
+            let script = docs::completion(args.shell, &mut command());
+            let mut stdout = std::io::stdout().lock();
+            let _ = stdout.write_all(&script);
+            let _ = stdout.flush();
+            Ok(())
+        }
+        Ok(Builtin::Docs(_)) => {
+            printer.print(&docs::reference(&command(), &operation_names_by_command()))
+        }
         Err(e) => Err(CliError::new(Exit::Usage, e.to_string())),
     }
+}
+
+/// The output pipeline of this run: `--output` and `--jq`, the filter compiled now.
+///
+/// # Errors
+/// [`Exit::Usage`] when the filter does not compile.
+fn printer(globals: &GlobalArgs) -> Result<Printer, CliError> {
+    let jq = globals
+        .jq
+        .as_deref()
+        .map(|code| {
+            JqFilter::compile(code)
+                .map(Arc::new)
+                .map_err(|e| CliError::new(Exit::Usage, format!("invalid --jq filter: {e}")))
+        })
+        .transpose()?;
+    Ok(Printer::new(config::output_format(globals)?, jq))
+}
+
+/// Subcommand name → operation id, for every command generated from the spec.
+fn operation_names_by_command() -> HashMap<String, String> {
+    CliCommand::iter()
+        .map(|op| (kebab_case(op.operation_id()), op.operation_id().to_owned()))
+        .collect()
 }
 
 /// A client for the configured API, or for a sandbox started here with `--sandbox` (returned
@@ -211,12 +294,12 @@ async fn connect(globals: &GlobalArgs) -> Result<(Option<Sandbox>, Connection), 
     if globals.sandbox {
         let sandbox = Sandbox::start().await.map_err(|e| sandbox_error(&e))?;
         tracing::info!(base_url = %sandbox.base_url(), "sandbox started");
-        let connection = globals.resolve(|name| sandbox.setting(name))?.connect()?;
+        let connection = globals
+            .resolve(|name| sandbox.setting(name), None)?
+            .connect()?;
         Ok((Some(sandbox), connection))
     } else {
-        let connection = globals
-            .resolve(|name| std::env::var(name).ok())?
-            .connect()?;
+        let connection = globals.resolve_env()?.connect()?;
         Ok((None, connection))
     }
 }
@@ -228,13 +311,14 @@ async fn run_operation(
     globals: &GlobalArgs,
     operation: CliCommand,
     matches: &clap::ArgMatches,
+    printer: Printer,
 ) -> Result<(), CliError> {
     let (_sandbox, connection) = connect(globals).await?;
     let info = connection
         .auth
         .token_info()
         .await
-        .map_err(|e| auth_error(&e))?;
+        .map_err(|e| auth_error_in(&e, connection.profile.as_deref()))?;
     let expires_in = info
         .expires_at()
         .duration_since(std::time::SystemTime::now())
@@ -244,15 +328,17 @@ async fn run_operation(
         expires_in_s = expires_in.as_secs(),
         "sending with the cached token"
     );
-    let cli = Cli::new(connection.client, Printer::new(globals.output));
+    let print_failure = printer.failure();
+    let cli = Cli::new(connection.client, printer);
     // The generated commands call progenitor's `send()`; a middleware failure (the request
     // policy giving up, the body limit) comes back typed through `capture_failure`.
     let (result, typed) = perspio_api::capture_failure(cli.execute(operation, matches)).await;
-    result.map_err(|e| operation_error(operation.operation_id(), &e, typed.as_ref()))
+    result.map_err(|e| operation_error(operation.operation_id(), &e, typed.as_ref()))?;
+    print_failure.take().map_or(Ok(()), Err)
 }
 
-/// `perspio schema <operation>`: the operation's response schema, as JSON.
-fn print_schema(args: &SchemaArgs) -> Result<(), CliError> {
+/// `perspio schema <operation>`: the operation's response schema.
+fn print_schema(args: &SchemaArgs, printer: &Printer) -> Result<(), CliError> {
     // clap has already refused any other name (exit 2, with the list of operations).
     let operation = CliCommand::iter()
         .find(|operation| kebab_case(operation.operation_id()) == args.operation)
@@ -262,8 +348,7 @@ fn print_schema(args: &SchemaArgs) -> Result<(), CliError> {
                 format!("unknown operation `{}`", args.operation),
             )
         })?;
-    Printer::new(output::OutputFormat::Json).print(&operation.response_schema());
-    Ok(())
+    printer.print(&operation.response_schema())
 }
 
 /// `perspio sandbox`: serve until Ctrl-C.
@@ -329,6 +414,12 @@ mod tests {
             "token",
             "sandbox",
             "schema",
+            "api",
+            "completion",
+            "docs",
+            "auth",
+            "config",
+            "profile",
         ] {
             assert!(names.iter().any(|n| n == name), "{name} missing: {names:?}");
         }

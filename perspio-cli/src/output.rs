@@ -1,19 +1,40 @@
-//! What goes to stdout: JSON (pretty on a terminal, compact when piped) or a table.
+//! The one output pipeline of every command: the answer, through `--jq` when given, printed in
+//! the `--output` format on stdout.
 //!
-//! Output is written to a locked stdout and write errors are ignored, so
-//! `perspio list-assets | head -1` ends quietly instead of panicking on a closed pipe. JSON is
-//! encoded straight from the answer into a buffered stdout (no second copy of the value, no
-//! whole text in memory). Table cells and column names are server text on a terminal:
-//! control characters are neutralised ([`perspio_core::text`]) and cells are cut.
+//! | format | stdout |
+//! |---|---|
+//! | `json` | one JSON document: pretty on a terminal, one line when piped |
+//! | `ndjson` | one compact JSON document per line: each item of a list, else the answer |
+//! | `yaml` | one YAML document |
+//! | `csv`, `tsv` | a header line, then one row per item of a list (or one row); columns are the union of the items' keys in first-seen order, nested values compact JSON cells, quoted by the `csv` crate where needed |
+//! | `table` | rows and columns on a terminal (`comfy-table`, cells neutralised and cut); `tsv` when stdout is not a terminal |
+//!
+//! stdout holds that document (or that ndjson stream) and nothing else: notices and errors go
+//! to stderr. Output is written to a locked, buffered stdout and write errors are ignored, so
+//! `perspio list-assets | head -1` ends quietly. Server text is never interpreted: JSON and
+//! ndjson are escaped by the encoder, table cells (and csv/tsv cells on a terminal) are
+//! neutralised ([`perspio_core::text`]). JSON without `--jq` is encoded straight from the
+//! answer (no second copy of it). Object keys keep the order they arrived in (serde_json's
+//! `preserve_order`), so csv columns follow the server's order, or the one a filter builds.
+//!
+//! With `--jq FILTER` (compiled before any request: [`JqFilter`]) the document is the filter's
+//! output: one output is that value, several or none the list of them.
+
+mod jq;
+mod records;
 
 use std::io::{IsTerminal, Write};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use perspio_api::ResponseValue;
 use perspio_api::progenitor_client::Error as ProgenitorError;
 use serde::Serialize;
 use serde_json::Value;
 
+pub(crate) use jq::JqFilter;
+pub(crate) use records::cell;
+
+use crate::exit::{CliError, Exit};
 use crate::generated::CliConfig;
 
 /// How results are printed.
@@ -21,49 +42,153 @@ use crate::generated::CliConfig;
 pub(crate) enum OutputFormat {
     /// JSON: pretty on a terminal, one line when piped.
     Json,
-    /// Rows and columns: one row per item of a list, one row per field of an object.
+    /// One compact JSON document per line: each item of a list, else the whole answer.
+    Ndjson,
+    /// YAML.
+    Yaml,
+    /// Comma-separated values with a header line: one row per item of a list.
+    Csv,
+    /// Tab-separated values with a header line: one row per item of a list.
+    Tsv,
+    /// Rows and columns on a terminal; tab-separated values when stdout is not a terminal.
     Table,
 }
 
-/// Widest a table cell gets before it is cut with `…`.
-const MAX_CELL_WIDTH: usize = 40;
+impl OutputFormat {
+    /// Hook for profiles: the format a profile's `output` key or `PERSPIO_OUTPUT` names, used
+    /// when `--output` is not given; `None` for a name this build does not know.
+    pub(crate) fn from_profile(name: &str) -> Option<OutputFormat> {
+        <OutputFormat as clap::ValueEnum>::from_str(name.trim(), true).ok()
+    }
+}
+
+/// The format when neither `--output`, `PERSPIO_OUTPUT` nor the profile names one.
+pub(crate) const DEFAULT_OUTPUT: OutputFormat = OutputFormat::Json;
 
 /// Prints results to stdout; implements the generated CLI's output trait.
 #[derive(Debug)]
 pub(crate) struct Printer {
     format: OutputFormat,
-    pretty: bool,
-    /// Items of a paginated list, gathered until the list ends (for the table).
+    jq: Option<Arc<JqFilter>>,
+    terminal: bool,
+    /// The first failure of a print made through [`CliConfig`] (which cannot return one).
+    failure: Arc<Mutex<Option<CliError>>>,
+    /// Items of a paginated list, gathered until the list ends.
     // Read only for paginated operations, which the spec has none of yet.
     #[allow(dead_code)]
     items: Mutex<Vec<Value>>,
 }
 
+/// Where a [`Printer`] moved into the generated CLI leaves its failure.
+#[derive(Debug, Clone)]
+pub(crate) struct PrintFailure(Arc<Mutex<Option<CliError>>>);
+
+impl PrintFailure {
+    /// The failure, if a print failed.
+    pub(crate) fn take(&self) -> Option<CliError> {
+        self.0.lock().ok().and_then(|mut failure| failure.take())
+    }
+}
+
 impl Printer {
-    /// A printer for `format`; JSON is pretty when stdout is a terminal.
-    pub(crate) fn new(format: OutputFormat) -> Self {
+    /// A printer for `format`, through `jq` when given.
+    pub(crate) fn new(format: OutputFormat, jq: Option<Arc<JqFilter>>) -> Self {
         Printer {
             format,
-            pretty: std::io::stdout().is_terminal(),
+            jq,
+            terminal: std::io::stdout().is_terminal(),
+            failure: Arc::default(),
             items: Mutex::new(Vec::new()),
         }
     }
 
-    /// Prints any serialisable value in the chosen format.
-    pub(crate) fn print<T: Serialize + ?Sized>(&self, value: &T) {
-        let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
-        match self.format {
-            OutputFormat::Json => {
-                let _ = write_json(&mut stdout, value, self.pretty);
-            }
-            OutputFormat::Table => {
-                let value = serde_json::to_value(value).unwrap_or_else(|e| {
-                    Value::String(format!("(the value could not be turned into JSON: {e})"))
-                });
-                let _ = writeln!(stdout, "{}", render_table(&value));
-            }
+    /// The handle to a failure of a print made through [`CliConfig`].
+    pub(crate) fn failure(&self) -> PrintFailure {
+        PrintFailure(Arc::clone(&self.failure))
+    }
+
+    /// Prints any serialisable value.
+    ///
+    /// # Errors
+    /// [`Exit::Other`] when the `--jq` filter fails on the value or the value cannot be
+    /// encoded; nothing is printed then.
+    pub(crate) fn print<T: Serialize + ?Sized>(&self, value: &T) -> Result<(), CliError> {
+        if self.jq.is_none() && self.format == OutputFormat::Json {
+            let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
+            let _ = write_json(&mut stdout, value, self.terminal);
+            let _ = stdout.flush();
+            return Ok(());
         }
+        let document = serde_json::to_value(value).map_err(|e| {
+            CliError::new(
+                Exit::Other,
+                format!("the answer cannot be encoded as JSON: {e}"),
+            )
+        })?;
+        self.print_document(&document)
+    }
+
+    /// Prints a document (an answer as received).
+    ///
+    /// # Errors
+    /// As [`print`](Self::print).
+    pub(crate) fn print_document(&self, document: &Value) -> Result<(), CliError> {
+        let filtered;
+        let document = match &self.jq {
+            Some(filter) => {
+                let mut outputs = filter.run(document).map_err(|e| {
+                    CliError::new(
+                        Exit::Other,
+                        format!(
+                            "the --jq filter failed on the answer: {}",
+                            perspio_core::text::remote(&e)
+                        ),
+                    )
+                })?;
+                filtered = if outputs.len() == 1 {
+                    outputs.remove(0)
+                } else {
+                    Value::Array(outputs)
+                };
+                &filtered
+            }
+            None => document,
+        };
+        let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
+        let _ = render(&mut stdout, document, self.format, self.terminal);
         let _ = stdout.flush();
+        Ok(())
+    }
+
+    /// [`print`](Self::print) for the generated CLI: a failure is kept for `main`.
+    fn print_or_keep<T: Serialize + ?Sized>(&self, value: &T) {
+        if let Err(error) = self.print(value)
+            && let Ok(mut failure) = self.failure.lock()
+        {
+            failure.get_or_insert(error);
+        }
+    }
+}
+
+/// `document` in `format` (`terminal`: whether it goes to a terminal).
+pub(crate) fn render(
+    out: &mut impl Write,
+    document: &Value,
+    format: OutputFormat,
+    terminal: bool,
+) -> std::io::Result<()> {
+    match format {
+        OutputFormat::Json => write_json(out, document, terminal),
+        OutputFormat::Ndjson => records::write_ndjson(out, document),
+        OutputFormat::Yaml => serde_norway::to_writer(&mut *out, document)
+            .map_err(|e| std::io::Error::other(e.to_string())),
+        OutputFormat::Csv => records::write_delimited(out, document, b',', terminal),
+        OutputFormat::Tsv => records::write_delimited(out, document, b'\t', terminal),
+        OutputFormat::Table if terminal => match records::render_table(document) {
+            Some(table) => writeln!(out, "{table}"),
+            None => Ok(()),
+        },
+        OutputFormat::Table => records::write_delimited(out, document, b'\t', false),
     }
 }
 
@@ -72,7 +197,7 @@ impl CliConfig for Printer {
     where
         T: schemars::JsonSchema + serde::Serialize + std::fmt::Debug,
     {
-        self.print(value.as_ref());
+        self.print_or_keep(value.as_ref());
     }
 
     fn success_no_item(&self, _value: &ResponseValue<()>) {}
@@ -111,7 +236,7 @@ impl CliConfig for Printer {
             .lock()
             .map(|mut items| std::mem::take(&mut *items))
             .unwrap_or_default();
-        self.print(&items);
+        self.print_or_keep(&Value::Array(items));
     }
 
     fn list_end_error<T>(&self, _value: &ProgenitorError<T>)
@@ -135,136 +260,68 @@ fn write_json<T: Serialize + ?Sized>(
     writeln!(out)
 }
 
-/// A list of objects as rows (columns: every key, in first-seen order); a list of scalars as
-/// one column; an object as `field`/`value` rows; a scalar as itself.
-pub(crate) fn render_table(value: &Value) -> String {
-    match value {
-        Value::Array(items) if items.iter().all(Value::is_object) && !items.is_empty() => {
-            let mut columns: Vec<&str> = Vec::new();
-            for item in items {
-                if let Value::Object(map) = item {
-                    for key in map.keys() {
-                        if !columns.contains(&key.as_str()) {
-                            columns.push(key);
-                        }
-                    }
-                }
-            }
-            let rows = items
-                .iter()
-                .map(|item| {
-                    columns
-                        .iter()
-                        .map(|c| item.get(*c).map(cell).unwrap_or_default())
-                        .collect()
-                })
-                .collect();
-            grid(&columns, rows)
-        }
-        Value::Array(items) => grid(&["value"], items.iter().map(|v| vec![cell(v)]).collect()),
-        Value::Object(map) => grid(
-            &["field", "value"],
-            map.iter().map(|(k, v)| vec![shown(k), cell(v)]).collect(),
-        ),
-        other => cell(other),
-    }
-}
-
-/// A value as one table cell: text as is, nested values as compact JSON, neutralised and cut
-/// to [`MAX_CELL_WIDTH`].
-fn cell(value: &Value) -> String {
-    match value {
-        Value::Null => String::new(),
-        Value::String(s) => shown(s),
-        other => shown(&other.to_string()),
-    }
-}
-
-/// Server text in a table: control characters and bidirectional overrides shown as escapes
-/// ([`perspio_core::text::sanitize`]), cut to [`MAX_CELL_WIDTH`].
-fn shown(text: &str) -> String {
-    let text = perspio_core::text::sanitize(text, MAX_CELL_WIDTH);
-    if text.chars().count() > MAX_CELL_WIDTH {
-        let cut: String = text.chars().take(MAX_CELL_WIDTH - 1).collect();
-        format!("{cut}…")
-    } else {
-        text
-    }
-}
-
-fn grid(columns: &[&str], rows: Vec<Vec<String>>) -> String {
-    let mut widths: Vec<usize> = columns.iter().map(|c| c.chars().count()).collect();
-    for row in &rows {
-        for (width, text) in widths.iter_mut().zip(row) {
-            *width = (*width).max(text.chars().count());
-        }
-    }
-    let line = |cells: Vec<String>| {
-        let padded: Vec<String> = cells
-            .iter()
-            .zip(&widths)
-            .map(|(text, width)| {
-                let pad = width.saturating_sub(text.chars().count());
-                format!("{text}{}", " ".repeat(pad))
-            })
-            .collect();
-        padded.join("  ").trim_end().to_owned()
-    };
-    let header: Vec<String> = columns.iter().map(|c| shown(&c.to_uppercase())).collect();
-    let mut out = vec![line(header)];
-    out.extend(rows.into_iter().map(line));
-    out.join("\n")
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
-    use serde_json::json;
 
     use super::*;
 
-    #[test]
-    fn a_list_of_objects_is_a_table_with_every_key_as_a_column() {
-        let table = render_table(&json!([
-            {"id": "SBX-000101", "name": "Forklift 7"},
-            {"id": "SBX-000102", "status": "idle", "tags": ["a", "b"]}
-        ]));
-        let lines: Vec<&str> = table.lines().collect();
-        assert_eq!(lines[0], "ID          NAME        STATUS  TAGS");
-        assert_eq!(lines[1], "SBX-000101  Forklift 7");
-        assert_eq!(lines[2], "SBX-000102              idle    [\"a\",\"b\"]");
-    }
-
-    #[test]
-    fn an_object_is_a_field_value_table_and_long_cells_are_cut() {
-        let long = "x".repeat(100);
-        let table = render_table(&json!({"mail": "a@b.c", "note": long}));
-        assert!(table.starts_with("FIELD  VALUE\nmail   a@b.c\n"), "{table}");
-        let last = table.lines().last().unwrap_or_default();
-        assert!(last.ends_with('…') && last.chars().count() == 7 + MAX_CELL_WIDTH);
-    }
-
-    fn json(value: &Value, pretty: bool) -> String {
+    fn rendered(json: &str, format: OutputFormat, terminal: bool) -> String {
+        let document: Value = serde_json::from_str(json).unwrap();
         let mut out = Vec::new();
-        write_json(&mut out, value, pretty).unwrap();
+        render(&mut out, &document, format, terminal).unwrap();
         String::from_utf8(out).unwrap()
     }
 
     #[test]
-    fn json_is_compact_when_piped() {
-        assert_eq!(json(&json!({"a": [1, 2]}), false), "{\"a\":[1,2]}\n");
-        assert!(json(&json!({"a": 1}), true).trim_end().contains('\n'));
+    fn json_is_compact_when_piped_and_pretty_on_a_terminal() {
+        assert_eq!(
+            rendered(r#"{"b":[1,2],"a":1}"#, OutputFormat::Json, false),
+            "{\"b\":[1,2],\"a\":1}\n"
+        );
+        assert!(
+            rendered(r#"{"a":1}"#, OutputFormat::Json, true)
+                .trim_end()
+                .contains('\n')
+        );
     }
 
     #[test]
-    fn server_text_in_a_table_cannot_drive_the_terminal() {
-        let table = render_table(&json!([
-            {"id": "A\u{1b}]0;pwned\u{7}", "na\u{1b}[2Jme": "x\u{9b}31m"}
-        ]));
-        assert!(
-            !table.chars().any(|c| c.is_control() && c != '\n'),
-            "{table:?}"
+    fn a_table_is_tsv_when_stdout_is_not_a_terminal() {
+        let json = r#"[{"id":"A","n":1}]"#;
+        assert_eq!(
+            rendered(json, OutputFormat::Table, false),
+            rendered(json, OutputFormat::Tsv, false)
         );
-        assert!(table.contains("A\\e]0;pwned\\a"), "{table}");
+        assert!(rendered(json, OutputFormat::Table, true).contains('│'));
+    }
+
+    #[test]
+    fn yaml_keeps_the_order_and_escapes_control_characters() {
+        let yaml = rendered(
+            r#"{"name":"x\u001b[2J","id":1,"tags":["a"]}"#,
+            OutputFormat::Yaml,
+            false,
+        );
+        assert!(yaml.starts_with("name: "), "{yaml}");
+        assert!(!yaml.contains('\u{1b}'), "{yaml:?}");
+        let back: serde_json::Value = serde_norway::from_str(&yaml).unwrap();
+        assert_eq!(back["name"], "x\u{1b}[2J");
+    }
+
+    #[test]
+    fn a_profile_names_any_format_the_flag_takes_and_json_is_the_default() {
+        assert_eq!(DEFAULT_OUTPUT, OutputFormat::Json);
+        for (name, format) in [
+            ("json", OutputFormat::Json),
+            ("ndjson", OutputFormat::Ndjson),
+            ("yaml", OutputFormat::Yaml),
+            ("CSV", OutputFormat::Csv),
+            (" tsv ", OutputFormat::Tsv),
+            ("table", OutputFormat::Table),
+        ] {
+            assert_eq!(OutputFormat::from_profile(name), Some(format), "{name}");
+        }
+        assert_eq!(OutputFormat::from_profile("xml"), None);
     }
 }

@@ -6,7 +6,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::json;
 
 use crate::config::Connection;
-use crate::exit::{CliError, auth_error};
+use crate::exit::{CliError, auth_error_in};
 use crate::output::Printer;
 
 /// Options of `perspio token`.
@@ -31,7 +31,7 @@ pub(crate) async fn run(
         .auth
         .token_info()
         .await
-        .map_err(|e| auth_error(&e))?;
+        .map_err(|e| auth_error_in(&e, connection.profile.as_deref()))?;
     let expires_in = info
         .expires_at()
         .duration_since(SystemTime::now())
@@ -47,8 +47,7 @@ pub(crate) async fn run(
     if args.show_token {
         metadata["access_token"] = info.access_token().expose_secret().into();
     }
-    printer.print(&metadata);
-    Ok(())
+    printer.print(&metadata)
 }
 
 fn rfc3339(time: SystemTime) -> String {

@@ -18,7 +18,7 @@ mod workspace;
 
 pub use derive::{Derived, Imported, X_GENERATED, derive, import};
 pub use error::ImportError;
-pub use manifest::{BLOCK_MARKER, ManifestError, with_tag_features};
+pub use manifest::{BLOCK_MARKER, ManifestError, hand_written_features, with_tag_features};
 pub use merge::MergeError;
 pub use normalize::{NormalizeError, Note, normalize};
 pub use refs::{BrokenRef, BrokenRefs};

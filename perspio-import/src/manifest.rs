@@ -90,6 +90,21 @@ pub fn with_tag_features(manifest: &str, features: &TagFeatures) -> Result<Strin
     Ok(doc.to_string())
 }
 
+/// The features `manifest` defines by hand: every key of `[features]` outside the generated
+/// block (`default` among them).
+///
+/// # Errors
+/// See [`ManifestError`].
+pub fn hand_written_features(manifest: &str) -> Result<Vec<String>, ManifestError> {
+    let mut doc: DocumentMut = manifest.parse().map_err(ManifestError::NotToml)?;
+    let table = doc
+        .get_mut("features")
+        .and_then(Item::as_table_mut)
+        .ok_or(ManifestError::NoFeatures)?;
+    remove_block(table)?;
+    Ok(table.iter().map(|(k, _)| k.to_owned()).collect())
+}
+
 /// Removes `all-tags` and the features it lists.
 fn remove_block(table: &mut Table) -> Result<(), ManifestError> {
     let Some(all) = table.remove(ALL_TAGS_FEATURE) else {
@@ -164,6 +179,32 @@ serde = "1"
         assert!(!again.contains("sites"));
         // Idempotent.
         assert_eq!(with_tag_features(&again, &g).unwrap(), again);
+    }
+
+    #[test]
+    fn every_hand_written_feature_of_perspio_api_is_reserved() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../perspio-api/Cargo.toml");
+        let manifest = std::fs::read_to_string(path).unwrap();
+        let hand = hand_written_features(&manifest).unwrap();
+        assert!(hand.contains(&"keyring".to_owned()), "{hand:?}");
+        for feature in &hand {
+            assert!(
+                perspio_codegen::RESERVED_FEATURES.contains(&feature.as_str()),
+                "perspio-api's hand-written feature `{feature}` is not in \
+                 perspio_codegen::RESERVED_FEATURES: a spec tag of that name would take it"
+            );
+        }
+        // The generated block is not hand-written.
+        assert!(
+            !hand.iter().any(|f| f == "all-tags" || f == "assets"),
+            "{hand:?}"
+        );
+        let with_new = manifest.replace("[features]\n", "[features]\nfleet = []\n");
+        assert!(
+            hand_written_features(&with_new)
+                .unwrap()
+                .contains(&"fleet".to_owned())
+        );
     }
 
     #[test]

@@ -14,17 +14,20 @@
 //! # Stack order
 //!
 //! Middlewares run in the order they are added. Build the stack as
-//! **retry → rate limit → auth** ([`policy_stack`] adds the first two in this order):
+//! **retry → auth → rate limit** ([`policy_stack`] adds the three in this order):
 //!
 //! ```text
-//! caller ─▶ RetryMiddleware ─▶ RateLimitMiddleware ─▶ AuthMiddleware ─▶ reqwest
-//!           (attempts, waits,   (one slot per          (token and headers,
-//!            deadline)           attempt)               its own 401 refresh)
+//! caller ─▶ RetryMiddleware ─▶ AuthMiddleware ─▶ RateLimitMiddleware ─▶ reqwest
+//!           (attempts, waits,   (token and headers,  (one slot per request
+//!            deadline)           its own 401 refresh)  sent)
 //! ```
 //!
 //! - **Retry outside auth**: every attempt passes through the auth middleware again and so
 //!   re-reads the token cache (a token refreshed meanwhile is used), and auth's own
 //!   401-refresh-and-retry stays inside one policy attempt.
+//! - **Rate limit inside auth**: the token is obtained before the slot is reserved, so no slot
+//!   is spent waiting for the token endpoint and a request leaves when its slot comes (a late
+//!   request would crowd the next window); auth's 401 retry takes its own slot.
 //! - **Rate limit inside retry**: every attempt is a request the server counts, so each takes a
 //!   slot; the limiter also sees each `429` and pauses the shared budget for its
 //!   `Retry-After`. The limiter refuses a slot beyond the retry middleware's deadline.
@@ -55,11 +58,11 @@
 //! let limiter = RateLimitMiddleware::new(
 //!     RateLimit::perspio_documented().with_max_wait(Duration::from_secs(60)),
 //! );
-//! // Same as `policy_stack(ClientBuilder::new(http), retry, Some(limiter))`:
+//! // Same as `policy_stack(ClientBuilder::new(http), retry, AuthMiddleware, Some(limiter))`:
 //! let client = ClientBuilder::new(http)
 //!     .with(retry)
+//!     .with(AuthMiddleware) // e.g. perspio-auth's middleware
 //!     .with(limiter)
-//!     .with(AuthMiddleware) // e.g. perspio-auth's middleware, innermost
 //!     .build();
 //!
 //! match client.get("https://talk.perspio.io/assets/v3/").send().await {

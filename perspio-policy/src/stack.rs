@@ -1,21 +1,24 @@
 //! The order of the middleware stack, in code.
 
-use reqwest_middleware::ClientBuilder;
+use reqwest_middleware::{ClientBuilder, Middleware};
 
 use crate::rate_limit::RateLimitMiddleware;
 use crate::retry::RetryMiddleware;
 
-/// Adds the policy middlewares to `builder` in the right order: `retry`, then `rate_limit` (if
-/// any). Add the auth middleware *after* this call, so that it runs inside every attempt.
+/// Adds `retry`, then `auth` (the authentication middleware, e.g. perspio-auth's), then
+/// `rate_limit` (if any) to `builder`: the order of the default stack.
 ///
 /// ```text
-/// caller ─▶ RetryMiddleware ─▶ RateLimitMiddleware ─▶ AuthMiddleware ─▶ reqwest
+/// caller ─▶ RetryMiddleware ─▶ AuthMiddleware ─▶ RateLimitMiddleware ─▶ reqwest
 /// ```
 ///
-/// - Retry outside auth: every attempt runs auth again and so re-reads the token cache, and
-///   auth's own 401 refresh-and-retry stays inside one policy attempt.
-/// - Rate limit inside retry: every attempt is a request the server counts, so each takes a
-///   slot, and the limiter sees each `429` and pauses the shared budget.
+/// - Retry outside auth: every attempt runs auth again and so re-reads the token cache.
+/// - Rate limit inside auth: a token is obtained *before* a slot is reserved, so a slot is
+///   never spent waiting for the token endpoint (a slow Entra, or another process's lease)
+///   and the request leaves when its slot comes; and auth's own 401 refresh-and-retry is a
+///   request the server counts, so it takes its own slot.
+/// - Rate limit inside retry: every attempt takes a slot, and the limiter sees each `429`
+///   and pauses the (shared) budget.
 ///
 /// ```no_run
 /// use perspio_policy::{RateLimit, RateLimitMiddleware, RetryMiddleware, policy_stack};
@@ -30,17 +33,18 @@ use crate::retry::RetryMiddleware;
 /// let client = policy_stack(
 ///     builder,
 ///     RetryMiddleware::default(),
+///     AuthMiddleware, // e.g. perspio-auth's middleware
 ///     Some(RateLimitMiddleware::new(RateLimit::perspio_documented())),
 /// )
-/// .with(AuthMiddleware)
 /// .build();
 /// ```
 pub fn policy_stack(
     builder: ClientBuilder,
     retry: RetryMiddleware,
+    auth: impl Middleware,
     rate_limit: Option<RateLimitMiddleware>,
 ) -> ClientBuilder {
-    let builder = builder.with(retry);
+    let builder = builder.with(retry).with(auth);
     match rate_limit {
         Some(limiter) => builder.with(limiter),
         None => builder,

@@ -48,6 +48,16 @@ pub struct Counters {
     pub not_implemented: u64,
     /// Requests to no operation and no token endpoint, answered with the gateway's `404`.
     pub not_found: u64,
+    /// Requests to the authorize endpoint (interactive logins), whatever the answer.
+    pub authorize_requests: u64,
+    /// Logins answered with an authorization code (consented).
+    pub authorizations: u64,
+    /// Logins answered with an error redirect: a declined consent, no PKCE, a bad scope, …
+    pub logins_refused: u64,
+    /// Authorization codes redeemed for tokens.
+    pub logins: u64,
+    /// Refresh-token grants answered with a token (and a rotated refresh token).
+    pub refreshes: u64,
 }
 
 impl Counters {

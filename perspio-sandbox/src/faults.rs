@@ -18,6 +18,8 @@ use crate::state::SandboxState;
 /// | [`throttle_next(n, retry_after)`](Self::throttle_next) | answers the next `n` API requests `429` with `Retry-After` |
 /// | [`set_token_endpoint_down(true)`](Self::set_token_endpoint_down) | answers every token request `503 temporarily_unavailable` until switched off |
 /// | [`set_api_delay(d)`](Self::set_api_delay) | sends every API answer `d` late until set to zero |
+/// | [`deny_consent_next(n)`](Self::deny_consent_next) | answers the next `n` logins as a declined consent (`access_denied`) |
+/// | [`expire_refresh_tokens()`](Self::expire_refresh_tokens) | every refresh token issued so far is refused from now on as expired (`AADSTS700082`) |
 ///
 /// "API requests" are requests to an operation of the spec; the token endpoint and unknown
 /// paths never consume a `401` or `429` fault. A request takes at most one fault, a pending
@@ -65,6 +67,20 @@ impl Faults {
     /// `ClientBuilder::with_timeout` to see a timeout.
     pub fn set_api_delay(&self, delay: Duration) {
         self.state.set_api_delay(delay);
+    }
+
+    /// Answers the next `logins` authorize requests as if the user had declined consent: a
+    /// redirect to the application with `error=access_denied` and Entra's `AADSTS65004`
+    /// description, and no code. Replaces any count still pending; `0` cancels.
+    pub fn deny_consent_next(&self, logins: u32) {
+        self.state.set_deny_consent(logins);
+    }
+
+    /// Expires every refresh token issued so far: using one is answered `400 invalid_grant`
+    /// with Entra's `AADSTS700082` ("expired due to inactivity"), as after 90 idle days.
+    /// Logins made afterwards get valid refresh tokens. Not undone by [`clear`](Self::clear).
+    pub fn expire_refresh_tokens(&self) {
+        self.state.expire_refresh_tokens();
     }
 
     /// Switches every fault off: no pending `401` or `429`, token endpoint up, no delay.

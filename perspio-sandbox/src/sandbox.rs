@@ -13,7 +13,7 @@ use wiremock::{Mock, MockServer};
 use crate::counters::Counters;
 use crate::error::SandboxError;
 use crate::faults::Faults;
-use crate::responders::{ApiOperation, NotFound, TokenEndpoint};
+use crate::responders::{ApiOperation, Authorize, NotFound, TokenEndpoint};
 use crate::state::SandboxState;
 
 /// The Entra directory in the token URL (Perspio's real directory id, as in production URLs).
@@ -26,6 +26,14 @@ pub const CLIENT_SECRET: &str = "sandbox~secret.valid-only-against-the-local-san
 pub const TENANT_ID: &str = "in-sandbox";
 /// The sandbox's subscription key: valid only against a sandbox, not a secret.
 pub const SUBSCRIPTION_KEY: &str = "5a4db0c5sandbox0subscription0key";
+
+/// The id (a GUID, as Entra's object ids) of the sandbox's one user, who every interactive
+/// login signs in as.
+pub const USER_ID: &str = "7c1e9a52-0b6d-4f3a-8e21-5a4db0c5a11c";
+/// The sandbox user's sign-in name, in the delegated answer of `get_current_user`.
+pub const USER_PRINCIPAL_NAME: &str = "api.user@sandbox.perspio.example";
+/// The sandbox user's display name.
+pub const USER_DISPLAY_NAME: &str = "Sandbox API User";
 
 /// Default for [`SandboxBuilder::with_token_lifetime`]: 2 minutes, short, so that a longer
 /// session sees the client refresh its token.
@@ -129,6 +137,14 @@ impl SandboxBuilder {
             .named("entra token endpoint")
             .mount(&server)
             .await;
+        Mock::given(method("GET"))
+            .and(path_regex(r"^/[^/]+/oauth2/v2\.0/authorize$"))
+            .respond_with(Authorize {
+                state: Arc::clone(&state),
+            })
+            .named("entra authorize endpoint")
+            .mount(&server)
+            .await;
         for route in routes {
             let fixture = FIXTURES
                 .iter()
@@ -195,6 +211,22 @@ impl Sandbox {
     /// (what `PERSPIO_TOKEN_URL` would be).
     pub fn token_url(&self) -> String {
         format!("{}/{DIRECTORY_TENANT}/oauth2/v2.0/token", self.server.uri())
+    }
+
+    /// The authorize endpoint of the interactive login,
+    /// `http://127.0.0.1:{port}/{DIRECTORY_TENANT}/oauth2/v2.0/authorize` (beside the token
+    /// URL, as in Entra).
+    pub fn authorize_url(&self) -> String {
+        format!(
+            "{}/{DIRECTORY_TENANT}/oauth2/v2.0/authorize",
+            self.server.uri()
+        )
+    }
+
+    /// Whether the sandbox would still accept `refresh_token` (issued by it, not used yet,
+    /// not expired): refresh tokens rotate strictly, so only the newest of a login is.
+    pub fn refresh_token_is_valid(&self, refresh_token: &str) -> bool {
+        self.state.refresh_token_is_valid(refresh_token)
     }
 
     /// The demo credentials ([`CLIENT_ID`], [`CLIENT_SECRET`], [`TENANT_ID`],

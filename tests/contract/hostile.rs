@@ -329,7 +329,14 @@ async fn a_secret_in_a_configured_base_url_is_never_shown() {
             | "PERSPIO_SCOPE"
             | "PERSPIO_REDIS_URL"
             | "PERSPIO_MEMCACHED_URL"
-            | "PERSPIO_FLEET_SIZE" => None,
+            | "PERSPIO_FLEET_SIZE"
+            // Profiles (perspio-config): no configuration directory, no profile.
+            | "PERSPIO_CONFIG_DIR"
+            | "PERSPIO_PROFILE"
+            | "PERSPIO_SECRET_STORE"
+            | "PERSPIO_FLOW"
+            | "PERSPIO_OUTPUT"
+            | "PERSPIO_RATE_LIMIT" => None,
             _ => Some("in-value".to_owned()),
         })
         .unwrap()

@@ -18,5 +18,6 @@ mod hostile;
 mod one_clock;
 mod operations;
 mod policy;
+mod raw_request;
 mod redirects;
 mod secrets;

@@ -100,3 +100,40 @@ async fn one_manual_clock_drives_token_lifetime_retry_backoff_retry_after_and_th
         [first.clone(), first.clone(), first, second.clone(), second]
     );
 }
+
+#[tokio::test]
+async fn auths_401_retry_takes_its_own_rate_limit_slot() {
+    let perspio = Perspio::start().await;
+    let tokens = perspio.token_endpoint_issues_sequence(2).await;
+    let sent = std::sync::Arc::default();
+    Mock::given(method("GET"))
+        .and(path("/assets/v3/"))
+        .respond_with(Script {
+            statuses: Mutex::new(vec![ResponseTemplate::new(401)]),
+            tokens: std::sync::Arc::clone(&sent),
+        })
+        .expect(2)
+        .mount(&perspio.api)
+        .await;
+    let clock = ManualClock::new();
+    let client = Client::builder(Perspio::credentials())
+        .with_auth_config(perspio.auth_config())
+        .with_base_url(perspio.api.uri())
+        .with_clock(clock.clone())
+        .with_rate_limit(
+            RateLimit::new([Limit::new(1, Duration::from_secs(10)).unwrap()])
+                .with_guard(Duration::ZERO),
+        )
+        .build()
+        .unwrap();
+
+    client.list_assets().call().await.unwrap();
+
+    // The 401 retry is a second request the gateway counts: it waited for the next slot.
+    assert_eq!(clock.sleeps(), [Duration::from_secs(10)]);
+    assert_eq!(tokens.issued(), 2);
+    assert_eq!(
+        *sent.lock().unwrap(),
+        [TokenSequence::token(1), TokenSequence::token(2)]
+    );
+}

@@ -11,3 +11,4 @@ mod security;
 mod shared_store;
 mod token_endpoint;
 mod unauthorized;
+mod user_login;

@@ -295,7 +295,7 @@ async fn the_refresh_token_source_sends_a_refresh_grant_and_keeps_the_rotated_to
         .unwrap();
 
     assert_eq!(token.access_token().expose_secret(), TOKEN_A);
-    assert_eq!(source.refresh_token().expose_secret(), REFRESH_2);
+    assert_eq!(source.refresh_token().unwrap().expose_secret(), REFRESH_2);
     let sent = f.server.received_requests().await.unwrap();
     let body = String::from_utf8(sent[0].body.clone()).unwrap();
     assert!(body.contains("offline_access"), "{body}");

@@ -82,18 +82,97 @@ impl Run {
     }
 }
 
-/// Runs `perspio args…` with only `PATH` and `env` set.
-pub(crate) fn perspio(args: &[&str], env: &[(&str, &str)]) -> Run {
+/// A `perspio` command with only `PATH` and `env` set, a configuration directory of its own
+/// (an empty temporary one unless `env` names `PERSPIO_CONFIG_DIR`) and a D-Bus session
+/// address where nothing listens: no test reads or writes the user's configuration or
+/// keyring.
+pub(crate) fn command(args: &[&str], env: &[(&str, &str)]) -> (Command, Option<tempfile::TempDir>) {
     let mut command = Command::new(env!("CARGO_BIN_EXE_perspio"));
     command.env_clear().args(args);
     if let Some(path) = std::env::var_os("PATH") {
         command.env("PATH", path);
     }
+    let own_dir = if env.iter().any(|(k, _)| *k == "PERSPIO_CONFIG_DIR") {
+        None
+    } else {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        command.env("PERSPIO_CONFIG_DIR", dir.path());
+        Some(dir)
+    };
+    command.env(
+        "DBUS_SESSION_BUS_ADDRESS",
+        "unix:path=/nonexistent/perspio-test-bus",
+    );
+    if !cfg!(target_os = "linux") && !env.iter().any(|(k, _)| *k == "PERSPIO_SECRET_STORE") {
+        // Elsewhere the platform keyring needs no bus: keep tests away from it.
+        command.env("PERSPIO_SECRET_STORE", "file");
+    }
     command.envs(env.iter().copied());
+    (command, own_dir)
+}
+
+/// Runs `perspio args…` with only `PATH` and `env` set (see [`command`]).
+pub(crate) fn perspio(args: &[&str], env: &[(&str, &str)]) -> Run {
+    let (mut command, _dir) = command(args, env);
     let output = command.output().expect("perspio runs");
     Run {
         code: output.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
     }
+}
+
+/// Runs `perspio args…` pointed at `sandbox` through its `PERSPIO_*` variables (the way a
+/// user points any tool at `perspio sandbox`), with `env` on top.
+pub(crate) fn perspio_at(
+    sandbox: &perspio_sandbox::Sandbox,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> Run {
+    let variables = sandbox.env();
+    let mut all: Vec<(&str, &str)> = variables.iter().map(|(n, v)| (*n, v.as_str())).collect();
+    all.extend_from_slice(env);
+    perspio(args, &all)
+}
+
+/// As [`perspio`], writing `stdin` to its standard input.
+pub(crate) fn perspio_with_stdin(args: &[&str], env: &[(&str, &str)], stdin: &[u8]) -> Run {
+    use std::io::Write as _;
+    use std::process::Stdio;
+
+    let mut command = Command::new(env!("CARGO_BIN_EXE_perspio"));
+    command
+        .env_clear()
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if let Some(path) = std::env::var_os("PATH") {
+        command.env("PATH", path);
+    }
+    command.envs(env.iter().copied());
+    let mut child = command.spawn().expect("perspio runs");
+    child
+        .stdin
+        .take()
+        .expect("a piped stdin")
+        .write_all(stdin)
+        .expect("stdin written");
+    let output = child.wait_with_output().expect("perspio ends");
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// Nothing reached the sandbox: no token request, no API request, no 404.
+#[track_caller]
+pub(crate) fn assert_no_request(sandbox: &perspio_sandbox::Sandbox) {
+    let seen = sandbox.counters();
+    assert_eq!(
+        (seen.token_requests, seen.api_requests, seen.not_found),
+        (0, 0, 0),
+        "{seen:#?}"
+    );
 }

@@ -361,3 +361,57 @@ async fn a_token_outside_the_rfc_6750_set_is_a_malformed_answer_not_a_refused_se
     assert!(run.stderr.contains("malformed token response"), "{run:#?}");
     assert!(!run.stderr.contains("tökén"), "{run:#?}");
 }
+
+#[tokio::test]
+async fn api_to_a_host_that_refuses_connections_is_a_network_failure_naming_the_call() {
+    // A port that was free a moment ago: nothing listens there.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base_url = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let server = MockServer::start().await;
+    token_endpoint_issues_a_token(&server).await;
+
+    let run = run(
+        &[
+            "--retries",
+            "0",
+            "api",
+            "/assets/v3/?key=query-secret-value",
+        ],
+        &env_for(&server, &base_url),
+    );
+
+    run.assert_code(EXIT_NETWORK)
+        .assert_one_line_error()
+        .assert_nothing_of(&[SECRET, KEY, "query-secret-value"]);
+    let error = run.stderr.lines().last().unwrap();
+    assert!(
+        error.starts_with("perspio: error: GET /assets/v3/: the request failed"),
+        "{run:#?}"
+    );
+}
+
+#[tokio::test]
+async fn api_reports_a_redirect_to_another_origin_without_following_it() {
+    let server = MockServer::start().await;
+    token_endpoint_issues_a_token(&server).await;
+    Mock::given(method("GET"))
+        .and(path("/assets/v3/"))
+        .respond_with(
+            ResponseTemplate::new(302).insert_header("Location", "https://elsewhere.example/x"),
+        )
+        .named("redirect elsewhere")
+        .expect(1)
+        .mount(&server)
+        .await;
+
+    let run = run(&["api", "/assets/v3/"], &env_for(&server, &server.uri()));
+
+    run.assert_code(EXIT_API).assert_one_line_error();
+    assert!(
+        run.stderr
+            .contains("GET /assets/v3/: the api answered 302 Found; redirects to another origin are not followed"),
+        "{run:#?}"
+    );
+    assert!(run.stdout.is_empty());
+}

@@ -24,17 +24,19 @@ fn every_subcommand_prints_the_sandbox_data_as_compact_json_when_piped() {
 }
 
 #[test]
-fn output_table_prints_one_row_per_item_under_a_header() {
+fn output_table_is_tab_separated_with_a_header_when_piped() {
     let run = perspio(&["--sandbox", "list-sites", "--output", "table"], &[]);
 
     run.assert_code(0);
     let lines: Vec<&str> = run.stdout.lines().collect();
     assert_eq!(lines.len(), 4, "{run:#?}");
-    assert!(
-        lines[0].contains("ID") && lines[0].contains("NAME"),
-        "{run:#?}"
+    assert!(lines[0].split('\t').any(|c| c == "id"), "{run:#?}");
+    assert!(lines[1].contains("SBX-SITE-000001\t"), "{run:#?}");
+    let tsv = perspio(&["--sandbox", "list-sites", "--output", "tsv"], &[]);
+    assert_eq!(
+        run.stdout, tsv.stdout,
+        "table is tsv when stdout is not a terminal"
     );
-    assert!(lines[1].contains("SBX-SITE-000001"), "{run:#?}");
 }
 
 #[test]

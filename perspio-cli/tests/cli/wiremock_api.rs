@@ -1,6 +1,8 @@
 //! Against a wiremock stand-in for Entra and PerspioTalk, configured only through `PERSPIO_*`.
 
-use wiremock::matchers::{body_string_contains, header, method, path};
+use wiremock::matchers::{
+    body_json, body_string, body_string_contains, header, method, path, query_param,
+};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::helpers::*;
@@ -115,4 +117,138 @@ async fn token_reads_the_metadata_the_token_endpoint_sent() {
         "{metadata}"
     );
     assert!(metadata["scope"].is_null(), "no scope was sent: {metadata}");
+}
+
+#[tokio::test]
+async fn api_sends_the_fields_of_a_get_as_its_query() {
+    let api = Api::start().await;
+    Mock::given(method("GET"))
+        .and(path("/assets/v3/"))
+        .and(query_param("siteId", "IN-SITE-000123"))
+        .and(query_param("top", "10"))
+        .and(query_param("active", "true"))
+        .and(query_param("ids", "a"))
+        .and(query_param("ids", "b"))
+        .and(header("authorization", format!("Bearer {TOKEN}").as_str()))
+        .and(header("ocp-apim-subscription-key", KEY))
+        .and(header("tid", "in-wiremock"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!([])))
+        .named("GET with a query")
+        .expect(1)
+        .mount(&api.server)
+        .await;
+
+    let run = api.run(&[
+        "api",
+        "/assets/v3/",
+        "-f",
+        "siteId=IN-SITE-000123",
+        "-F",
+        "top=10",
+        "-F",
+        "active=true",
+        "-f",
+        "ids[]=a",
+        "-f",
+        "ids[]=b",
+    ]);
+
+    run.assert_code(0).assert_nothing_of(&[TOKEN, SECRET, KEY]);
+    assert_eq!(run.stdout, "[]\n");
+}
+
+#[tokio::test]
+async fn api_sends_typed_fields_as_a_json_body_in_the_order_given() {
+    let api = Api::start().await;
+    Mock::given(method("POST"))
+        .and(path("/geofences/v3/"))
+        .and(header("content-type", "application/json"))
+        .and(body_string(
+            r#"{"name":"Yard","radius":50,"active":true,"note":null,"tags":["a",2],"centre":{"lat":51.5}}"#,
+        ))
+        .respond_with(ResponseTemplate::new(201).set_body_json(serde_json::json!({"id": "IN-GF-1"})))
+        .named("POST with a JSON body")
+        .expect(1)
+        .mount(&api.server)
+        .await;
+
+    let run = api.run(&[
+        "api",
+        "-X",
+        "post",
+        "/geofences/v3/",
+        "-f",
+        "name=Yard",
+        "-F",
+        "radius=50",
+        "-F",
+        "active=true",
+        "-F",
+        "note=null",
+        "-f",
+        "tags[]=a",
+        "-F",
+        "tags[]=2",
+        "-F",
+        "centre[lat]=51.5",
+    ]);
+
+    run.assert_code(0);
+    assert_eq!(run.json()["id"], "IN-GF-1");
+}
+
+#[tokio::test]
+async fn api_sends_an_input_body_as_it_is_and_its_fields_as_the_query() {
+    let api = Api::start().await;
+    let body = "{\"name\": \"Forklift 8\",\n \"tags\": []}\n";
+    Mock::given(method("PATCH"))
+        .and(path("/assets/v3/IN-000123"))
+        .and(query_param("dryRun", "true"))
+        .and(header("content-type", "application/json"))
+        .and(body_string(body))
+        .respond_with(ResponseTemplate::new(204))
+        .named("PATCH with a raw body")
+        .expect(1)
+        .mount(&api.server)
+        .await;
+    let env = api.env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(n, v)| (*n, v.as_str())).collect();
+
+    let run = perspio_with_stdin(
+        &[
+            "api",
+            "-X",
+            "PATCH",
+            "/assets/v3/IN-000123",
+            "--input",
+            "-",
+            "-F",
+            "dryRun=true",
+        ],
+        &env,
+        body.as_bytes(),
+    );
+
+    run.assert_code(0);
+    assert!(run.stdout.is_empty(), "204: no document: {run:#?}");
+}
+
+#[tokio::test]
+async fn api_body_json_matcher_sees_the_same_json_as_body_string() {
+    // Guards the exact-text matchers above: the fields produce this JSON value too.
+    let api = Api::start().await;
+    Mock::given(method("PUT"))
+        .and(path("/x/v1/"))
+        .and(body_json(serde_json::json!({"a": {"b": [1]}})))
+        .respond_with(ResponseTemplate::new(200).set_body_string("plain text"))
+        .named("PUT")
+        .expect(1)
+        .mount(&api.server)
+        .await;
+
+    let run = api.run(&["api", "-X", "PUT", "/x/v1/", "-F", "a[b][]=1"]);
+
+    run.assert_code(0);
+    assert_eq!(run.json(), serde_json::json!("plain text"));
+    assert!(run.stderr.contains("the answer is not JSON"), "{run:#?}");
 }

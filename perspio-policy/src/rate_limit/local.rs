@@ -98,6 +98,22 @@ impl LocalBudget {
         Reservation::Granted(wait)
     }
 
+    /// Records a request that goes in `wait` from now, reserved elsewhere (the shared budget),
+    /// so that this budget, if it takes over, knows what this process already sent.
+    #[cfg(feature = "redis")]
+    pub(crate) fn note(&self, wait: Duration) {
+        let slot = self.clock.instant() + wait;
+        let mut state = self.lock();
+        for (limit, log) in self.config.limits.iter().zip(state.logs.iter_mut()) {
+            if log.back().is_none_or(|last| *last <= slot) {
+                log.push_back(slot);
+            }
+            while log.len() > limit.requests as usize {
+                log.pop_front();
+            }
+        }
+    }
+
     /// No request goes for `advised` from now (a pause only ever moves later).
     pub(crate) fn pause_for(&self, advised: Duration) {
         let until = self.clock.instant() + advised;
@@ -144,6 +160,28 @@ mod tests {
         assert_eq!(budget.reserve(S), Reservation::Refused(7 * S));
         clock.advance(7 * S);
         assert_eq!(budget.reserve(S), Reservation::Granted(Duration::ZERO));
+    }
+
+    #[cfg(feature = "redis")]
+    #[test]
+    fn a_fallback_that_noted_the_shared_slots_does_not_burst_into_a_full_window() {
+        let clock = ManualClock::new();
+        let config = RateLimit::new([Limit::new(2, 10 * S).unwrap()]).with_guard(Duration::ZERO);
+        let budget = LocalBudget::new(&config, Arc::new(clock.clone()));
+        budget.note(Duration::ZERO);
+        budget.note(S);
+        assert_eq!(budget.reserve(S * 60), Reservation::Granted(10 * S));
+    }
+
+    #[cfg(feature = "redis")]
+    #[test]
+    fn a_fleet_larger_than_the_limit_stretches_the_window_instead_of_exceeding_it() {
+        let limit = Limit::new(20, 90 * S).unwrap();
+        assert_eq!(limit.divided(4).requests(), 5);
+        assert_eq!(limit.divided(4).per(), 90 * S);
+        let stretched = limit.divided(40);
+        assert_eq!((stretched.requests(), stretched.per()), (1, 180 * S));
+        assert_eq!(limit.divided(0).requests(), 20);
     }
 
     #[test]

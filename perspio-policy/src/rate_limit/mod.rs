@@ -98,12 +98,25 @@ impl Limit {
         self.scope
     }
 
-    /// This limit for one of `processes` processes sharing it: `requests / processes`,
-    /// at least one.
+    /// This limit for one of `processes` processes sharing it: `requests / processes` per
+    /// `per`; with more processes than requests, one request per `per × processes / requests`,
+    /// so that the fleet together never exceeds the limit.
     #[cfg(feature = "redis")]
     pub(crate) fn divided(self, processes: u32) -> Self {
+        let processes = processes.max(1);
+        if processes <= self.requests {
+            return Self {
+                requests: self.requests / processes,
+                ..self
+            };
+        }
+        let stretched = self
+            .per
+            .checked_mul(processes)
+            .map_or(Duration::MAX, |d| d / self.requests);
         Self {
-            requests: (self.requests / processes.max(1)).max(1),
+            requests: 1,
+            per: stretched,
             ..self
         }
     }

@@ -376,6 +376,8 @@ impl SharedBudget {
                 let wait = Duration::from_millis(wait_ms);
                 if refused == 0 {
                     self.shared_reservations.fetch_add(1, Ordering::Relaxed);
+                    // Should the store fail later, the fallback knows what this process sent.
+                    self.fallback.note(wait);
                     Ok(Reservation::Granted(wait))
                 } else {
                     Ok(Reservation::Refused(wait))

@@ -1,4 +1,4 @@
-//! The stack order: retry and rate limit outside, auth inside.
+//! The stack order: retry outside, then auth, then the rate limiter.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -63,9 +63,9 @@ async fn every_attempt_runs_the_auth_middleware_again_and_takes_a_rate_limit_slo
     let client = policy_stack(
         ClientBuilder::new(reqwest::Client::new()),
         RetryMiddleware::new(deterministic_retry()).with_clock(clock.clone()),
+        TokenCountingAuth::default(),
         Some(limiter),
     )
-    .with(TokenCountingAuth::default())
     .build();
 
     // Act

@@ -7,5 +7,7 @@
 mod counters;
 mod faults;
 mod helpers;
+mod login;
+mod profiles;
 mod readme;
 mod starting;
