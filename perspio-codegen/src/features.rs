@@ -286,8 +286,7 @@ fn type_gates(items: &[Item], builders: &BTreeMap<String, Gate>) -> BTreeMap<Str
     }
 
     let mut gates: BTreeMap<String, Gate> = BTreeMap::new();
-    for (builder, reached) in roots {
-        let gate = &builders[builder];
+    let spread = |gate: &Gate, reached: Vec<&str>, gates: &mut BTreeMap<String, Gate>| {
         let mut queue: VecDeque<&str> = reached.into_iter().collect();
         while let Some(name) = queue.pop_front() {
             let changed = match gates.get_mut(name) {
@@ -301,7 +300,22 @@ fn type_gates(items: &[Item], builders: &BTreeMap<String, Gate>) -> BTreeMap<Str
                 queue.extend(edges.get(name).into_iter().flatten().copied());
             }
         }
+    };
+    for (builder, reached) in roots {
+        spread(
+            &builders[builder],
+            reached.into_iter().collect(),
+            &mut gates,
+        );
     }
+    // A type no operation reaches is always compiled, and so is every type it uses (a struct
+    // nobody calls with can still name a type only a tagged operation uses).
+    let unreached: Vec<&str> = nodes
+        .keys()
+        .map(String::as_str)
+        .filter(|n| !gates.contains_key(*n))
+        .collect();
+    spread(&Gate::Always, unreached, &mut gates);
     gates
 }
 
@@ -478,6 +492,7 @@ mod tests {
             "paths": {
                 "/assets": {"get": {"operationId": "list_assets", "tags": ["Assets"], "responses": ok("AssetList")}},
                 "/sites": {"get": {"operationId": "list_sites", "tags": ["Sites"], "responses": ok("SiteList")}},
+                "/sites2": {"get": {"operationId": "list_sites2", "tags": ["Sites"], "responses": ok("SiteList2")}},
                 "/both": {"get": {"operationId": "get_both", "tags": ["Assets", "Sites"], "responses": ok("Both")}},
                 "/ping": {"get": {"operationId": "ping", "responses": ok("Pong")}},
             },
@@ -490,7 +505,10 @@ mod tests {
                 "Stamp": {"type": "object", "properties": {"seconds": {"type": "integer"}}},
                 "Both": {"type": "object", "properties": {"n": {"type": "integer"}}},
                 "Pong": {"type": "object", "properties": {"stamp": {"$ref": "#/components/schemas/Stamp"}}},
-                "Unused": {"type": "object", "properties": {"x": {"type": "string"}}},
+                "Unused": {"type": "object", "properties": {"x": {"type": "string"},
+                    "owner": {"$ref": "#/components/schemas/Owner"}}},
+                "SiteList2": {"type": "object", "properties": {"owner": {"$ref": "#/components/schemas/Owner"}}},
+                "Owner": {"type": "object", "properties": {"name": {"type": "string"}}},
             }},
         }))
         .unwrap()
@@ -542,6 +560,10 @@ mod tests {
         // Stamp is reached by an untagged operation too, Unused by none: always compiled.
         assert_eq!(gate_before(&text, "pub struct Stamp {"), "");
         assert_eq!(gate_before(&text, "pub struct Unused {"), "");
+        // Owner is reached by a `sites` operation and by Unused, which is always compiled: so
+        // is Owner (it was gated, and Unused did not compile without `sites`).
+        assert!(gate_before(&text, "pub struct SiteList2 {").contains(sites));
+        assert_eq!(gate_before(&text, "pub struct Owner {"), "");
         // Every item of a gated type is gated: its impls, its type builder, its defaults.
         assert!(gate_before(&text, "impl ::std::default::Default for Asset").contains(assets));
         assert!(
