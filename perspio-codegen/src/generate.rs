@@ -79,6 +79,7 @@ pub fn generate(spec: &OpenAPI) -> Result<String, CodegenError> {
     let tokens = run_progenitor(spec)?;
     check_size(&tokens, MAX_TOKENS)?;
     let mut items = Item::split(crate::tokens::escape_reserved(tokens));
+    crate::names::camel_case_variants(&mut items);
     let ops = client_operations(&items)?;
     items.extend(Item::split(call_methods(&ops)));
     crate::features::gate(&mut items, &TagFeatures::of(spec));
@@ -135,10 +136,14 @@ const CLI_CLIENT_CRATE: &str = "perspio_api";
 pub fn generate_cli(spec: &OpenAPI) -> Result<String, CodegenError> {
     crate::check(spec)?;
     let tokens = catch_progenitor(|| Generator::new(&settings()).cli(spec, CLI_CLIENT_CRATE))?;
-    let mut file = parse_tokens("parse cli", tokens, MAX_TOKENS)?;
     let client = run_progenitor(spec)?;
     check_size(&client, MAX_TOKENS)?;
-    let schemas = response_schemas(&file, &client_operations(&Item::split(client))?)?;
+    let mut client = Item::split(crate::tokens::escape_reserved(client));
+    // The CLI names the client's enum variants (`types::Reaction::plus1.to_string()`).
+    let renames = crate::names::camel_case_variants(&mut client);
+    let tokens = crate::names::rename_paths(crate::tokens::escape_reserved(tokens), &renames);
+    let mut file = parse_tokens("parse cli", tokens, MAX_TOKENS)?;
+    let schemas = response_schemas(&file, &client_operations(&client)?)?;
     file.items.push(schemas);
     Ok(format!(
         "{GENERATED_HEADER}\n{}",

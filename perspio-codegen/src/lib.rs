@@ -33,6 +33,7 @@ mod check;
 mod error;
 mod features;
 mod generate;
+mod names;
 mod tokens;
 
 pub use build_script::{DEP_SPEC_VAR, NORMALIZED_SPEC, SpecSource, build_script};

@@ -130,6 +130,7 @@ fn every_format_and_construct_the_generator_knows_builds_in_perspio_api() {
         "futures::Stream",
         "#[serde(tag = \"pet_type\")]",
         "#[serde(untagged)]",
+        "#[serde(rename = \"+1\")]\n        Plus1,",
     ] {
         assert!(code.contains(ty), "the fixture no longer gives `{ty}`");
     }
