@@ -81,6 +81,19 @@ fn fix_schema(scope: &str, schema: &mut Map<String, Value>, notes: &mut Vec<Note
             notes.push(note(scope, format!("`{key}` that is not a number dropped")));
         }
     }
+    // `minLength: 0` says nothing, but typify checks it: `value.chars().count() < 0usize`, an
+    // `unused_comparisons` warning (an error under `-D warnings`; amazonaws ce, azure
+    // apimanagement-apimproducts).
+    if schema
+        .get("minLength")
+        .is_some_and(|v| v.as_u64() == Some(0) || v.as_f64() == Some(0.0))
+    {
+        schema.shift_remove("minLength");
+        notes.push(note(
+            scope,
+            "`minLength: 0` dropped (every string has it)".to_owned(),
+        ));
+    }
     if let Some(pattern) = schema.get("pattern").filter(|p| !p.is_string()).cloned() {
         schema.shift_remove("pattern");
         notes.push(note(
@@ -436,6 +449,19 @@ mod tests {
         ));
         assert_eq!(d["components"]["schemas"]["A"], json!({"type": "number"}));
         assert_noted(&notes, "`exclusiveMinimum` without `minimum` dropped");
+        assert_generates(&d);
+    }
+
+    #[test]
+    fn a_min_length_of_zero_is_dropped_and_others_are_kept() {
+        let (d, notes) = run(with_schema(json!({"type": "object", "properties": {
+            "a": {"type": "string", "minLength": 0},
+            "b": {"type": "string", "minLength": 1},
+        }})));
+        let props = &d["components"]["schemas"]["A"]["properties"];
+        assert_eq!(props["a"], json!({"type": "string"}));
+        assert_eq!(props["b"], json!({"type": "string", "minLength": 1}));
+        assert_noted(&notes, "`minLength: 0` dropped (every string has it)");
         assert_generates(&d);
     }
 
