@@ -425,7 +425,7 @@ fn last_type_ident(ty: &syn::Type) -> Option<String> {
 
 /// Every identifier in `tokens`, and every identifier-like word in its string literals except
 /// doc comments (`#[serde(default = "defaults::x")]` names a function in a string).
-fn words_of(tokens: &TokenStream, out: &mut BTreeSet<String>) {
+pub(crate) fn words_of(tokens: &TokenStream, out: &mut BTreeSet<String>) {
     let mut after_doc = false;
     for tree in tokens.clone() {
         match tree {

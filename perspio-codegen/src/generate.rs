@@ -80,6 +80,7 @@ pub fn generate(spec: &OpenAPI) -> Result<String, CodegenError> {
     check_size(&tokens, MAX_TOKENS)?;
     let mut items = Item::split(crate::tokens::escape_reserved(tokens));
     crate::names::camel_case_variants(&mut items);
+    crate::names::remove_unused_defaults(&mut items);
     let ops = client_operations(&items)?;
     items.extend(Item::split(call_methods(&ops)));
     crate::features::gate(&mut items, &TagFeatures::of(spec));

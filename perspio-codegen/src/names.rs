@@ -1,4 +1,5 @@
-//! Enum variants renamed to upper camel case where typify leaves them otherwise.
+//! Enum variants renamed to upper camel case where typify leaves them otherwise, and
+//! typify's default helpers nothing calls removed ([`remove_unused_defaults`]).
 //!
 //! typify 0.8 names the variants of the enum values `+1` and `-1` (GitHub-style reactions, a
 //! rating) `plus1` and `minus1`, in lower case, even for the variants of a type; every such
@@ -14,6 +15,41 @@ use heck::ToUpperCamelCase as _;
 use proc_macro2::{Delimiter, Group, Ident, TokenStream, TokenTree};
 
 use crate::tokens::{Item, Kind};
+
+/// Removes the functions of `types::defaults` nothing names. typify emits its generic
+/// default helpers (`default_i64::<T, V>`, `default_u64`, …) when it sees a default of their
+/// kind, also where it then writes the field's default another way (dataflowkit.com): a
+/// function nothing calls is a `dead_code` warning, an error under `-D warnings`. Names are
+/// looked for as words, in string literals too (`#[serde(default = "defaults::x")]`).
+pub(crate) fn remove_unused_defaults(items: &mut [Item]) {
+    let is_defaults = |i: &Item| i.kind == Kind::Mod && i.name.as_deref() == Some("defaults");
+    let Some(types) = items
+        .iter()
+        .position(|i| i.kind == Kind::Mod && i.name.as_deref() == Some("types"))
+    else {
+        return;
+    };
+    if !items[types].children().any(is_defaults) {
+        return;
+    }
+    let mut words = BTreeSet::new();
+    for (n, item) in items.iter().enumerate() {
+        if n == types {
+            for child in item.children().filter(|c| !is_defaults(c)) {
+                crate::features::words_of(&child.to_stream(), &mut words);
+            }
+        } else {
+            crate::features::words_of(&item.to_stream(), &mut words);
+        }
+    }
+    for defaults in items[types].children_mut().filter(|c| is_defaults(c)) {
+        if let Some(children) = defaults.children.as_mut() {
+            children.retain(|f| {
+                f.kind != Kind::Fn || f.name.as_ref().is_none_or(|n| words.contains(n))
+            });
+        }
+    }
+}
 
 /// Whether rustc's `non_camel_case_types` accepts `name`: it does not start with a lower-case
 /// letter and has no `__` and no `_` next to a letter (the lint's own test).
@@ -226,6 +262,28 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
     use super::*;
+
+    #[test]
+    fn default_helpers_nothing_calls_are_removed_and_used_ones_kept() {
+        let source = r#"
+            pub mod types {
+                pub struct A {
+                    #[serde(default = "defaults::default_u64::<u64, 3>")]
+                    pub a: u64,
+                }
+                pub mod defaults {
+                    pub(super) fn default_u64<T, const V: u64>() -> T { todo!() }
+                    pub(super) fn default_i64<T, const V: i64>() -> T { todo!() }
+                }
+            }
+        "#;
+        let mut items = Item::split(source.parse().unwrap());
+        remove_unused_defaults(&mut items);
+        let mut out = String::new();
+        crate::tokens::print(&items, &mut out);
+        assert!(out.contains("fn default_u64"), "{out}");
+        assert!(!out.contains("fn default_i64"), "{out}");
+    }
 
     #[test]
     fn rustc_s_camel_case_rule() {
