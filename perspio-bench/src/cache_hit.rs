@@ -72,6 +72,7 @@ async fn future_sizes(auth: AuthMiddleware, url: &Url) -> anyhow::Result<(usize,
     let retry: Arc<dyn Middleware> = Arc::new(perspio_policy::RetryMiddleware::new(
         perspio_policy::RetryConfig::default(),
     ));
+    perspio_core::tls::install_crypto_provider();
     let stack = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
         .with(SizeProbe {
             inner: retry,
@@ -117,6 +118,7 @@ pub(crate) fn run(server: &Server, params: Params) -> anyhow::Result<Vec<Row>> {
         let auth = AuthMiddleware::builder(clients::credentials()?)
             .with_config(clients::auth_config(server)?)
             .build()?;
+        perspio_core::tls::install_crypto_provider();
         let http = reqwest::Client::new();
         let with_auth = reqwest_middleware::ClientBuilder::new(http.clone())
             .with(auth.clone())

@@ -8,6 +8,8 @@
 //! - [`text`]: remote text on its way into a message, neutralised (no terminal control
 //!   characters) and bounded ([`text::MAX_REMOTE_TEXT`]).
 //! - [`retry_after`]: the value of a `Retry-After` header, read the same way by every layer.
+//! - [`tls`]: the rustls crypto provider of every client the perspio crates build (`ring` by
+//!   default, `aws-lc-rs` by feature).
 //!
 //! Most users never name this crate: the client (`perspio-api`) and the middlewares re-export
 //! what they need.
@@ -20,5 +22,6 @@ pub mod clock;
 pub mod redact;
 pub mod retry_after;
 pub mod text;
+pub mod tls;
 
 pub use clock::{BoxFuture, Clock, ManualClock, SystemClock};
