@@ -19,6 +19,7 @@ use perspio_auth::AuthMiddleware;
 use reqwest::{Method, Request, Response, Url};
 use reqwest_middleware::{ClientWithMiddleware, Middleware, Next};
 
+use crate::allocs;
 use crate::clients;
 use crate::server::Server;
 use crate::stats::{Row, median};
@@ -124,6 +125,14 @@ pub(crate) fn run(server: &Server, params: Params) -> anyhow::Result<Vec<Row>> {
             .with(auth.clone())
             .with(Canned)
             .build();
+        let policy = perspio_policy::policy_stack(
+            reqwest_middleware::ClientBuilder::new(http.clone()),
+            perspio_policy::RetryMiddleware::default(),
+            auth.clone(),
+            None,
+        )
+        .with(Canned)
+        .build();
         let without = reqwest_middleware::ClientBuilder::new(http)
             .with(Canned)
             .build();
@@ -148,6 +157,33 @@ pub(crate) fn run(server: &Server, params: Params) -> anyhow::Result<Vec<Row>> {
         }
         let cost = median(&diff);
         let (retry_bytes, auth_bytes) = future_sizes(auth, &url).await?;
+        // Allocations per call (exact: one thread, no I/O), warm.
+        let calls = 1_000;
+        let count = |stack: &'static str| {
+            let stack = match stack {
+                "auth" => &with_auth,
+                "policy" => &policy,
+                _ => &without,
+            };
+            let url = &url;
+            allocs::per_call(calls, move || async move {
+                let response = stack.execute(Request::new(Method::GET, url.clone())).await?;
+                black_box(response.status());
+                Ok(())
+            })
+        };
+        batch(&policy, &url, 100).await?;
+        let base_allocs = count("none").await?;
+        let auth_allocs = count("auth").await? - base_allocs;
+        let policy_allocs = count("policy").await? - base_allocs;
+        let policy_ns = {
+            let (mut p, mut q) = (Vec::new(), Vec::new());
+            for _ in 0..params.batches.min(10) {
+                p.push(batch(&policy, &url, params.iterations).await?);
+                q.push(batch(&without, &url, params.iterations).await?);
+            }
+            median(&p) - median(&q)
+        };
         let s = "2 cache hit";
         Ok(vec![
             Row::new(
@@ -160,7 +196,18 @@ pub(crate) fn run(server: &Server, params: Params) -> anyhow::Result<Vec<Row>> {
                 "auth middleware cost per call, token cached (median of paired batch differences)",
                 format!("{cost:.0} ns"),
             )
-            .goal("well under 1 µs", cost < 500.0),
+            .goal("≤ 250 ns", cost <= 250.0),
+            Row::new(
+                s,
+                "allocations per call added by auth, token cached (exact)",
+                format!("{auth_allocs:.2}"),
+            )
+            .goal("≤ 2", auth_allocs <= 2.0),
+            Row::new(
+                s,
+                "retry → auth (the default stack's middlewares, no I/O): ns and allocations per call added",
+                format!("{policy_ns:.0} ns, {policy_allocs:.2} allocations"),
+            ),
             Row::new(
                 s,
                 "boxed future allocated per request: retry (perspio-policy) / auth",
