@@ -69,6 +69,7 @@ pub fn generate(spec: &OpenAPI) -> Result<String, CodegenError> {
     crate::check(spec)?;
     let tokens = run_progenitor(spec)?;
     let mut file = parse_tokens("parse", tokens, MAX_TOKENS)?;
+    drop_api_version_header(&mut file);
     let calls = call_methods(&file)?;
     file.items.push(calls);
     Ok(format!(
@@ -434,6 +435,102 @@ fn client_operations(file: &syn::File) -> Result<Vec<ClientOperation>, CodegenEr
 }
 
 /// For every operation `op` of the client, an
+/// progenitor adds `api-version: <info.version>` to every request, a header PerspioTalk does not
+/// define (the hooks' `pre` removed it again on every call): the generated `send` methods do not
+/// add it, and their header map is one entry smaller (none is allocated when it was the only
+/// header). A header parameter of the spec is kept, whatever its name. Returns how many
+/// appends were dropped.
+fn drop_api_version_header(file: &mut syn::File) -> usize {
+    let mut dropped = 0;
+    for item in &mut file.items {
+        drop_api_version_in_item(item, &mut dropped);
+    }
+    dropped
+}
+
+fn drop_api_version_in_item(item: &mut syn::Item, dropped: &mut usize) {
+    match item {
+        syn::Item::Mod(module) => {
+            if let Some((_, items)) = &mut module.content {
+                for item in items {
+                    drop_api_version_in_item(item, dropped);
+                }
+            }
+        }
+        syn::Item::Impl(imp) => {
+            for item in &mut imp.items {
+                if let syn::ImplItem::Fn(function) = item
+                    && function.sig.ident == "send"
+                {
+                    *dropped += drop_api_version_in_block(&mut function.block);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// In one `send` body: drops `header_map.append(HeaderName::from_static("api-version"),
+/// HeaderValue::from_static(super::Client::api_version()))` and shrinks the
+/// `HeaderMap::with_capacity(n)` the map is made with.
+fn drop_api_version_in_block(block: &mut syn::Block) -> usize {
+    let before = block.stmts.len();
+    block.stmts.retain(|stmt| !is_api_version_append(stmt));
+    let removed = before - block.stmts.len();
+    if removed == 0 {
+        return 0;
+    }
+    for stmt in &mut block.stmts {
+        let syn::Stmt::Local(local) = stmt else {
+            continue;
+        };
+        let Some(init) = &mut local.init else {
+            continue;
+        };
+        let syn::Expr::Call(call) = &mut *init.expr else {
+            continue;
+        };
+        let syn::Expr::Path(function) = &*call.func else {
+            continue;
+        };
+        if !function
+            .path
+            .segments
+            .last()
+            .is_some_and(|s| s.ident == "with_capacity")
+        {
+            continue;
+        }
+        if let Some(syn::Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Int(capacity),
+            ..
+        })) = call.args.first_mut()
+            && let Ok(n) = capacity.base10_parse::<usize>()
+        {
+            *capacity = syn::LitInt::new(
+                &format!("{}usize", n.saturating_sub(removed)),
+                capacity.span(),
+            );
+            // The map may now receive no append at all.
+            local.attrs.push(syn::parse_quote!(#[allow(unused_mut)]));
+        }
+    }
+    removed
+}
+
+fn is_api_version_append(stmt: &syn::Stmt) -> bool {
+    let syn::Stmt::Expr(syn::Expr::MethodCall(call), Some(_)) = stmt else {
+        return false;
+    };
+    if call.method != "append" || call.args.len() != 2 {
+        return false;
+    }
+    let name = &call.args[0];
+    let value = &call.args[1];
+    quote::quote!(#name).to_string().contains("\"api-version\"")
+        && quote::quote!(#value).to_string().contains("api_version ()")
+}
+
 /// `impl builder::Op<'_> { pub async fn call(self) -> Result<ResponseValue<T>, crate::Error> }`.
 fn call_methods(file: &syn::File) -> Result<syn::Item, CodegenError> {
     let mut impls = Vec::new();
@@ -578,6 +675,15 @@ mod tests {
             derives.contains("PartialEq") && derives.contains("schemars::JsonSchema"),
             "{derives}"
         );
+    }
+
+    #[test]
+    fn generated_requests_carry_no_api_version_header() {
+        let path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../openapi/perspio-talk.normalized.json");
+        let source = generate(&load_spec(&path).unwrap()).unwrap();
+        assert!(!source.contains("\"api-version\""), "api-version is still added");
+        assert!(source.contains("HeaderMap::with_capacity(0usize)"));
     }
 
     #[test]
