@@ -162,12 +162,14 @@ impl Middleware for AuthMiddleware {
             return next.run(request, extensions).await;
         }
 
-        let (authorization, generation) = self
-            .inner
-            .cache
-            .authorization()
-            .await
-            .map_err(AuthError::into_middleware_error)?;
+        // The cached token without a future; the slow path (acquire, wait, refresh) and the 401
+        // path are boxed, so that their state does not make every request's future larger.
+        let (authorization, generation) = match self.inner.cache.fresh_authorization() {
+            Some(fresh) => fresh,
+            None => Box::pin(self.inner.cache.authorization())
+                .await
+                .map_err(AuthError::into_middleware_error)?,
+        };
         request.headers_mut().insert(AUTHORIZATION, authorization);
         if extensions.get::<Replaying>().is_some() {
             // The outer layer's replay of a request we asked for: retried once, never again.
@@ -185,6 +187,28 @@ impl Middleware for AuthMiddleware {
             return Ok(response);
         }
 
+        // The 401 path in a future of its own, boxed only when a 401 comes back.
+        Box::pin(self.after_unauthorized(
+            response, replay, method, offered, generation, extensions, next,
+        ))
+        .await
+    }
+}
+
+impl AuthMiddleware {
+    /// A 401 came back: refresh (at most once per interval for the client) and send the request
+    /// once more, from our copy or (`offered`) by asking the outer layer for its copy.
+    #[allow(clippy::too_many_arguments)]
+    async fn after_unauthorized(
+        &self,
+        response: Response,
+        replay: Option<Request>,
+        method: Option<http::Method>,
+        offered: bool,
+        generation: u64,
+        extensions: &mut Extensions,
+        next: Next<'_>,
+    ) -> reqwest_middleware::Result<Response> {
         let can_retry = offered || replay.is_some();
         match self
             .inner
