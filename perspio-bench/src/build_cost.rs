@@ -146,10 +146,7 @@ fn cargo_build_package(
         .context("running cargo")?;
     let elapsed = started.elapsed();
     if !status.success() {
-        bail!(
-            "cargo build -p {package} failed in {}",
-            workspace.display()
-        );
+        bail!("cargo build -p {package} failed in {}", workspace.display());
     }
     Ok(elapsed)
 }
@@ -257,7 +254,10 @@ pub(crate) fn run(rows: &mut Vec<Row>) -> anyhow::Result<()> {
         "clean `cargo build -p perspio-api` (dev profile, all dependencies, 2 jobs)",
         format!("{:.1} s", clean.as_secs_f64()),
     ));
-    match unit_times(&target, &["perspio-api", "perspio-codegen", "ring", "aws-lc-sys"]) {
+    match unit_times(
+        &target,
+        &["perspio-api", "perspio-codegen", "ring", "aws-lc-sys"],
+    ) {
         Ok(units) => rows.push(Row::new(
             s,
             "of which (cargo --timings, per unit; units overlap on 2 cores)",

@@ -87,7 +87,11 @@ pub(crate) fn goal_table(rows: &[Row]) -> String {
     let _ = writeln!(out, "| Scenario | Metric | Value | Goal | Met |");
     let _ = writeln!(out, "|---|---|---|---|---|");
     for row in rows.iter().filter(|row| row.met.is_some()) {
-        let met = if row.met == Some(true) { "yes" } else { "**no**" };
+        let met = if row.met == Some(true) {
+            "yes"
+        } else {
+            "**no**"
+        };
         let _ = writeln!(
             out,
             "| {} | {} | {} | {} | {} |",

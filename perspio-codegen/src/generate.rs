@@ -682,7 +682,10 @@ mod tests {
         let path =
             Path::new(env!("CARGO_MANIFEST_DIR")).join("../openapi/perspio-talk.normalized.json");
         let source = generate(&load_spec(&path).unwrap()).unwrap();
-        assert!(!source.contains("\"api-version\""), "api-version is still added");
+        assert!(
+            !source.contains("\"api-version\""),
+            "api-version is still added"
+        );
         assert!(source.contains("HeaderMap::with_capacity(0usize)"));
     }
 
