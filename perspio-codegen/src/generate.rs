@@ -493,11 +493,11 @@ fn drop_api_version_in_block(block: &mut syn::Block) -> usize {
         let syn::Expr::Path(function) = &*call.func else {
             continue;
         };
-        if !function
+        if function
             .path
             .segments
             .last()
-            .is_some_and(|s| s.ident == "with_capacity")
+            .is_none_or(|s| s.ident != "with_capacity")
         {
             continue;
         }

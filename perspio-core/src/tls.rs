@@ -36,6 +36,7 @@ pub fn install_crypto_provider() {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     #[test]
     #[cfg(any(feature = "ring", feature = "aws-lc-rs"))]
     fn a_provider_is_installed_and_kept() {
