@@ -124,6 +124,7 @@ impl Client {
     /// be created.
     pub fn from_middleware(base_url: &str, stack: ClientWithMiddleware) -> Result<Client, Error> {
         let base_url = normalize_base_url(base_url)?;
+        perspio_core::tls::install_crypto_provider();
         let builder_client = reqwest::Client::builder()
             .build()
             .map_err(Error::HttpClient)?;
@@ -578,6 +579,7 @@ impl ClientBuilder {
                 .with_clock(Arc::clone(&self.clock))
         });
         let rate_limit_handle = rate_limit.clone();
+        perspio_core::tls::install_crypto_provider();
         let mut http = reqwest::Client::builder()
             .user_agent(USER_AGENT)
             .timeout(self.timeout)

@@ -6,8 +6,10 @@
 //! error, so no operation can bypass the stack.
 //!
 //! Four more things happen here:
-//! - `pre` removes the `api-version` header progenitor adds to every request: PerspioTalk
-//!   defines no such header, and Azure API Management can be configured to route on one.
+//! - `pre` removes an `api-version` header: progenitor adds one to every request, PerspioTalk
+//!   defines no such header, and Azure API Management can be configured to route on one. The
+//!   generator already leaves it out of the generated `send` methods (perspio-codegen, which
+//!   saves the header map it was the only entry of); `pre` stays as the guarantee.
 //! - a middleware failure (which `exec` cannot return as a `reqwest::Error`) travels in a
 //!   synthetic response's extensions; `post` turns it into `Error::Custom` naming the
 //!   operation and the whole cause chain, and [`call()`](crate::error) gets the typed error.

@@ -70,7 +70,8 @@
 //!
 //! # Headers
 //! progenitor adds an `api-version` header to every request; PerspioTalk defines none and
-//! Azure API Management may route on one, so the client removes it before sending.
+//! Azure API Management may route on one, so the code generator leaves it out (and the client
+//! removes one before sending, should it appear).
 //!
 //! # Bounds
 //! Every response body is read whole before it is decoded, at most 64 MiB by default

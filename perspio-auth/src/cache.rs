@@ -363,6 +363,12 @@ impl TokenCache {
         (entry.freshness(now) == Freshness::Fresh).then(|| (entry.header.clone(), entry.generation))
     }
 
+    /// The fast path of [`authorization`](Self::authorization): the cached value when it is
+    /// fresh, without a future.
+    pub(crate) fn fresh_authorization(&self) -> Option<(HeaderValue, u64)> {
+        self.fresh_header(self.clock.now())
+    }
+
     /// `Authorization` value and generation to send now; waits only when no usable token exists.
     pub(crate) async fn authorization(self: &Arc<Self>) -> Result<(HeaderValue, u64), AuthError> {
         let now = self.clock.now();

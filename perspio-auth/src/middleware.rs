@@ -18,6 +18,7 @@ use crate::redirect::same_origin;
 use crate::shared::{SharedBackend, SharedTokenStore};
 use crate::source::{ClientCredentialsSource, TokenSource};
 use crate::store::{InMemoryTokenStore, TokenStore};
+use perspio_core::replay::{ReplayOffered, ReplayWanted, Replaying};
 use perspio_core::{Clock, SystemClock};
 
 /// The `tid` header: the Perspio tenant id.
@@ -36,6 +37,10 @@ pub const SUBSCRIPTION_KEY_HEADER: HeaderName =
 ///
 /// Clones share one token cache. A request that already carries `Authorization` keeps it
 /// and is not retried on `401`.
+///
+/// The copy of the request kept for the `401` retry is made only when no outer layer lends one:
+/// under perspio-policy's `RetryMiddleware` (the default stack) the retry layer's template is
+/// sent again instead (see [`perspio_core::replay`]), so a call makes one copy, not two.
 ///
 /// Errors reach the caller as `reqwest_middleware::Error::Middleware` wrapping an
 /// [`AuthError`]; see [`AuthError`] for downcasting.
@@ -142,38 +147,69 @@ impl Middleware for AuthMiddleware {
             tracing::warn!(%error, "request refused");
             return Err(error.into_middleware_error());
         }
+        // One hash per header (`entry`), not a lookup and then an insert.
         let headers = request.headers_mut();
-        if !headers.contains_key(ACCEPT) {
-            headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
-        }
-        if !headers.contains_key(TENANT_HEADER) {
-            headers.insert(TENANT_HEADER, self.inner.tenant_header.clone());
-        }
-        if !headers.contains_key(SUBSCRIPTION_KEY_HEADER) {
-            headers.insert(
-                SUBSCRIPTION_KEY_HEADER,
-                self.inner.subscription_key_header.clone(),
-            );
-        }
+        headers
+            .entry(ACCEPT)
+            .or_insert_with(|| HeaderValue::from_static("application/json"));
+        headers
+            .entry(TENANT_HEADER)
+            .or_insert_with(|| self.inner.tenant_header.clone());
+        headers
+            .entry(SUBSCRIPTION_KEY_HEADER)
+            .or_insert_with(|| self.inner.subscription_key_header.clone());
         if headers.contains_key(AUTHORIZATION) {
             return next.run(request, extensions).await;
         }
 
-        let (authorization, generation) = self
-            .inner
-            .cache
-            .authorization()
-            .await
-            .map_err(AuthError::into_middleware_error)?;
+        // The cached token without a future; the slow path (acquire, wait, refresh) and the 401
+        // path are boxed, so that their state does not make every request's future larger.
+        let (authorization, generation) = match self.inner.cache.fresh_authorization() {
+            Some(fresh) => fresh,
+            None => Box::pin(self.inner.cache.authorization())
+                .await
+                .map_err(AuthError::into_middleware_error)?,
+        };
         request.headers_mut().insert(AUTHORIZATION, authorization);
-        let replay = request.try_clone();
+        if extensions.get::<Replaying>().is_some() {
+            // The outer layer's replay of a request we asked for: retried once, never again.
+            return next.run(request, extensions).await;
+        }
+        // The copy for the one 401 retry: the outer layer's (the retry layer's template) when it
+        // offers one, so that a call makes one copy, not two.
+        let offered = extensions.get::<ReplayOffered>().is_some();
+        let replay = if offered { None } else { request.try_clone() };
+        // For the log line of an outer replay (a standard method is copied without allocating).
+        let method = offered.then(|| request.method().clone());
 
         let response = next.clone().run(request, extensions).await?;
         if response.status() != StatusCode::UNAUTHORIZED {
             return Ok(response);
         }
 
-        let can_retry = replay.is_some();
+        // The 401 path in a future of its own, boxed only when a 401 comes back.
+        Box::pin(self.after_unauthorized(
+            response, replay, method, offered, generation, extensions, next,
+        ))
+        .await
+    }
+}
+
+impl AuthMiddleware {
+    /// A 401 came back: refresh (at most once per interval for the client) and send the request
+    /// once more, from our copy or (`offered`) by asking the outer layer for its copy.
+    #[allow(clippy::too_many_arguments)]
+    async fn after_unauthorized(
+        &self,
+        response: Response,
+        replay: Option<Request>,
+        method: Option<http::Method>,
+        offered: bool,
+        generation: u64,
+        extensions: &mut Extensions,
+        next: Next<'_>,
+    ) -> reqwest_middleware::Result<Response> {
+        let can_retry = offered || replay.is_some();
         match self
             .inner
             .cache
@@ -192,6 +228,15 @@ impl Middleware for AuthMiddleware {
                         .insert(AUTHORIZATION, entry.header.clone());
                     drop(response);
                     next.run(replay, extensions).await
+                }
+                None if offered => {
+                    tracing::info!(
+                        method = %method.unwrap_or_default(),
+                        path = response.url().path(),
+                        "401 from the api; retrying once with a new token"
+                    );
+                    extensions.insert(ReplayWanted);
+                    Ok(response)
                 }
                 None => Ok(response),
             },

@@ -18,6 +18,8 @@ pub const MAX_SAME_ORIGIN_REDIRECTS: usize = 10;
 ///
 /// ```
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// // rustls' provider (ring by default); the perspio constructors call this themselves.
+/// perspio_core::tls::install_crypto_provider();
 /// let client = reqwest::Client::builder()
 ///     .redirect(perspio_auth::same_origin_redirect_policy())
 ///     .build()?;

@@ -60,6 +60,7 @@ struct AttemptFailure {
 
 impl TokenEndpoint {
     pub(crate) fn new(url: Url, config: TokenEndpointConfig) -> Result<Self, AuthError> {
+        perspio_core::tls::install_crypto_provider();
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(config.connect_timeout)

@@ -72,6 +72,7 @@ pub(crate) struct Raw {
 
 /// The `reqwest` settings of the default stack: user agent, timeouts, redirect policy.
 fn http_builder() -> reqwest::ClientBuilder {
+    perspio_core::tls::install_crypto_provider();
     reqwest::Client::builder()
         .user_agent(concat!("perspio-rs/", env!("CARGO_PKG_VERSION")))
         .timeout(Duration::from_secs(30))

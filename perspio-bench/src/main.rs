@@ -9,6 +9,7 @@
 // Printing the table is this binary's job; the workspace lint is meant for library code.
 #![allow(clippy::print_stdout)]
 
+mod allocs;
 mod build_cost;
 mod cache_hit;
 mod clients;
@@ -76,6 +77,7 @@ fn main() -> anyhow::Result<()> {
         build_cost::run(&mut rows)?;
     }
     println!("{}", stats::table(&rows));
+    println!("Goals:\n\n{}", stats::goal_table(&rows));
     Ok(())
 }
 

@@ -80,3 +80,23 @@ pub(crate) fn table(rows: &[Row]) -> String {
     }
     out
 }
+
+/// The goals of the run alone (every row with a goal), so that what is met reads at a glance.
+pub(crate) fn goal_table(rows: &[Row]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "| Scenario | Metric | Value | Goal | Met |");
+    let _ = writeln!(out, "|---|---|---|---|---|");
+    for row in rows.iter().filter(|row| row.met.is_some()) {
+        let met = if row.met == Some(true) {
+            "yes"
+        } else {
+            "**no**"
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} |",
+            row.scenario, row.metric, row.value, row.goal, met
+        );
+    }
+    out
+}

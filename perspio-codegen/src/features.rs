@@ -20,11 +20,18 @@ use crate::tokens::{Item, Kind};
 pub const ALL_TAGS_FEATURE: &str = "all-tags";
 
 /// Feature names a tag's feature must not take: cargo's `default`, [`ALL_TAGS_FEATURE`] and the
-/// features `perspio-api` defines by hand (`keyring`, `redis`, `memcached`). A tag named like
+/// features `perspio-api` defines by hand (`ring`, `aws-lc-rs`, `keyring`, `redis`, `memcached`). A tag named like
 /// one of them gets the feature `tag-<name>` ([`tag_feature`]). A test in perspio-import
 /// (`manifest.rs`) checks that every hand-written feature of `perspio-api/Cargo.toml` is here.
-pub const RESERVED_FEATURES: &[&str] =
-    &["default", ALL_TAGS_FEATURE, "keyring", "redis", "memcached"];
+pub const RESERVED_FEATURES: &[&str] = &[
+    "default",
+    ALL_TAGS_FEATURE,
+    "ring",
+    "aws-lc-rs",
+    "keyring",
+    "redis",
+    "memcached",
+];
 
 /// The cargo feature of a spec tag: the tag in kebab case, ASCII letters, digits and `-` only
 /// (`Asset Groups` → `asset-groups`, `drives.Actions` → `drives-actions`); `tag` when nothing

@@ -81,6 +81,7 @@ pub fn generate(spec: &OpenAPI) -> Result<String, CodegenError> {
     let mut items = Item::split(crate::tokens::escape_reserved(tokens));
     crate::names::camel_case_variants(&mut items);
     crate::names::remove_unused_defaults(&mut items);
+    drop_api_version_header(&mut items);
     let ops = client_operations(&items)?;
     items.extend(Item::split(call_methods(&ops)));
     crate::features::gate(&mut items, &TagFeatures::of(spec));
@@ -499,6 +500,109 @@ fn client_operations(items: &[Item]) -> Result<Vec<ClientOperation>, CodegenErro
         .collect()
 }
 
+/// progenitor adds `api-version: <info.version>` to every request, a header PerspioTalk does not
+/// define (the hooks' `pre` removed it again on every call): the generated `send` methods do not
+/// add it, and their header map is one entry smaller (none is allocated when it was the only
+/// header). A header parameter of the spec is kept, whatever its name. Returns how many
+/// appends were dropped.
+fn drop_api_version_header(items: &mut [Item]) -> usize {
+    let mut dropped = 0;
+    for item in items {
+        match item.kind {
+            Kind::Mod => {
+                if let Some(children) = &mut item.children {
+                    dropped += drop_api_version_header(children);
+                }
+            }
+            Kind::Impl if item.trait_.is_none() => {
+                for member in item.children_mut() {
+                    if member.kind == Kind::Fn && member.name.as_deref() == Some("send") {
+                        dropped += drop_api_version_in_send(member);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    dropped
+}
+
+/// One `send` method: parsed alone with `syn` (a few hundred tokens, not the whole client),
+/// changed by [`drop_api_version_in_block`], and split back into an item when it changed.
+fn drop_api_version_in_send(member: &mut Item) -> usize {
+    let Ok(mut function) = syn::parse2::<syn::ImplItemFn>(member.to_stream()) else {
+        return 0;
+    };
+    let removed = drop_api_version_in_block(&mut function.block);
+    if removed > 0
+        && let Some(changed) = Item::split(quote::quote!(#function)).pop()
+    {
+        *member = changed;
+    }
+    removed
+}
+
+/// In one `send` body: drops `header_map.append(HeaderName::from_static("api-version"),
+/// HeaderValue::from_static(super::Client::api_version()))` and shrinks the
+/// `HeaderMap::with_capacity(n)` the map is made with.
+fn drop_api_version_in_block(block: &mut syn::Block) -> usize {
+    let before = block.stmts.len();
+    block.stmts.retain(|stmt| !is_api_version_append(stmt));
+    let removed = before - block.stmts.len();
+    if removed == 0 {
+        return 0;
+    }
+    for stmt in &mut block.stmts {
+        let syn::Stmt::Local(local) = stmt else {
+            continue;
+        };
+        let Some(init) = &mut local.init else {
+            continue;
+        };
+        let syn::Expr::Call(call) = &mut *init.expr else {
+            continue;
+        };
+        let syn::Expr::Path(function) = &*call.func else {
+            continue;
+        };
+        if function
+            .path
+            .segments
+            .last()
+            .is_none_or(|s| s.ident != "with_capacity")
+        {
+            continue;
+        }
+        if let Some(syn::Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Int(capacity),
+            ..
+        })) = call.args.first_mut()
+            && let Ok(n) = capacity.base10_parse::<usize>()
+        {
+            *capacity = syn::LitInt::new(
+                &format!("{}usize", n.saturating_sub(removed)),
+                capacity.span(),
+            );
+            // The map may now receive no append at all.
+            local.attrs.push(syn::parse_quote!(#[allow(unused_mut)]));
+        }
+    }
+    removed
+}
+
+fn is_api_version_append(stmt: &syn::Stmt) -> bool {
+    let syn::Stmt::Expr(syn::Expr::MethodCall(call), Some(_)) = stmt else {
+        return false;
+    };
+    if call.method != "append" || call.args.len() != 2 {
+        return false;
+    }
+    let name = &call.args[0];
+    let value = &call.args[1];
+    quote::quote!(#name).to_string().contains("\"api-version\"")
+        && quote::quote!(#value).to_string().contains("api_version ()")
+}
+
 /// For every operation `op` of the client, an
 /// `impl builder::Op<'_> { pub async fn call(self) -> Result<ResponseValue<T>, crate::Error> }`,
 /// in a module `call`.
@@ -620,6 +724,18 @@ mod tests {
             derives.contains("PartialEq") && derives.contains("schemars::JsonSchema"),
             "{derives}"
         );
+    }
+
+    #[test]
+    fn generated_requests_carry_no_api_version_header() {
+        let path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../openapi/perspio-talk.normalized.json");
+        let source = pretty(&generate(&load_spec(&path).unwrap()).unwrap());
+        assert!(
+            !source.contains("\"api-version\""),
+            "api-version is still added"
+        );
+        assert!(source.contains("HeaderMap::with_capacity(0usize)"));
     }
 
     #[test]

@@ -8,6 +8,10 @@
 //! - [`text`]: remote text on its way into a message, neutralised (no terminal control
 //!   characters) and bounded ([`text::MAX_REMOTE_TEXT`]).
 //! - [`retry_after`]: the value of a `Retry-After` header, read the same way by every layer.
+//! - [`replay`]: one request copy per call, lent by the retry layer to the authentication
+//!   layer's `401` replay.
+//! - [`tls`]: the rustls crypto provider of every client the perspio crates build (`ring` by
+//!   default, `aws-lc-rs` by feature).
 //!
 //! Most users never name this crate: the client (`perspio-api`) and the middlewares re-export
 //! what they need.
@@ -18,7 +22,9 @@
 pub mod body;
 pub mod clock;
 pub mod redact;
+pub mod replay;
 pub mod retry_after;
 pub mod text;
+pub mod tls;
 
 pub use clock::{BoxFuture, Clock, ManualClock, SystemClock};

@@ -167,6 +167,7 @@ fn fetch(url: &str) -> Result<String, SourceError> {
         location: location.clone(),
         why,
     };
+    perspio_core::tls::install_crypto_provider();
     let client = reqwest::blocking::Client::builder()
         .timeout(FETCH_TIMEOUT)
         .build()

@@ -10,6 +10,7 @@ use reqwest_middleware::{Middleware, Next};
 
 use crate::error::{PolicyError, scrubbed};
 use crate::retry_after::parse_retry_after;
+use perspio_core::replay::{ReplayOffered, ReplayWanted, Replaying};
 use perspio_core::{Clock, SystemClock};
 
 /// How random the backoff delay is.
@@ -323,11 +324,21 @@ impl Reason {
 /// `method` and `status`; decisions *not* to retry emit `DEBUG` events. Headers are
 /// never logged.
 ///
+/// The copy of the request kept for the next attempt is lent to an authentication layer below
+/// for its `401` retry ([`perspio_core::replay`]): that replay is part of the attempt, not one
+/// of the [`max_attempts`](RetryConfig::with_max_attempts). On the system clock the call
+/// deadline bounds each request with a `tokio::time::timeout` inside this middleware's future
+/// (no boxed timer per call).
+///
 /// See the [crate docs](crate) for where it goes in the middleware stack.
 #[derive(Debug, Clone)]
 pub struct RetryMiddleware {
     config: RetryConfig,
     clock: Arc<dyn Clock>,
+    /// `clock` is [`SystemClock`]: the deadline is a `tokio::time::timeout`, not a boxed timer.
+    system_clock: bool,
+    /// Whether the call deadline is put in the request extensions for a rate limiter below.
+    publish_deadline: bool,
 }
 
 impl RetryMiddleware {
@@ -336,6 +347,8 @@ impl RetryMiddleware {
         Self {
             config,
             clock: Arc::new(SystemClock),
+            system_clock: true,
+            publish_deadline: true,
         }
     }
 
@@ -343,6 +356,16 @@ impl RetryMiddleware {
     /// [`ManualClock`](crate::ManualClock)). Defaults to [`SystemClock`].
     pub fn with_clock(mut self, clock: impl Clock) -> Self {
         self.clock = Arc::new(clock);
+        self.system_clock = false;
+        self
+    }
+
+    /// Whether the call deadline goes down the stack as a request extension, for a
+    /// [`RateLimitMiddleware`](crate::RateLimitMiddleware) below to refuse a slot the call could
+    /// not live to use. [`policy_stack`](crate::policy_stack) turns it off when the stack has
+    /// no rate limiter (it costs an allocation per attempt). Defaults to on.
+    pub fn with_deadline_extension(mut self, on: bool) -> Self {
+        self.publish_deadline = on;
         self
     }
 
@@ -449,7 +472,10 @@ impl Middleware for RetryMiddleware {
     ) -> reqwest_middleware::Result<Response> {
         let outcome = self.run(req, extensions, next).await;
         // The deadline belongs to this call only; do not leak it to a reused `Extensions`.
-        extensions.remove::<CallDeadline>();
+        if self.publish_deadline {
+            extensions.remove::<CallDeadline>();
+        }
+        extensions.remove::<ReplayOffered>();
         outcome
     }
 }
@@ -506,20 +532,49 @@ impl RetryMiddleware {
                 return Err(call.exceeded(now, None, attempt - 1).into());
             }
             call.attempts_before = attempt - 1;
-            extensions.insert(call);
-            let outcome = tokio::select! {
-                biased;
-                outcome = next.clone().run(to_send, extensions) => outcome,
-                () = self.clock.deadline_timer(remaining) => {
-                    tracing::debug!(
-                        target: "perspio_policy",
-                        %method,
-                        attempt,
-                        "call deadline reached during a request"
-                    );
-                    return Err(call.exceeded(self.clock.instant(), None, attempt).into());
+            if self.publish_deadline {
+                extensions.insert(call);
+            }
+            // The template is lent to the authentication layer's 401 replay (one copy per call).
+            offer_replay(extensions, template.is_some());
+            let mut outcome = self
+                .attempt(
+                    to_send, extensions, &next, remaining, &call, attempt, &method,
+                )
+                .await?;
+            if extensions.remove::<ReplayWanted>().is_some() {
+                // The authentication layer has a new token for a 401: the template is sent once
+                // more, as part of this attempt; whatever comes back is this attempt's outcome.
+                if let Some(current) = template.take() {
+                    let to_send = if last_attempt {
+                        current
+                    } else {
+                        match current.try_clone() {
+                            Some(copy) => {
+                                template = Some(current);
+                                copy
+                            }
+                            None => current,
+                        }
+                    };
+                    drop(outcome);
+                    extensions.remove::<ReplayOffered>();
+                    extensions.insert(Replaying);
+                    let now = self.clock.instant();
+                    let remaining = call.at.saturating_duration_since(now);
+                    if remaining.is_zero() {
+                        extensions.remove::<Replaying>();
+                        return Err(call.exceeded(now, None, attempt).into());
+                    }
+                    let replayed = self
+                        .attempt(
+                            to_send, extensions, &next, remaining, &call, attempt, &method,
+                        )
+                        .await;
+                    extensions.remove::<Replaying>();
+                    outcome = replayed?;
                 }
-            };
+            }
 
             if template.is_none() {
                 return match outcome {
@@ -575,6 +630,55 @@ impl RetryMiddleware {
             drop(outcome);
             self.clock.sleep(wait).await;
         }
+    }
+}
+
+/// Inserts or removes [`ReplayOffered`]: present exactly while a template is kept.
+fn offer_replay(extensions: &mut Extensions, offered: bool) {
+    if offered {
+        extensions.insert(ReplayOffered);
+    } else {
+        extensions.remove::<ReplayOffered>();
+    }
+}
+
+impl RetryMiddleware {
+    /// Sends one request down the stack, bounded by the `remaining` time of the call: `Err` is
+    /// the call's end ([`PolicyError::DeadlineExceeded`]), `Ok` the attempt's outcome.
+    ///
+    /// On the system clock the bound is a `tokio::time::timeout` in this future (no boxed
+    /// timer per call); an injected clock's [`Clock::deadline_timer`] is raced instead.
+    #[allow(clippy::too_many_arguments)]
+    async fn attempt(
+        &self,
+        to_send: Request,
+        extensions: &mut Extensions,
+        next: &Next<'_>,
+        remaining: Duration,
+        call: &CallDeadline,
+        attempt: u32,
+        method: &Method,
+    ) -> Result<reqwest_middleware::Result<Response>, reqwest_middleware::Error> {
+        let outcome = if self.system_clock {
+            tokio::time::timeout(remaining, next.clone().run(to_send, extensions))
+                .await
+                .ok()
+        } else {
+            tokio::select! {
+                biased;
+                outcome = next.clone().run(to_send, extensions) => Some(outcome),
+                () = self.clock.deadline_timer(remaining) => None,
+            }
+        };
+        outcome.ok_or_else(|| {
+            tracing::debug!(
+                target: "perspio_policy",
+                %method,
+                attempt,
+                "call deadline reached during a request"
+            );
+            call.exceeded(self.clock.instant(), None, attempt).into()
+        })
     }
 }
 

@@ -44,9 +44,11 @@ pub fn policy_stack(
     auth: impl Middleware,
     rate_limit: Option<RateLimitMiddleware>,
 ) -> ClientBuilder {
-    let builder = builder.with(retry).with(auth);
     match rate_limit {
-        Some(limiter) => builder.with(limiter),
-        None => builder,
+        Some(limiter) => builder.with(retry).with(auth).with(limiter),
+        // Nothing below reads the call deadline: it need not travel as an extension.
+        None => builder
+            .with(retry.with_deadline_extension(false))
+            .with(auth),
     }
 }

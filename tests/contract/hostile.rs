@@ -164,6 +164,7 @@ async fn a_hand_built_stack_without_the_body_limit_still_reads_with_the_default_
         )
         .build()
         .unwrap();
+    perspio_core::tls::install_crypto_provider();
     let stack = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
         .with(auth)
         .build();

@@ -152,6 +152,7 @@ async fn authorization_and_subscription_key_are_marked_sensitive_and_tid_is_not(
         .mount(&f.server)
         .await;
     let recorder = RecordHeaders::default();
+    perspio_core::tls::install_crypto_provider();
     let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
         .with(f.auth.clone())
         .with(recorder.clone())

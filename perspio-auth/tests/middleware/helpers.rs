@@ -120,6 +120,7 @@ impl Fixture {
 }
 
 pub fn client_with(auth: AuthMiddleware) -> ClientWithMiddleware {
+    perspio_core::tls::install_crypto_provider();
     reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
         .with(auth)
         .build()

@@ -106,6 +106,7 @@ async fn redirecting_pair() -> (Fixture, MockServer) {
 async fn the_same_origin_redirect_policy_keeps_the_subscription_key_from_another_origin() {
     // Arrange
     let (f, other) = redirecting_pair().await;
+    perspio_core::tls::install_crypto_provider();
     let http = reqwest::Client::builder()
         .redirect(same_origin_redirect_policy())
         .build()
@@ -155,6 +156,7 @@ async fn the_same_origin_redirect_policy_follows_redirects_within_the_origin() {
         .named("redirect target on the same origin")
         .mount(&f.server)
         .await;
+    perspio_core::tls::install_crypto_provider();
     let http = reqwest::Client::builder()
         .redirect(same_origin_redirect_policy())
         .build()
@@ -186,6 +188,7 @@ async fn the_same_origin_redirect_policy_stops_after_ten_redirects() {
         .named("redirect loop")
         .mount(&f.server)
         .await;
+    perspio_core::tls::install_crypto_provider();
     let http = reqwest::Client::builder()
         .redirect(same_origin_redirect_policy())
         .build()

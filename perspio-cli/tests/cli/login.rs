@@ -215,6 +215,7 @@ impl PendingLogin {
 
 /// The browser: opens `url` and returns where the authorize endpoint redirects it.
 async fn browse(url: &str) -> String {
+    perspio_core::tls::install_crypto_provider();
     let browser = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -362,6 +363,7 @@ async fn the_browser_can_come_back_through_the_loopback_listener() {
     let redirected = browse(&login.url).await;
 
     // The browser follows the redirect to the listener on 127.0.0.1.
+    perspio_core::tls::install_crypto_provider();
     let page = reqwest::get(&redirected).await.unwrap();
     assert_eq!(page.status(), 200);
     assert!(

@@ -106,6 +106,7 @@ async fn the_deadline_cuts_a_request_in_flight_on_the_real_clock() {
         .named("very slow")
         .mount(&server)
         .await;
+    perspio_core::tls::install_crypto_provider();
     let client = ClientBuilder::new(reqwest::Client::new())
         .with(RetryMiddleware::new(
             RetryConfig::default().with_deadline(Duration::from_millis(100)),

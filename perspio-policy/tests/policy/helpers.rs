@@ -57,6 +57,7 @@ pub(crate) async fn answers_then(
 /// A client with only the retry middleware, on `clock`.
 pub(crate) fn retry_client(config: RetryConfig, clock: &ManualClock) -> ClientWithMiddleware {
     install_global_tracing();
+    perspio_core::tls::install_crypto_provider();
     ClientBuilder::new(reqwest::Client::new())
         .with(RetryMiddleware::new(config).with_clock(clock.clone()))
         .build()
@@ -65,6 +66,7 @@ pub(crate) fn retry_client(config: RetryConfig, clock: &ManualClock) -> ClientWi
 /// A client with only `limiter`.
 pub(crate) fn limited_client(limiter: RateLimitMiddleware) -> ClientWithMiddleware {
     install_global_tracing();
+    perspio_core::tls::install_crypto_provider();
     ClientBuilder::new(reqwest::Client::new())
         .with(limiter)
         .build()

@@ -66,6 +66,7 @@ async fn without_the_limiter_the_same_burst_draws_429s() {
         .named("rate-enforcing api")
         .mount(&server)
         .await;
+    perspio_core::tls::install_crypto_provider();
     let client = ClientBuilder::new(reqwest::Client::new()).build();
 
     // Act
@@ -217,6 +218,7 @@ async fn each_retry_attempt_takes_a_slot_and_the_limiter_respects_the_call_deadl
     )
     .await;
     let clock = ManualClock::new();
+    perspio_core::tls::install_crypto_provider();
     let client = ClientBuilder::new(reqwest::Client::new())
         .with(
             RetryMiddleware::new(deterministic_retry().with_deadline(secs(30)))

@@ -60,6 +60,7 @@ async fn every_attempt_runs_the_auth_middleware_again_and_takes_a_rate_limit_slo
             .with_guard(std::time::Duration::ZERO),
     )
     .with_clock(clock.clone());
+    perspio_core::tls::install_crypto_provider();
     let client = policy_stack(
         ClientBuilder::new(reqwest::Client::new()),
         RetryMiddleware::new(deterministic_retry()).with_clock(clock.clone()),

@@ -94,6 +94,7 @@ async fn the_request_over_the_rate_limit_is_a_429_with_the_seconds_until_a_slot_
 async fn an_unknown_path_is_a_404_not_counted_as_an_api_request() {
     let sandbox = Sandbox::start().await.unwrap();
 
+    perspio_core::tls::install_crypto_provider();
     let response = reqwest::get(format!("{}/tenants/v3/info", sandbox.base_url()))
         .await
         .unwrap();

@@ -20,6 +20,7 @@ fn request(sandbox: &Sandbox) -> AuthorizationRequest {
 
 /// Opens `url` as a browser would and returns the `Location` it is redirected to.
 async fn follow(url: &str) -> String {
+    perspio_core::tls::install_crypto_provider();
     let browser = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -226,6 +227,7 @@ async fn a_redirect_to_a_host_that_is_not_loopback_is_a_login_page_error() {
         "https://attacker.example/cb".parse().unwrap(),
     );
 
+    perspio_core::tls::install_crypto_provider();
     let answer = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()

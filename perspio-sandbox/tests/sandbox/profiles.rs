@@ -94,6 +94,7 @@ async fn a_login_profile_refreshes_and_saves_the_rotated_token() {
         CLIENT_ID,
         "http://localhost:8400/".parse().unwrap(),
     );
+    perspio_core::tls::install_crypto_provider();
     let browser = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()

@@ -48,6 +48,7 @@ async fn the_token_lifetime_is_the_expires_in_of_every_token() {
         .await
         .unwrap();
 
+    perspio_core::tls::install_crypto_provider();
     let answer: serde_json::Value = reqwest::Client::new()
         .post(sandbox.token_url())
         .form(&[
