@@ -56,6 +56,34 @@ impl Derived {
 /// [`DuplicateTypeNames`](ImportError::DuplicateTypeNames),
 /// [`ApiSurface`](ImportError::ApiSurface), …
 pub fn derive(spec_text: &str) -> Result<Derived, ImportError> {
+    on_large_stack(|| derive_here(spec_text))
+}
+
+/// The stack [`derive()`] and [`import()`] run on: their passes and the code generator
+/// (progenitor, typify) recurse with the depth of the spec's schemas, and in a debug build a
+/// small spec with nested schemas overflowed the 2 MiB of a test thread and the 8 MiB of a main
+/// thread (found by `tests/properties.rs`). A stack overflow aborts the process: no error, no
+/// message naming the spec. The memory is reserved, not used: only the pages touched count.
+pub const STACK_SIZE: usize = 512 * 1024 * 1024;
+
+/// Runs `f` on a thread of its own with a [`STACK_SIZE`] stack; a panic in `f` goes on in the
+/// caller.
+fn on_large_stack<T: Send>(
+    f: impl FnOnce() -> Result<T, ImportError> + Send,
+) -> Result<T, ImportError> {
+    std::thread::scope(|scope| {
+        let handle = std::thread::Builder::new()
+            .name("perspio-import".into())
+            .stack_size(STACK_SIZE)
+            .spawn_scoped(scope, f)
+            .map_err(|source| ImportError::NoThread { source })?;
+        handle
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
+}
+
+fn derive_here(spec_text: &str) -> Result<Derived, ImportError> {
     let source = Source::parse(SPEC, spec_text).map_err(|source| ImportError::Spec { source })?;
     refs::check(&source.doc, &source.doc, SPEC)
         .map_err(|source| ImportError::SpecRefs { source })?;
@@ -147,6 +175,10 @@ pub struct Imported {
 /// [`ImportError::Merge`], [`ImportError::UpstreamRefs`], [`ImportError::WriteYaml`], or
 /// [`ImportError::DeriveImported`] wrapping [`derive()`]'s error.
 pub fn import(sources: &[Source]) -> Result<Imported, ImportError> {
+    on_large_stack(|| import_here(sources))
+}
+
+fn import_here(sources: &[Source]) -> Result<Imported, ImportError> {
     let merged = merge::merge(sources).map_err(|source| ImportError::Merge { source })?;
     for s in sources {
         refs::check(&s.doc, &merged, &s.location)
@@ -163,7 +195,7 @@ pub fn import(sources: &[Source]) -> Result<Imported, ImportError> {
             .collect::<Vec<_>>()
             .join(", "),
     );
-    let derived = derive(&spec).map_err(|e| ImportError::DeriveImported {
+    let derived = derive_here(&spec).map_err(|e| ImportError::DeriveImported {
         source: Box::new(e),
     })?;
     Ok(Imported { spec, derived })

@@ -22,6 +22,18 @@ use crate::surface::SurfaceError;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ImportError {
+    /// No thread with a large enough stack could be made for the import
+    /// ([`STACK_SIZE`](crate::STACK_SIZE)): the operating system's thread or memory limits.
+    #[error(
+        "regen --from: no thread with a {} MiB stack for the import (the system's thread or \
+         memory limits)",
+        crate::STACK_SIZE / (1024 * 1024)
+    )]
+    NoThread {
+        /// What the operating system said.
+        #[source]
+        source: std::io::Error,
+    },
     /// An upstream source could not be read ([`load`](crate::load)).
     #[error("regen --from: reading the upstream spec (step: read)")]
     ReadUpstream {

@@ -11,6 +11,7 @@ use serde_json::{Map, Value, json};
 use crate::HTTP_METHODS;
 
 mod bodies;
+mod cycles;
 mod inline;
 mod names;
 mod params;
@@ -53,6 +54,7 @@ pub(crate) const PASSES: &[(&str, Pass)] = &[
     ("operationIds", |r| Ok(operation_ids(r))),
     ("3.1 schema keywords", |r| Ok(schemas_31(r))),
     ("schema values", |r| Ok(values::schema_values(r))),
+    ("allOf cycles", |r| Ok(cycles::allof_cycles(r))),
     ("parameters", params::parameters),
     ("request bodies", |r| Ok(bodies::request_bodies(r))),
     ("JSON-like responses", |r| {
