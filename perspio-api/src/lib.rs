@@ -60,7 +60,10 @@
 //! The request and response types are in [`types`]. Each derives `serde`'s traits, `Clone`,
 //! `Debug`, `PartialEq` and `schemars::JsonSchema` (schemars 0.8, the version progenitor
 //! uses), so `schemars::schema_for!(perspio_api::types::AssetList)` gives the JSON Schema of
-//! an answer.
+//! an answer. A request body type also has a builder (`types::Body::builder()`, what an
+//! operation's `body_map(|b| …)` hands you); the types a client only receives have none (their
+//! fields are public: build one as a struct literal, or decode it with `serde_json`), since
+//! their builders cost the compiler time on large specs and nothing called them.
 //!
 //! # What the spec covers
 //! Only the four operations that Perspio's public documentation and sample code show:

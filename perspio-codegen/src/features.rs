@@ -497,7 +497,10 @@ mod tests {
         serde_json::from_value(serde_json::json!({
             "openapi": "3.0.3", "info": {"title": "t", "version": "1"},
             "paths": {
-                "/assets": {"get": {"operationId": "list_assets", "tags": ["Assets"], "responses": ok("AssetList")}},
+                "/assets": {"get": {"operationId": "list_assets", "tags": ["Assets"], "responses": ok("AssetList")},
+                    "post": {"operationId": "add_asset", "tags": ["Assets"], "responses": ok("Asset"),
+                        "requestBody": {"required": true, "content": {"application/json":
+                            {"schema": {"$ref": "#/components/schemas/NewAsset"}}}}}},
                 "/sites": {"get": {"operationId": "list_sites", "tags": ["Sites"], "responses": ok("SiteList")}},
                 "/sites2": {"get": {"operationId": "list_sites2", "tags": ["Sites"], "responses": ok("SiteList2")}},
                 "/both": {"get": {"operationId": "get_both", "tags": ["Assets", "Sites"], "responses": ok("Both")}},
@@ -511,6 +514,7 @@ mod tests {
                 "Site": {"type": "object", "properties": {"at": {"$ref": "#/components/schemas/Stamp"}}},
                 "Stamp": {"type": "object", "properties": {"seconds": {"type": "integer"}}},
                 "Both": {"type": "object", "properties": {"n": {"type": "integer"}}},
+                "NewAsset": {"type": "object", "properties": {"name": {"type": "string"}}},
                 "Pong": {"type": "object", "properties": {"stamp": {"$ref": "#/components/schemas/Stamp"}}},
                 "Unused": {"type": "object", "properties": {"x": {"type": "string"},
                     "owner": {"$ref": "#/components/schemas/Owner"}}},
@@ -546,7 +550,7 @@ mod tests {
             ["assets", "sites"]
         );
         assert_eq!(features.untagged_operations(), 1);
-        assert_eq!(features.operation_counts()["assets"], 2);
+        assert_eq!(features.operation_counts()["assets"], 3);
 
         let code = crate::generate(&spec).unwrap();
         let file = syn::parse_file(&code).unwrap();
@@ -571,14 +575,19 @@ mod tests {
         // is Owner (it was gated, and Unused did not compile without `sites`).
         assert!(gate_before(&text, "pub struct SiteList2 {").contains(sites));
         assert_eq!(gate_before(&text, "pub struct Owner {"), "");
-        // Every item of a gated type is gated: its impls, its type builder, its defaults.
+        // Every item of a gated type is gated: its impls, its type builder (a request body's:
+        // the others have none), its defaults.
         assert!(gate_before(&text, "impl ::std::default::Default for Asset").contains(assets));
         assert!(
             gate_before(
                 &text,
-                "impl ::std::convert::TryFrom<Asset> for super::Asset"
+                "impl ::std::convert::TryFrom<NewAsset> for super::NewAsset"
             )
             .contains(assets)
+        );
+        assert!(
+            !text.contains("TryFrom<Asset> for super::Asset"),
+            "no builder for Asset"
         );
         // `#[serde(default = "defaults::default_u64::<i64, 3>")]`: named in a string.
         assert!(gate_before(&text, "pub(super) fn default_u64").contains(assets));
@@ -590,10 +599,13 @@ mod tests {
     fn a_spec_without_tags_has_no_gate() {
         let mut spec = spec();
         for (_, item) in spec.paths.paths.iter_mut() {
-            if let openapiv3::ReferenceOr::Item(item) = item
-                && let Some(op) = item.get.as_mut()
-            {
-                op.tags.clear();
+            if let openapiv3::ReferenceOr::Item(item) = item {
+                for op in [item.get.as_mut(), item.post.as_mut()]
+                    .into_iter()
+                    .flatten()
+                {
+                    op.tags.clear();
+                }
             }
         }
         let code = crate::generate(&spec).unwrap();

@@ -65,7 +65,8 @@ fn quote_path(path: &str) -> proc_macro2::TokenStream {
 /// builder that returns `crate::Error` naming the operation.
 ///
 /// The source expects to be included in a crate that defines `crate::error::finish` (see
-/// `perspio-api/src/error.rs`) and declares the tag features. It is printed one item per line
+/// `perspio-api/src/error.rs`) and `crate::hooks::send_request` (`perspio-api/src/hooks.rs`),
+/// and declares the tag features. It is printed one item per line
 /// (module and impl members one per line), not formatted: it is read at item level, without
 /// `syn` or `prettyplease`, which in a debug build script took most of the time on large specs
 /// (see `tokens.rs`). `openapi/API.md` is the surface to read.
@@ -81,6 +82,7 @@ pub fn generate(spec: &OpenAPI) -> Result<String, CodegenError> {
     let mut items = Item::split(crate::tokens::escape_reserved(tokens));
     crate::names::camel_case_variants(&mut items);
     crate::names::remove_unused_defaults(&mut items);
+    crate::builders::remove_unused_struct_builders(&mut items);
     drop_api_version_header(&mut items);
     let ops = client_operations(&items)?;
     items.extend(Item::split(call_methods(&ops)));
@@ -504,7 +506,8 @@ fn client_operations(items: &[Item]) -> Result<Vec<ClientOperation>, CodegenErro
 /// define (the hooks' `pre` removed it again on every call): the generated `send` methods do not
 /// add it, and their header map is one entry smaller (none is allocated when it was the only
 /// header). A header parameter of the spec is kept, whatever its name. Returns how many
-/// appends were dropped.
+/// appends were dropped. The same pass rewrites the request methods reqwest lacks
+/// ([`MethodsReqwestLacks`]).
 fn drop_api_version_header(items: &mut [Item]) -> usize {
     let mut dropped = 0;
     for item in items {
@@ -528,18 +531,110 @@ fn drop_api_version_header(items: &mut [Item]) -> usize {
 }
 
 /// One `send` method: parsed alone with `syn` (a few hundred tokens, not the whole client),
-/// changed by [`drop_api_version_in_block`], and split back into an item when it changed.
+/// changed by [`drop_api_version_in_block`] and [`MethodsReqwestLacks`], and split back into
+/// an item when it changed.
 fn drop_api_version_in_send(member: &mut Item) -> usize {
     let Ok(mut function) = syn::parse2::<syn::ImplItemFn>(member.to_stream()) else {
         return 0;
     };
     let removed = drop_api_version_in_block(&mut function.block);
-    if removed > 0
+    let mut methods = MethodsReqwestLacks(0);
+    syn::visit_mut::VisitMut::visit_block_mut(&mut methods, &mut function.block);
+    let fused = fuse_hooks(&mut function.block);
+    if (removed > 0 || methods.0 > 0 || fused)
         && let Some(changed) = Item::split(quote::quote!(#function)).pop()
     {
         *member = changed;
     }
     removed
+}
+
+/// The four hook statements progenitor writes into every `send` before it reads the answer,
+/// as tokens (`info` is the `OperationInfo` of the statement before them).
+const HOOK_STATEMENTS: [&str; 4] = [
+    "client . pre (& mut request , & info) . await ? ;",
+    "let result = client . exec (request , & info) . await ;",
+    "client . post (& result , & info) . await ? ;",
+    "let response = result ? ;",
+];
+
+/// Replaces `let info = OperationInfo { operation_id: "op" };` and the four hook statements
+/// after it ([`HOOK_STATEMENTS`]) with `let response = crate::hooks::send_request(client,
+/// request, "op").await?;`: the same calls in the same order, written once in perspio-api
+/// (`hooks.rs`) instead of in every operation, which on a 2,958-operation spec was a large
+/// share of what rustc type-checks (BENCHMARKS.md, issue 15). A `send` of another shape
+/// (a websocket upgrade) is left as it is. Returns whether it changed the block.
+fn fuse_hooks(block: &mut syn::Block) -> bool {
+    let start = block.stmts.iter().position(|stmt| {
+        let syn::Stmt::Local(local) = stmt else {
+            return false;
+        };
+        let is_info = matches!(&local.pat, syn::Pat::Ident(p) if p.ident == "info");
+        let is_operation_info = local.init.as_ref().is_some_and(|init| {
+            matches!(&*init.expr, syn::Expr::Struct(s)
+                if s.path.segments.last().is_some_and(|l| l.ident == "OperationInfo"))
+        });
+        is_info && is_operation_info
+    });
+    let Some(start) = start else {
+        return false;
+    };
+    let Some(operation_id) = block.stmts.get(start).and_then(|stmt| match stmt {
+        syn::Stmt::Local(syn::Local {
+            init: Some(init), ..
+        }) => match &*init.expr {
+            syn::Expr::Struct(s) if s.fields.len() == 1 => Some(s.fields[0].expr.clone()),
+            _ => None,
+        },
+        _ => None,
+    }) else {
+        return false;
+    };
+    let follows = HOOK_STATEMENTS.iter().enumerate().all(|(k, expected)| {
+        block
+            .stmts
+            .get(start + 1 + k)
+            .is_some_and(|stmt| quote::quote!(#stmt).to_string() == *expected)
+    });
+    if !follows {
+        return false;
+    }
+    let fused: syn::Stmt = syn::parse_quote! {
+        let response = crate::hooks::send_request(client, request, #operation_id).await?;
+    };
+    block
+        .stmts
+        .splice(start..start + 1 + HOOK_STATEMENTS.len(), [fused]);
+    true
+}
+
+/// progenitor builds a request with the client method named like the HTTP method
+/// (`client.get(url)`), but reqwest's (and reqwest-middleware's) clients have no `options` or
+/// `trace`: an `OPTIONS` or `TRACE` operation did not compile (E0599; nexmo's audit API). Those
+/// calls become `client.request(reqwest::Method::OPTIONS, url)`. Counts the calls rewritten.
+struct MethodsReqwestLacks(usize);
+
+impl syn::visit_mut::VisitMut for MethodsReqwestLacks {
+    fn visit_expr_mut(&mut self, expr: &mut syn::Expr) {
+        syn::visit_mut::visit_expr_mut(self, expr);
+        let syn::Expr::MethodCall(call) = expr else {
+            return;
+        };
+        let method = match call.method.to_string().as_str() {
+            "options" => quote::quote!(OPTIONS),
+            "trace" => quote::quote!(TRACE),
+            _ => return,
+        };
+        let on_client = matches!(&*call.receiver, syn::Expr::Field(f)
+            if matches!(&f.member, syn::Member::Named(n) if n == "client"));
+        if !on_client || call.args.len() != 1 {
+            return;
+        }
+        let url = &call.args[0];
+        call.method = syn::Ident::new("request", call.method.span());
+        call.args = syn::parse_quote!(::reqwest::Method::#method, #url);
+        self.0 += 1;
+    }
 }
 
 /// In one `send` body: drops `header_map.append(HeaderName::from_static("api-version"),
@@ -604,8 +699,11 @@ fn is_api_version_append(stmt: &syn::Stmt) -> bool {
 }
 
 /// For every operation `op` of the client, an
-/// `impl builder::Op<'_> { pub async fn call(self) -> Result<ResponseValue<T>, crate::Error> }`,
-/// in a module `call`.
+/// `impl builder::Op<'_> { pub fn call(self) -> impl Future<Output = Result<ResponseValue<T>,
+/// crate::Error>> }`, in a module `call`. `call` is a plain function returning `finish`'s
+/// future, not an `async fn` awaiting it: the same future for the caller (`op().call().await`),
+/// without one more coroutine per operation for the compiler to type-check and lay out
+/// (BENCHMARKS.md, issue 15).
 fn call_methods(ops: &[ClientOperation]) -> proc_macro2::TokenStream {
     let mut impls = Vec::new();
     for ClientOperation {
@@ -629,8 +727,12 @@ fn call_methods(ops: &[ClientOperation]) -> proc_macro2::TokenStream {
         impls.push(quote::quote! {
             impl<'a> super::builder::#builder<'a> {
                 #[doc = #doc]
-                pub async fn call(self) -> Result<ResponseValue<#success>, crate::Error> {
-                    #finish(#method, self.send()).await
+                pub fn call(
+                    self,
+                ) -> impl ::std::future::Future<
+                    Output = Result<ResponseValue<#success>, crate::Error>,
+                > {
+                    #finish(#method, self.send())
                 }
             }
         });
@@ -736,6 +838,50 @@ mod tests {
             "api-version is still added"
         );
         assert!(source.contains("HeaderMap::with_capacity(0usize)"));
+    }
+
+    #[test]
+    fn every_send_runs_the_hooks_through_one_call() {
+        let path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../openapi/perspio-talk.normalized.json");
+        let source = pretty(&generate(&load_spec(&path).unwrap()).unwrap());
+        assert_eq!(source.matches("pub async fn send(").count(), 4);
+        assert_eq!(
+            source.matches("crate::hooks::send_request(").count(),
+            4,
+            "{source}"
+        );
+        for hook in [
+            "client.pre(",
+            "client.exec(",
+            "client.post(",
+            "OperationInfo {",
+        ] {
+            assert!(!source.contains(hook), "{hook} is still in a send");
+        }
+    }
+
+    #[test]
+    fn options_and_trace_operations_use_request_with_the_method() {
+        let spec: OpenAPI = serde_json::from_str(
+            r#"{"openapi": "3.0.3", "info": {"title": "t", "version": "1"},
+                "paths": {"/a": {
+                    "options": {"operationId": "options_a",
+                        "responses": {"204": {"description": "ok"}}},
+                    "trace": {"operationId": "trace_a",
+                        "responses": {"200": {"description": "ok"}}},
+                    "head": {"operationId": "head_a",
+                        "responses": {"200": {"description": "ok"}}}}}}"#,
+        )
+        .unwrap();
+        let source = pretty(&generate(&spec).unwrap());
+        assert!(
+            source.contains(".request(::reqwest::Method::OPTIONS, url)"),
+            "{source}"
+        );
+        assert!(source.contains(".request(::reqwest::Method::TRACE, url)"));
+        assert!(source.contains(".head(url)"), "head is a reqwest method");
+        assert!(!source.contains(".options(url") && !source.contains(".trace(url"));
     }
 
     #[test]

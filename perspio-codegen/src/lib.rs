@@ -29,6 +29,7 @@
 #![warn(missing_docs)]
 
 mod build_script;
+mod builders;
 mod check;
 mod error;
 mod features;
