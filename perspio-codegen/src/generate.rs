@@ -9,6 +9,8 @@ use std::collections::BTreeMap;
 
 use crate::CodegenError;
 use crate::features::TagFeatures;
+use proc_macro2::{Delimiter, Group, Ident, Literal, Span, TokenStream, TokenTree};
+
 use crate::tokens::{Item, Kind};
 
 /// The first lines of every generated file.
@@ -505,9 +507,9 @@ fn client_operations(items: &[Item]) -> Result<Vec<ClientOperation>, CodegenErro
 /// progenitor adds `api-version: <info.version>` to every request, a header PerspioTalk does not
 /// define (the hooks' `pre` removed it again on every call): the generated `send` methods do not
 /// add it, and their header map is one entry smaller (none is allocated when it was the only
-/// header). A header parameter of the spec is kept, whatever its name. Returns how many
-/// appends were dropped. The same pass rewrites the request methods reqwest lacks
-/// ([`MethodsReqwestLacks`]).
+/// header). A header parameter of the spec is kept, whatever its name. The same pass rewrites
+/// the request methods reqwest lacks and fuses the hook calls ([`rewrite_send`]). Returns how
+/// many appends were dropped.
 fn drop_api_version_header(items: &mut [Item]) -> usize {
     let mut dropped = 0;
     for item in items {
@@ -520,7 +522,7 @@ fn drop_api_version_header(items: &mut [Item]) -> usize {
             Kind::Impl if item.trait_.is_none() => {
                 for member in item.children_mut() {
                     if member.kind == Kind::Fn && member.name.as_deref() == Some("send") {
-                        dropped += drop_api_version_in_send(member);
+                        dropped += rewrite_send(member);
                     }
                 }
             }
@@ -530,23 +532,158 @@ fn drop_api_version_header(items: &mut [Item]) -> usize {
     dropped
 }
 
-/// One `send` method: parsed alone with `syn` (a few hundred tokens, not the whole client),
-/// changed by [`drop_api_version_in_block`] and [`MethodsReqwestLacks`], and split back into
-/// an item when it changed.
-fn drop_api_version_in_send(member: &mut Item) -> usize {
-    let Ok(mut function) = syn::parse2::<syn::ImplItemFn>(member.to_stream()) else {
+/// One `send` method, rewritten at token level (statement by statement, [`statements`]; the
+/// generator used to parse each with `syn`, which was 8 of the 25 s of a debug build script on
+/// a 2,958-operation spec):
+/// - the `api-version` append is dropped and the header map's capacity shrunk;
+/// - `client.options(url)` and `client.trace(url)`, which reqwest's clients do not have
+///   (E0599; nexmo's audit API), become `client.request(::reqwest::Method::OPTIONS, url)`;
+/// - `let info = OperationInfo { … };` and the four hook statements after it
+///   ([`HOOK_STATEMENTS`]) become `let response = crate::hooks::send_request(client, request,
+///   "op").await?;`: the same calls in the same order, written once in perspio-api
+///   (`hooks.rs`) instead of in every operation, which on a 2,958-operation spec was a large
+///   share of what rustc type-checks (BENCHMARKS.md, issue 15). A `send` of another shape (a
+///   websocket upgrade) keeps its hooks.
+///
+/// Returns how many `api-version` appends were dropped.
+fn rewrite_send(member: &mut Item) -> usize {
+    let Some(body_at) = member
+        .head
+        .iter()
+        .rposition(|t| matches!(t, TokenTree::Group(g) if g.delimiter() == Delimiter::Brace))
+    else {
         return 0;
     };
-    let removed = drop_api_version_in_block(&mut function.block);
-    let mut methods = MethodsReqwestLacks(0);
-    syn::visit_mut::VisitMut::visit_block_mut(&mut methods, &mut function.block);
-    let fused = fuse_hooks(&mut function.block);
-    if (removed > 0 || methods.0 > 0 || fused)
-        && let Some(changed) = Item::split(quote::quote!(#function)).pop()
-    {
-        *member = changed;
+    let TokenTree::Group(body) = &member.head[body_at] else {
+        return 0;
+    };
+    let mut stmts = statements(body.stream());
+
+    let before = stmts.len();
+    stmts.retain(|s| !is_api_version_append(s));
+    let removed = before - stmts.len();
+    if removed > 0 {
+        for stmt in &mut stmts {
+            shrink_header_map(stmt, removed);
+        }
     }
+    for stmt in &mut stmts {
+        request_methods_reqwest_lacks(stmt);
+    }
+    fuse_hooks(&mut stmts);
+
+    let mut group = Group::new(Delimiter::Brace, stmts.into_iter().flatten().collect());
+    group.set_span(body.span());
+    member.head[body_at] = TokenTree::Group(group);
     removed
+}
+
+/// The statements of a block, each as its tokens: split after each `;` at the top level, and
+/// after the block of an `if`/`match`/`for`/`while`/`loop` statement (unless `else` follows).
+fn statements(body: TokenStream) -> Vec<Vec<TokenTree>> {
+    let trees: Vec<TokenTree> = body.into_iter().collect();
+    let mut stmts = Vec::new();
+    let mut current: Vec<TokenTree> = Vec::new();
+    for (i, tree) in trees.iter().enumerate() {
+        current.push(tree.clone());
+        let ends = match tree {
+            TokenTree::Punct(p) => p.as_char() == ';',
+            TokenTree::Group(g) if g.delimiter() == Delimiter::Brace => {
+                let block_statement = current.iter().find_map(|t| match t {
+                    TokenTree::Ident(id) => Some(id.to_string()),
+                    TokenTree::Punct(p) if p.as_char() == '#' => None,
+                    TokenTree::Group(g) if g.delimiter() == Delimiter::Bracket => None,
+                    _ => Some(String::new()),
+                });
+                let else_follows =
+                    matches!(trees.get(i + 1), Some(TokenTree::Ident(id)) if id == "else");
+                block_statement
+                    .is_some_and(|w| ["if", "match", "for", "while", "loop"].contains(&w.as_str()))
+                    && !else_follows
+            }
+            _ => false,
+        };
+        if ends {
+            stmts.push(std::mem::take(&mut current));
+        }
+    }
+    if !current.is_empty() {
+        stmts.push(current);
+    }
+    stmts
+}
+
+fn text(tokens: &[TokenTree]) -> String {
+    tokens.iter().cloned().collect::<TokenStream>().to_string()
+}
+
+/// `header_map.append("api-version", …api_version()…);`
+fn is_api_version_append(stmt: &[TokenTree]) -> bool {
+    let text = text(stmt);
+    text.starts_with("header_map . append (")
+        && text.contains("\"api-version\"")
+        && text.contains("api_version ()")
+}
+
+/// In `let mut header_map = …::with_capacity(Nusize);`, `N` less `removed`.
+fn shrink_header_map(stmt: &mut [TokenTree], removed: usize) {
+    if !text(stmt).contains("let mut header_map =") {
+        return;
+    }
+    for i in 1..stmt.len() {
+        let is_with_capacity =
+            matches!(&stmt[i - 1], TokenTree::Ident(id) if id == "with_capacity");
+        let TokenTree::Group(args) = &stmt[i] else {
+            continue;
+        };
+        if !is_with_capacity || args.delimiter() != Delimiter::Parenthesis {
+            continue;
+        }
+        let literal: Vec<TokenTree> = args.stream().into_iter().collect();
+        let [TokenTree::Literal(n)] = literal.as_slice() else {
+            continue;
+        };
+        let Ok(n) = n.to_string().trim_end_matches("usize").parse::<usize>() else {
+            continue;
+        };
+        let capacity = Literal::usize_suffixed(n.saturating_sub(removed));
+        let mut group = Group::new(
+            Delimiter::Parenthesis,
+            TokenStream::from(TokenTree::Literal(capacity)),
+        );
+        group.set_span(args.span());
+        stmt[i] = TokenTree::Group(group);
+    }
+}
+
+/// `.client.options(url)` → `.client.request(::reqwest::Method::OPTIONS, url)`, and `trace`
+/// likewise: progenitor calls the client method named like the HTTP method, and reqwest's (and
+/// reqwest-middleware's) clients have no `options` or `trace`.
+fn request_methods_reqwest_lacks(stmt: &mut [TokenTree]) {
+    for i in 3..stmt.len() {
+        let method = match &stmt[i - 1] {
+            TokenTree::Ident(id) if id == "options" => "OPTIONS",
+            TokenTree::Ident(id) if id == "trace" => "TRACE",
+            _ => continue,
+        };
+        let on_client = matches!(&stmt[i - 2], TokenTree::Punct(p) if p.as_char() == '.')
+            && matches!(&stmt[i - 3], TokenTree::Ident(id) if id == "client");
+        let TokenTree::Group(args) = &stmt[i] else {
+            continue;
+        };
+        if !on_client || args.delimiter() != Delimiter::Parenthesis {
+            continue;
+        }
+        let method = Ident::new(method, Span::call_site());
+        let url = args.stream();
+        let mut group = Group::new(
+            Delimiter::Parenthesis,
+            quote::quote!(::reqwest::Method::#method, #url),
+        );
+        group.set_span(args.span());
+        stmt[i - 1] = TokenTree::Ident(Ident::new("request", stmt[i - 1].span()));
+        stmt[i] = TokenTree::Group(group);
+    }
 }
 
 /// The four hook statements progenitor writes into every `send` before it reads the answer,
@@ -558,144 +695,43 @@ const HOOK_STATEMENTS: [&str; 4] = [
     "let response = result ? ;",
 ];
 
-/// Replaces `let info = OperationInfo { operation_id: "op" };` and the four hook statements
-/// after it ([`HOOK_STATEMENTS`]) with `let response = crate::hooks::send_request(client,
-/// request, "op").await?;`: the same calls in the same order, written once in perspio-api
-/// (`hooks.rs`) instead of in every operation, which on a 2,958-operation spec was a large
-/// share of what rustc type-checks (BENCHMARKS.md, issue 15). A `send` of another shape
-/// (a websocket upgrade) is left as it is. Returns whether it changed the block.
-fn fuse_hooks(block: &mut syn::Block) -> bool {
-    let start = block.stmts.iter().position(|stmt| {
-        let syn::Stmt::Local(local) = stmt else {
-            return false;
-        };
-        let is_info = matches!(&local.pat, syn::Pat::Ident(p) if p.ident == "info");
-        let is_operation_info = local.init.as_ref().is_some_and(|init| {
-            matches!(&*init.expr, syn::Expr::Struct(s)
-                if s.path.segments.last().is_some_and(|l| l.ident == "OperationInfo"))
-        });
-        is_info && is_operation_info
-    });
-    let Some(start) = start else {
+/// See [`rewrite_send`]. Returns whether it fused the hooks.
+fn fuse_hooks(stmts: &mut Vec<Vec<TokenTree>>) -> bool {
+    let Some(start) = stmts
+        .iter()
+        .position(|s| text(s).starts_with("let info = OperationInfo {"))
+    else {
         return false;
     };
-    let Some(operation_id) = block.stmts.get(start).and_then(|stmt| match stmt {
-        syn::Stmt::Local(syn::Local {
-            init: Some(init), ..
-        }) => match &*init.expr {
-            syn::Expr::Struct(s) if s.fields.len() == 1 => Some(s.fields[0].expr.clone()),
-            _ => None,
-        },
+    // `let info = OperationInfo { operation_id : "op" , } ;`: the literal in the braces.
+    let operation_id = stmts[start].iter().find_map(|t| match t {
+        TokenTree::Group(g) if g.delimiter() == Delimiter::Brace => {
+            g.stream().into_iter().find_map(|t| match t {
+                TokenTree::Literal(l) => Some(l),
+                _ => None,
+            })
+        }
         _ => None,
-    }) else {
+    });
+    let Some(operation_id) = operation_id else {
         return false;
     };
     let follows = HOOK_STATEMENTS.iter().enumerate().all(|(k, expected)| {
-        block
-            .stmts
+        stmts
             .get(start + 1 + k)
-            .is_some_and(|stmt| quote::quote!(#stmt).to_string() == *expected)
+            .is_some_and(|stmt| text(stmt) == *expected)
     });
     if !follows {
         return false;
     }
-    let fused: syn::Stmt = syn::parse_quote! {
+    let fused = quote::quote! {
         let response = crate::hooks::send_request(client, request, #operation_id).await?;
     };
-    block
-        .stmts
-        .splice(start..start + 1 + HOOK_STATEMENTS.len(), [fused]);
+    stmts.splice(
+        start..start + 1 + HOOK_STATEMENTS.len(),
+        [fused.into_iter().collect::<Vec<_>>()],
+    );
     true
-}
-
-/// progenitor builds a request with the client method named like the HTTP method
-/// (`client.get(url)`), but reqwest's (and reqwest-middleware's) clients have no `options` or
-/// `trace`: an `OPTIONS` or `TRACE` operation did not compile (E0599; nexmo's audit API). Those
-/// calls become `client.request(reqwest::Method::OPTIONS, url)`. Counts the calls rewritten.
-struct MethodsReqwestLacks(usize);
-
-impl syn::visit_mut::VisitMut for MethodsReqwestLacks {
-    fn visit_expr_mut(&mut self, expr: &mut syn::Expr) {
-        syn::visit_mut::visit_expr_mut(self, expr);
-        let syn::Expr::MethodCall(call) = expr else {
-            return;
-        };
-        let method = match call.method.to_string().as_str() {
-            "options" => quote::quote!(OPTIONS),
-            "trace" => quote::quote!(TRACE),
-            _ => return,
-        };
-        let on_client = matches!(&*call.receiver, syn::Expr::Field(f)
-            if matches!(&f.member, syn::Member::Named(n) if n == "client"));
-        if !on_client || call.args.len() != 1 {
-            return;
-        }
-        let url = &call.args[0];
-        call.method = syn::Ident::new("request", call.method.span());
-        call.args = syn::parse_quote!(::reqwest::Method::#method, #url);
-        self.0 += 1;
-    }
-}
-
-/// In one `send` body: drops `header_map.append(HeaderName::from_static("api-version"),
-/// HeaderValue::from_static(super::Client::api_version()))` and shrinks the
-/// `HeaderMap::with_capacity(n)` the map is made with.
-fn drop_api_version_in_block(block: &mut syn::Block) -> usize {
-    let before = block.stmts.len();
-    block.stmts.retain(|stmt| !is_api_version_append(stmt));
-    let removed = before - block.stmts.len();
-    if removed == 0 {
-        return 0;
-    }
-    for stmt in &mut block.stmts {
-        let syn::Stmt::Local(local) = stmt else {
-            continue;
-        };
-        let Some(init) = &mut local.init else {
-            continue;
-        };
-        let syn::Expr::Call(call) = &mut *init.expr else {
-            continue;
-        };
-        let syn::Expr::Path(function) = &*call.func else {
-            continue;
-        };
-        if function
-            .path
-            .segments
-            .last()
-            .is_none_or(|s| s.ident != "with_capacity")
-        {
-            continue;
-        }
-        if let Some(syn::Expr::Lit(syn::ExprLit {
-            lit: syn::Lit::Int(capacity),
-            ..
-        })) = call.args.first_mut()
-            && let Ok(n) = capacity.base10_parse::<usize>()
-        {
-            *capacity = syn::LitInt::new(
-                &format!("{}usize", n.saturating_sub(removed)),
-                capacity.span(),
-            );
-            // The map may now receive no append at all.
-            local.attrs.push(syn::parse_quote!(#[allow(unused_mut)]));
-        }
-    }
-    removed
-}
-
-fn is_api_version_append(stmt: &syn::Stmt) -> bool {
-    let syn::Stmt::Expr(syn::Expr::MethodCall(call), Some(_)) = stmt else {
-        return false;
-    };
-    if call.method != "append" || call.args.len() != 2 {
-        return false;
-    }
-    let name = &call.args[0];
-    let value = &call.args[1];
-    quote::quote!(#name).to_string().contains("\"api-version\"")
-        && quote::quote!(#value).to_string().contains("api_version ()")
 }
 
 /// For every operation `op` of the client, an
