@@ -625,10 +625,17 @@ fn is_api_version_append(stmt: &[TokenTree]) -> bool {
         && text.contains("api_version ()")
 }
 
-/// In `let mut header_map = …::with_capacity(Nusize);`, `N` less `removed`.
-fn shrink_header_map(stmt: &mut [TokenTree], removed: usize) {
-    if !text(stmt).contains("let mut header_map =") {
+/// In `let mut header_map = …::with_capacity(Nusize);`, `N` less `removed`, and
+/// `#[allow(unused_mut)]` on it: the map may now receive no append at all (progenitor writes
+/// that attribute on some of these statements only).
+fn shrink_header_map(stmt: &mut Vec<TokenTree>, removed: usize) {
+    let text = text(stmt);
+    if !text.contains("let mut header_map =") {
         return;
+    }
+    if !text.contains("allow (unused_mut)") {
+        let allow = quote::quote!(#[allow(unused_mut)]);
+        stmt.splice(0..0, allow);
     }
     for i in 1..stmt.len() {
         let is_with_capacity =
@@ -874,6 +881,21 @@ mod tests {
             "api-version is still added"
         );
         assert!(source.contains("HeaderMap::with_capacity(0usize)"));
+        // A map that may receive no append is allowed to be `mut` (`-D warnings`).
+        let spec: OpenAPI = serde_json::from_str(
+            r#"{"openapi": "3.0.3", "info": {"title": "t", "version": "1"},
+                "paths": {"/a": {"post": {"operationId": "post_a",
+                    "requestBody": {"content": {"application/json": {"schema": {"type": "object"}}}},
+                    "responses": {"204": {"description": "ok"}}}}}}"#,
+        )
+        .unwrap();
+        let raw = generate(&spec).unwrap();
+        assert_eq!(
+            raw.matches("let mut header_map =").count(),
+            raw.matches("# [allow (unused_mut)] let mut header_map =")
+                .count(),
+            "{raw}"
+        );
     }
 
     #[test]
