@@ -6,9 +6,9 @@
 //! builders use them for exactly one thing: the request body (`body(…)` and `body_map(|b| …)`
 //! of an operation with a JSON body). Everything else a client receives is decoded by serde and
 //! never built field by field, yet the compiler checks its builder too: on a 2,958-operation
-//! spec 203 builders are named, by the request bodies, and removing the
-//! others took 8 % off rustc's every-tag `cargo check` (BENCHMARKS.md, issue 15). [`remove_unused_struct_builders`]
-//! removes every builder nothing outside
+//! spec 203 builders are named, by the request bodies, and removing the others took 8 % off
+//! rustc's every-tag `cargo check` (BENCHMARKS.md, issue 15).
+//! [`remove_unused_struct_builders`] removes every builder nothing outside
 //! `types::builder` names, with its `X::builder()`; a body type keeps its builder, and so does
 //! every type a kept builder's code names through `builder::` (none does today: the setters
 //! take the plain types).
