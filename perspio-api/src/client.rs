@@ -14,6 +14,7 @@ use url::Url;
 use crate::Error;
 use crate::body::{BodyLimitMiddleware, DEFAULT_MAX_BODY_SIZE};
 use crate::generated::Client;
+use crate::transport::Transport;
 
 /// The production PerspioTalk host.
 pub const DEFAULT_BASE_URL: &str = "https://talk.perspio.io";
@@ -128,7 +129,11 @@ impl Client {
         let builder_client = reqwest::Client::builder()
             .build()
             .map_err(Error::HttpClient)?;
-        Ok(Client::new_with_client(&base_url, builder_client, stack))
+        Ok(Client::new_with_client(
+            &base_url,
+            builder_client,
+            Transport::from(stack),
+        ))
     }
 }
 
@@ -589,16 +594,24 @@ impl ClientBuilder {
             http = http.read_timeout(read_timeout);
         }
         let http = http.build().map_err(Error::HttpClient)?;
+        let retry = RetryMiddleware::new(self.retry).with_clock(Arc::clone(&self.clock));
+        let fused = rate_limit.is_none();
         let stack = perspio_policy::policy_stack(
             reqwest_middleware::ClientBuilder::new(http.clone()),
-            RetryMiddleware::new(self.retry).with_clock(Arc::clone(&self.clock)),
+            retry.clone(),
             auth.clone(),
             rate_limit,
         )
         .with(BodyLimitMiddleware::new(self.max_body_size))
         .build();
+        // Without a rate limiter the operations run the same layers directly (crate::transport).
+        let transport = if fused {
+            Transport::fused(stack, http.clone(), retry, auth.clone(), self.max_body_size)
+        } else {
+            Transport::from(stack)
+        };
         Ok(ClientParts {
-            client: Client::new_with_client(&base_url, http, stack),
+            client: Client::new_with_client(&base_url, http, transport),
             auth,
             rate_limit: rate_limit_handle,
         })

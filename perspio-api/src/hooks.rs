@@ -1,8 +1,8 @@
-//! The seam between progenitor's generated client and the `reqwest-middleware` stack.
+//! The seam between progenitor's generated client and the stack.
 //!
 //! progenitor builds each request itself and hands it to [`ClientHooks::exec`]; this module
-//! runs it through the client's [`ClientWithMiddleware`], so every middleware (authentication
-//! first) applies to every operation. `HooksMode::Expected` makes a missing impl a compile
+//! runs it through the client's [`Transport`] (the default stack's layers called directly, or
+//! a middleware stack), so every layer (authentication included) applies to every operation. `HooksMode::Expected` makes a missing impl a compile
 //! error, so no operation can bypass the stack.
 //!
 //! Four more things happen here:
@@ -16,19 +16,25 @@
 //! - error bodies (status ≥ 400) are made JSON so that the shared `ApiError` schema always
 //!   decodes: an empty body becomes `null`, a body that is not JSON becomes a JSON string.
 //! - a body no [`BodyLimitMiddleware`](crate::BodyLimitMiddleware) read (a stack built by
-//!   hand without it) is read here, bounded by [`DEFAULT_MAX_BODY_SIZE`]: no body reaches the
-//!   generated code's unbounded `bytes()` unread.
+//!   hand without it) is read by the [`Transport`], bounded by
+//!   [`DEFAULT_MAX_BODY_SIZE`](crate::DEFAULT_MAX_BODY_SIZE): no body reaches the generated
+//!   code's unbounded `bytes()` unread.
 
 use bytes::Bytes;
 use progenitor_client::{ClientHooks, Error as ProgenitorError, OperationInfo};
-use reqwest_middleware::ClientWithMiddleware;
 
-use crate::body::{DEFAULT_MAX_BODY_SIZE, read_whole, was_read};
 use crate::error::{Error, MIDDLEWARE_FAILURE, cause_chain};
 use crate::generated::Client;
+use crate::transport::Transport;
 
 /// The operation being sent, as a request extension: middlewares can read it with
 /// `extensions.get::<OperationId>()`.
+///
+/// Set when operations run through a middleware stack ([`Client::from_middleware`], or the
+/// default stack with a rate limiter); the default stack without one runs its own layers
+/// directly and sets no extensions ([`Transport`]).
+///
+/// [`Client::from_middleware`]: crate::Client::from_middleware
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OperationId(pub &'static str);
 
@@ -62,7 +68,7 @@ pub(crate) async fn send_request<E>(
     Ok(result?)
 }
 
-impl ClientHooks<ClientWithMiddleware> for Client {
+impl ClientHooks<Transport> for Client {
     async fn pre<E>(
         &self,
         request: &mut reqwest::Request,
@@ -77,18 +83,7 @@ impl ClientHooks<ClientWithMiddleware> for Client {
         request: reqwest::Request,
         info: &OperationInfo,
     ) -> reqwest::Result<reqwest::Response> {
-        let mut extensions = http::Extensions::new();
-        extensions.insert(OperationId(info.operation_id));
-        let outcome = match self
-            .inner
-            .execute_with_extensions(request, &mut extensions)
-            .await
-        {
-            Ok(response) if !was_read(&response) => {
-                read_whole(response, DEFAULT_MAX_BODY_SIZE).await
-            }
-            other => other,
-        };
+        let outcome = self.inner.execute(request, info.operation_id).await;
         match outcome {
             Ok(response) if response.status().as_u16() >= 400 => {
                 Ok(json_error_body(response).await)

@@ -117,6 +117,7 @@ mod error;
 mod hooks;
 mod request;
 mod spec;
+mod transport;
 
 pub use body::{BodyLimitMiddleware, DEFAULT_MAX_BODY_SIZE};
 pub use client::{
@@ -132,6 +133,7 @@ pub use perspio_policy as policy;
 pub use progenitor_client::{self, ResponseValue};
 pub use request::{PathRefusal, REQUEST_OPERATION, RawResponse, RequestBuilder};
 pub use spec::NORMALIZED_SPEC;
+pub use transport::Transport;
 
 /// The README's example, compiled by `cargo test` as a doc test.
 #[cfg(doctest)]

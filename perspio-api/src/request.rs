@@ -21,13 +21,11 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use url::Url;
 
-use crate::body::{DEFAULT_MAX_BODY_SIZE, read_whole, was_read};
 use crate::error::{ApiErrorResponse, Error, cause_chain, error_body_json, scrubbed};
 use crate::generated::Client;
-use crate::hooks::OperationId;
 
 /// The operation name of a raw request ([`Client::request`]): what [`Error::operation`] and
-/// the [`OperationId`] extension say for it.
+/// the [`OperationId`](crate::OperationId) extension (in a middleware stack) say for it.
 pub const REQUEST_OPERATION: &str = "request";
 
 /// Headers a raw request may not set: they would make the request mean something else to the
@@ -244,20 +242,7 @@ impl RequestBuilder<'_> {
             message: cause_chain(&e.without_url()),
         })?;
 
-        let mut extensions = http::Extensions::new();
-        extensions.insert(OperationId(OPERATION));
-        let outcome = match self
-            .client
-            .inner
-            .execute_with_extensions(request, &mut extensions)
-            .await
-        {
-            // A stack built without the body limit still reads bounded.
-            Ok(response) if !was_read(&response) => {
-                read_whole(response, DEFAULT_MAX_BODY_SIZE).await
-            }
-            other => other,
-        };
+        let outcome = self.client.inner.execute(request, OPERATION).await;
         let response = match outcome {
             Ok(response) => response,
             Err(reqwest_middleware::Error::Reqwest(source)) => {

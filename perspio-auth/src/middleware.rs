@@ -1,6 +1,7 @@
 //! The reqwest-middleware [`Middleware`]: origin check, headers, token, and the 401 path.
 
 use std::fmt;
+use std::future::Future;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -18,6 +19,7 @@ use crate::redirect::same_origin;
 use crate::shared::{SharedBackend, SharedTokenStore};
 use crate::source::{ClientCredentialsSource, TokenSource};
 use crate::store::{InMemoryTokenStore, TokenStore};
+use perspio_core::layer::{Downstream, Signals};
 use perspio_core::replay::{ReplayOffered, ReplayWanted, Replaying};
 use perspio_core::{Clock, SystemClock};
 
@@ -139,9 +141,62 @@ impl AuthMiddleware {
 impl Middleware for AuthMiddleware {
     async fn handle(
         &self,
-        mut request: Request,
+        request: Request,
         extensions: &mut Extensions,
         next: Next<'_>,
+    ) -> reqwest_middleware::Result<Response> {
+        let mut signals = Signals {
+            replay_offered: extensions.get::<ReplayOffered>().is_some(),
+            replaying: extensions.get::<Replaying>().is_some(),
+            replay_wanted: false,
+        };
+        let mut rest = NextDown {
+            next,
+            extensions: &mut *extensions,
+        };
+        let outcome = self.authenticate(request, &mut signals, &mut rest).await;
+        if signals.replay_wanted {
+            extensions.insert(ReplayWanted);
+        }
+        outcome
+    }
+}
+
+/// The rest of a `reqwest_middleware` stack as a [`Downstream`].
+struct NextDown<'n, 'e> {
+    next: Next<'n>,
+    extensions: &'e mut Extensions,
+}
+
+impl Downstream for NextDown<'_, '_> {
+    fn send<'a>(
+        &'a mut self,
+        request: Request,
+        _signals: &'a mut Signals,
+    ) -> impl Future<Output = reqwest_middleware::Result<Response>> + Send + 'a {
+        self.next.clone().run(request, self.extensions)
+    }
+}
+
+impl AuthMiddleware {
+    /// What the middleware does, with `downstream` as the rest of the stack: the layers below
+    /// called directly ([`perspio_core::layer`]), as the default stack of `perspio-api` does,
+    /// without a boxed future or an `Extensions` map per request.
+    ///
+    /// `signals` are the replay protocol with the layer above: when it offers its copy
+    /// ([`Signals::replay_offered`]) no copy is made here, and a `401` answered with a new
+    /// token sets [`Signals::replay_wanted`] and returns the `401`, for the layer above to send
+    /// its copy again with [`Signals::replaying`]; without an offer the copy for the one
+    /// replay is made here.
+    ///
+    /// # Errors
+    /// As the middleware: an [`AuthError`] inside `reqwest_middleware::Error::Middleware`
+    /// (another origin, no token), or the downstream's error.
+    pub async fn authenticate<D: Downstream>(
+        &self,
+        mut request: Request,
+        signals: &mut Signals,
+        downstream: &mut D,
     ) -> reqwest_middleware::Result<Response> {
         if let Err(error) = self.check_origin(request.url()) {
             tracing::warn!(%error, "request refused");
@@ -158,8 +213,10 @@ impl Middleware for AuthMiddleware {
         headers
             .entry(SUBSCRIPTION_KEY_HEADER)
             .or_insert_with(|| self.inner.subscription_key_header.clone());
+        // The layers below take no part in the replay protocol.
+        let mut below = Signals::default();
         if headers.contains_key(AUTHORIZATION) {
-            return next.run(request, extensions).await;
+            return downstream.send(request, &mut below).await;
         }
 
         // The cached token without a future; the slow path (acquire, wait, refresh) and the 401
@@ -171,43 +228,41 @@ impl Middleware for AuthMiddleware {
                 .map_err(AuthError::into_middleware_error)?,
         };
         request.headers_mut().insert(AUTHORIZATION, authorization);
-        if extensions.get::<Replaying>().is_some() {
+        if signals.replaying {
             // The outer layer's replay of a request we asked for: retried once, never again.
-            return next.run(request, extensions).await;
+            return downstream.send(request, &mut below).await;
         }
         // The copy for the one 401 retry: the outer layer's (the retry layer's template) when it
         // offers one, so that a call makes one copy, not two.
-        let offered = extensions.get::<ReplayOffered>().is_some();
+        let offered = signals.replay_offered;
         let replay = if offered { None } else { request.try_clone() };
         // For the log line of an outer replay (a standard method is copied without allocating).
         let method = offered.then(|| request.method().clone());
 
-        let response = next.clone().run(request, extensions).await?;
+        let response = downstream.send(request, &mut below).await?;
         if response.status() != StatusCode::UNAUTHORIZED {
             return Ok(response);
         }
 
         // The 401 path in a future of its own, boxed only when a 401 comes back.
         Box::pin(self.after_unauthorized(
-            response, replay, method, offered, generation, extensions, next,
+            response, replay, method, offered, generation, signals, downstream,
         ))
         .await
     }
-}
 
-impl AuthMiddleware {
     /// A 401 came back: refresh (at most once per interval for the client) and send the request
     /// once more, from our copy or (`offered`) by asking the outer layer for its copy.
     #[allow(clippy::too_many_arguments)]
-    async fn after_unauthorized(
+    async fn after_unauthorized<D: Downstream>(
         &self,
         response: Response,
         replay: Option<Request>,
         method: Option<http::Method>,
         offered: bool,
         generation: u64,
-        extensions: &mut Extensions,
-        next: Next<'_>,
+        signals: &mut Signals,
+        downstream: &mut D,
     ) -> reqwest_middleware::Result<Response> {
         let can_retry = offered || replay.is_some();
         match self
@@ -227,7 +282,7 @@ impl AuthMiddleware {
                         .headers_mut()
                         .insert(AUTHORIZATION, entry.header.clone());
                     drop(response);
-                    next.run(replay, extensions).await
+                    downstream.send(replay, &mut Signals::default()).await
                 }
                 None if offered => {
                     tracing::info!(
@@ -235,7 +290,7 @@ impl AuthMiddleware {
                         path = response.url().path(),
                         "401 from the api; retrying once with a new token"
                     );
-                    extensions.insert(ReplayWanted);
+                    signals.replay_wanted = true;
                     Ok(response)
                 }
                 None => Ok(response),

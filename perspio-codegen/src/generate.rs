@@ -38,9 +38,10 @@ pub fn load_spec(path: &Path) -> Result<OpenAPI, CodegenError> {
 ///
 /// - Builder interface (`client.list_assets().send()`): adding a parameter never reorders
 ///   arguments.
-/// - Every call goes through a `reqwest_middleware::ClientWithMiddleware` held as the client's
-///   inner value; `HooksMode::Expected` makes a missing `ClientHooks` impl a compile error, so no
-///   call can bypass the middleware stack.
+/// - Every call goes through the including crate's `crate::Transport` (perspio-api's: the
+///   default stack's layers, or a middleware stack) held as the client's inner value;
+///   `HooksMode::Expected` makes a missing `ClientHooks` impl a compile error, so no call can
+///   bypass the stack.
 /// - Every generated type derives `PartialEq` and `schemars::JsonSchema` (schemars 0.8, the
 ///   version progenitor 0.15 and typify 0.8 use themselves): the including crate depends on
 ///   `schemars` (with the `chrono` and `uuid1` features for date-time and uuid fields), and the
@@ -50,7 +51,7 @@ fn settings() -> GenerationSettings {
     settings
         .with_interface(InterfaceStyle::Builder)
         .with_tag(TagStyle::Merged)
-        .with_inner_type(quote_path("reqwest_middleware::ClientWithMiddleware"))
+        .with_inner_type(quote_path("crate::Transport"))
         .with_hooks(HooksMode::Expected)
         .with_derive("PartialEq")
         .with_derive("schemars::JsonSchema");

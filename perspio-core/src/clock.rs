@@ -55,6 +55,13 @@ pub trait Clock: Send + Sync + fmt::Debug + 'static {
     fn deadline_timer(&self, duration: Duration) -> BoxFuture<'static, ()> {
         self.sleep(duration)
     }
+
+    /// Whether this clock is the real one ([`SystemClock`], or an `Arc` of it): a layer may
+    /// then bound a request with `tokio::time::timeout` in its own future instead of racing a
+    /// boxed [`deadline_timer`](Clock::deadline_timer). Defaults to `false`.
+    fn is_system(&self) -> bool {
+        false
+    }
 }
 
 /// A shared clock is a clock: lets one `Arc<dyn Clock>` be handed to every layer.
@@ -74,6 +81,10 @@ impl<C: Clock + ?Sized> Clock for Arc<C> {
     fn deadline_timer(&self, duration: Duration) -> BoxFuture<'static, ()> {
         (**self).deadline_timer(duration)
     }
+
+    fn is_system(&self) -> bool {
+        (**self).is_system()
+    }
 }
 
 /// The real clock: [`SystemTime::now`], [`Instant::now`] and [`tokio::time::sleep`].
@@ -91,6 +102,10 @@ impl Clock for SystemClock {
 
     fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()> {
         Box::pin(tokio::time::sleep(duration))
+    }
+
+    fn is_system(&self) -> bool {
+        true
     }
 }
 

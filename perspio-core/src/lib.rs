@@ -10,6 +10,8 @@
 //! - [`retry_after`]: the value of a `Retry-After` header, read the same way by every layer.
 //! - [`replay`]: one request copy per call, lent by the retry layer to the authentication
 //!   layer's `401` replay.
+//! - [`layer`]: the layers of a stack called directly ([`layer::Downstream`]), one future
+//!   for the whole default stack instead of one boxed future per middleware.
 //! - [`tls`]: the rustls crypto provider of every client the perspio crates build (`ring` by
 //!   default, `aws-lc-rs` by feature).
 //!
@@ -21,6 +23,7 @@
 
 pub mod body;
 pub mod clock;
+pub mod layer;
 pub mod redact;
 pub mod replay;
 pub mod retry_after;

@@ -1,5 +1,6 @@
 //! Retries: `Retry-After`, transient failures with backoff, and the per-call deadline.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -10,6 +11,7 @@ use reqwest_middleware::{Middleware, Next};
 
 use crate::error::{PolicyError, scrubbed};
 use crate::retry_after::parse_retry_after;
+use perspio_core::layer::{Downstream, Signals};
 use perspio_core::replay::{ReplayOffered, ReplayWanted, Replaying};
 use perspio_core::{Clock, SystemClock};
 
@@ -335,7 +337,8 @@ impl Reason {
 pub struct RetryMiddleware {
     config: RetryConfig,
     clock: Arc<dyn Clock>,
-    /// `clock` is [`SystemClock`]: the deadline is a `tokio::time::timeout`, not a boxed timer.
+    /// `clock` is the real clock ([`Clock::is_system`]): the deadline is a
+    /// `tokio::time::timeout`, not a boxed timer.
     system_clock: bool,
     /// Whether the call deadline is put in the request extensions for a rate limiter below.
     publish_deadline: bool,
@@ -355,8 +358,8 @@ impl RetryMiddleware {
     /// Uses `clock` for waits and the deadline (tests pass a
     /// [`ManualClock`](crate::ManualClock)). Defaults to [`SystemClock`].
     pub fn with_clock(mut self, clock: impl Clock) -> Self {
+        self.system_clock = clock.is_system();
         self.clock = Arc::new(clock);
-        self.system_clock = false;
         self
     }
 
@@ -470,26 +473,58 @@ impl Middleware for RetryMiddleware {
         extensions: &mut Extensions,
         next: Next<'_>,
     ) -> reqwest_middleware::Result<Response> {
-        let outcome = self.run(req, extensions, next).await;
-        // The deadline belongs to this call only; do not leak it to a reused `Extensions`.
+        let opted_in = extensions.get::<RetryNonIdempotent>().is_some();
+        let mut below = NextBelow {
+            next,
+            extensions,
+            publish_deadline: self.publish_deadline,
+        };
+        let outcome = self.run(req, opted_in, &mut below).await;
+        let extensions = below.extensions;
+        // The deadline and the replay signals belong to this call only; do not leak them to a
+        // reused `Extensions`.
         if self.publish_deadline {
             extensions.remove::<CallDeadline>();
         }
         extensions.remove::<ReplayOffered>();
+        extensions.remove::<Replaying>();
         outcome
     }
 }
 
 impl RetryMiddleware {
-    async fn run(
+    /// The retry policy around `downstream`, the layers below called directly (see
+    /// [`perspio_core::layer`]): what the middleware does around the rest of a
+    /// `reqwest_middleware` stack, as one future without a box, a `Next` or an `Extensions`
+    /// map. The request copy kept for the next attempt is offered to `downstream` for an
+    /// authentication layer's `401` replay ([`Signals::replay_offered`]).
+    ///
+    /// `retry_non_idempotent` is what the [`RetryNonIdempotent`] extension says for a
+    /// middleware. The call deadline is not published: nothing below reads it (a rate limiter
+    /// below needs the middleware form).
+    ///
+    /// # Errors
+    /// As the middleware: [`PolicyError`] (deadline, attempts exhausted) inside
+    /// `reqwest_middleware::Error::Middleware`, or the last attempt's own error.
+    pub async fn run_around<D: Downstream>(
+        &self,
+        request: Request,
+        retry_non_idempotent: bool,
+        downstream: &mut D,
+    ) -> reqwest_middleware::Result<Response> {
+        self.run(request, retry_non_idempotent, &mut Direct(downstream))
+            .await
+    }
+
+    async fn run<B: Below>(
         &self,
         req: Request,
-        extensions: &mut Extensions,
-        next: Next<'_>,
+        opted_in: bool,
+        below: &mut B,
     ) -> reqwest_middleware::Result<Response> {
         let start = self.clock.instant();
         let method = req.method().clone();
-        let may_repeat = is_idempotent(&method) || extensions.get::<RetryNonIdempotent>().is_some();
+        let may_repeat = is_idempotent(&method) || opted_in;
         let mut call = CallDeadline {
             start,
             at: start + self.config.deadline,
@@ -507,24 +542,7 @@ impl RetryMiddleware {
                     .into());
             };
             let last_attempt = attempt >= self.config.max_attempts;
-            let to_send = if last_attempt {
-                current
-            } else {
-                match current.try_clone() {
-                    Some(copy) => {
-                        template = Some(current);
-                        copy
-                    }
-                    None => {
-                        tracing::debug!(
-                            target: "perspio_policy",
-                            %method,
-                            "request body cannot be cloned: sent once, not retried"
-                        );
-                        current
-                    }
-                }
-            };
+            let to_send = next_send(current, &mut template, last_attempt, &method);
 
             let now = self.clock.instant();
             let remaining = call.at.saturating_duration_since(now);
@@ -532,48 +550,49 @@ impl RetryMiddleware {
                 return Err(call.exceeded(now, None, attempt - 1).into());
             }
             call.attempts_before = attempt - 1;
-            if self.publish_deadline {
-                extensions.insert(call);
-            }
             // The template is lent to the authentication layer's 401 replay (one copy per call).
-            offer_replay(extensions, template.is_some());
+            let mut signals = Signals {
+                replay_offered: template.is_some(),
+                ..Signals::default()
+            };
             let mut outcome = self
                 .attempt(
-                    to_send, extensions, &next, remaining, &call, attempt, &method,
+                    to_send,
+                    below,
+                    &mut signals,
+                    remaining,
+                    &call,
+                    attempt,
+                    &method,
                 )
                 .await?;
-            if extensions.remove::<ReplayWanted>().is_some() {
+            if signals.replay_wanted
+                && let Some(current) = template.take()
+            {
                 // The authentication layer has a new token for a 401: the template is sent once
                 // more, as part of this attempt; whatever comes back is this attempt's outcome.
-                if let Some(current) = template.take() {
-                    let to_send = if last_attempt {
-                        current
-                    } else {
-                        match current.try_clone() {
-                            Some(copy) => {
-                                template = Some(current);
-                                copy
-                            }
-                            None => current,
-                        }
-                    };
-                    drop(outcome);
-                    extensions.remove::<ReplayOffered>();
-                    extensions.insert(Replaying);
-                    let now = self.clock.instant();
-                    let remaining = call.at.saturating_duration_since(now);
-                    if remaining.is_zero() {
-                        extensions.remove::<Replaying>();
-                        return Err(call.exceeded(now, None, attempt).into());
-                    }
-                    let replayed = self
-                        .attempt(
-                            to_send, extensions, &next, remaining, &call, attempt, &method,
-                        )
-                        .await;
-                    extensions.remove::<Replaying>();
-                    outcome = replayed?;
+                let to_send = next_send(current, &mut template, last_attempt, &method);
+                drop(outcome);
+                let now = self.clock.instant();
+                let remaining = call.at.saturating_duration_since(now);
+                if remaining.is_zero() {
+                    return Err(call.exceeded(now, None, attempt).into());
                 }
+                let mut signals = Signals {
+                    replaying: true,
+                    ..Signals::default()
+                };
+                outcome = self
+                    .attempt(
+                        to_send,
+                        below,
+                        &mut signals,
+                        remaining,
+                        &call,
+                        attempt,
+                        &method,
+                    )
+                    .await?;
             }
 
             if template.is_none() {
@@ -631,42 +650,31 @@ impl RetryMiddleware {
             self.clock.sleep(wait).await;
         }
     }
-}
 
-/// Inserts or removes [`ReplayOffered`]: present exactly while a template is kept.
-fn offer_replay(extensions: &mut Extensions, offered: bool) {
-    if offered {
-        extensions.insert(ReplayOffered);
-    } else {
-        extensions.remove::<ReplayOffered>();
-    }
-}
-
-impl RetryMiddleware {
     /// Sends one request down the stack, bounded by the `remaining` time of the call: `Err` is
     /// the call's end ([`PolicyError::DeadlineExceeded`]), `Ok` the attempt's outcome.
     ///
     /// On the system clock the bound is a `tokio::time::timeout` in this future (no boxed
     /// timer per call); an injected clock's [`Clock::deadline_timer`] is raced instead.
     #[allow(clippy::too_many_arguments)]
-    async fn attempt(
+    async fn attempt<B: Below>(
         &self,
         to_send: Request,
-        extensions: &mut Extensions,
-        next: &Next<'_>,
+        below: &mut B,
+        signals: &mut Signals,
         remaining: Duration,
         call: &CallDeadline,
         attempt: u32,
         method: &Method,
     ) -> Result<reqwest_middleware::Result<Response>, reqwest_middleware::Error> {
         let outcome = if self.system_clock {
-            tokio::time::timeout(remaining, next.clone().run(to_send, extensions))
+            tokio::time::timeout(remaining, below.send(to_send, signals, call))
                 .await
                 .ok()
         } else {
             tokio::select! {
                 biased;
-                outcome = next.clone().run(to_send, extensions) => Some(outcome),
+                outcome = below.send(to_send, signals, call) => Some(outcome),
                 () = self.clock.deadline_timer(remaining) => None,
             }
         };
@@ -679,6 +687,95 @@ impl RetryMiddleware {
             );
             call.exceeded(self.clock.instant(), None, attempt).into()
         })
+    }
+}
+
+/// The request to send now, from the template `current`: a copy, keeping `current` as the
+/// template for the next send, unless this is the last attempt (the template itself goes) or
+/// its body cannot be copied (a stream: sent once, never again).
+fn next_send(
+    current: Request,
+    template: &mut Option<Request>,
+    last_attempt: bool,
+    method: &Method,
+) -> Request {
+    if last_attempt {
+        return current;
+    }
+    match current.try_clone() {
+        Some(copy) => {
+            *template = Some(current);
+            copy
+        }
+        None => {
+            tracing::debug!(
+                target: "perspio_policy",
+                %method,
+                "request body cannot be cloned: sent once, not retried"
+            );
+            current
+        }
+    }
+}
+
+/// The layers below the retry loop, with the call deadline of each attempt.
+trait Below: Send {
+    fn send<'a>(
+        &'a mut self,
+        request: Request,
+        signals: &'a mut Signals,
+        call: &'a CallDeadline,
+    ) -> impl Future<Output = reqwest_middleware::Result<Response>> + Send + 'a;
+}
+
+/// The rest of a `reqwest_middleware` stack: the signals become the [`perspio_core::replay`]
+/// extensions, and the deadline one too when a rate limiter below reads it.
+struct NextBelow<'n, 'e> {
+    next: Next<'n>,
+    extensions: &'e mut Extensions,
+    publish_deadline: bool,
+}
+
+impl Below for NextBelow<'_, '_> {
+    fn send<'a>(
+        &'a mut self,
+        request: Request,
+        signals: &'a mut Signals,
+        call: &'a CallDeadline,
+    ) -> impl Future<Output = reqwest_middleware::Result<Response>> + Send + 'a {
+        if self.publish_deadline {
+            self.extensions.insert(*call);
+        }
+        set_flag(self.extensions, ReplayOffered, signals.replay_offered);
+        set_flag(self.extensions, Replaying, signals.replaying);
+        async move {
+            let outcome = self.next.clone().run(request, self.extensions).await;
+            signals.replay_wanted = self.extensions.remove::<ReplayWanted>().is_some();
+            outcome
+        }
+    }
+}
+
+/// Layers called directly: the deadline is enforced here and not passed on.
+struct Direct<'d, D>(&'d mut D);
+
+impl<D: Downstream> Below for Direct<'_, D> {
+    fn send<'a>(
+        &'a mut self,
+        request: Request,
+        signals: &'a mut Signals,
+        _call: &'a CallDeadline,
+    ) -> impl Future<Output = reqwest_middleware::Result<Response>> + Send + 'a {
+        self.0.send(request, signals)
+    }
+}
+
+/// Inserts `flag` when `on`, else removes it: present exactly while it holds.
+fn set_flag<T: Clone + Send + Sync + 'static>(extensions: &mut Extensions, flag: T, on: bool) {
+    if on {
+        extensions.insert(flag);
+    } else {
+        extensions.remove::<T>();
     }
 }
 
