@@ -132,7 +132,7 @@ impl Client {
         Ok(Client::new_with_client(
             &base_url,
             builder_client,
-            Transport::from(stack),
+            Transport::from(stack).with_base_url(&base_url),
         ))
     }
 }
@@ -609,7 +609,8 @@ impl ClientBuilder {
             Transport::fused(stack, http.clone(), retry, auth.clone(), self.max_body_size)
         } else {
             Transport::from(stack)
-        };
+        }
+        .with_base_url(&base_url);
         Ok(ClientParts {
             client: Client::new_with_client(&base_url, http, transport),
             auth,

@@ -68,6 +68,32 @@ pub(crate) async fn send_request<E>(
     Ok(result?)
 }
 
+/// What progenitor's `ResponseValue::from_response` does (the body decoded as JSON, with the
+/// status and headers), with the headers moved out of the response instead of copied: the
+/// generator calls this instead (perspio-codegen, `generate.rs`), saving a header map copy per
+/// call.
+///
+/// # Errors
+/// As `from_response`: [`ProgenitorError::ResponseBodyError`] when the body cannot be read,
+/// [`ProgenitorError::InvalidResponsePayload`] when it is not the expected JSON.
+#[allow(
+    dead_code,
+    reason = "called by generated code only; with no tag feature on, no operation is compiled"
+)]
+pub(crate) async fn response_value<T: serde::de::DeserializeOwned, E>(
+    mut response: reqwest::Response,
+) -> Result<progenitor_client::ResponseValue<T>, ProgenitorError<E>> {
+    let status = response.status();
+    let headers = std::mem::take(response.headers_mut());
+    let full = response
+        .bytes()
+        .await
+        .map_err(ProgenitorError::ResponseBodyError)?;
+    let inner =
+        serde_json::from_slice(&full).map_err(|e| ProgenitorError::InvalidResponsePayload(full, e))?;
+    Ok(progenitor_client::ResponseValue::new(inner, status, headers))
+}
+
 impl ClientHooks<Transport> for Client {
     async fn pre<E>(
         &self,

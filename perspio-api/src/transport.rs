@@ -18,6 +18,7 @@ use perspio_core::layer::{Downstream, Signals};
 use perspio_policy::RetryMiddleware;
 use reqwest::{Request, Response};
 use reqwest_middleware::ClientWithMiddleware;
+use url::Url;
 
 use crate::body::{DEFAULT_MAX_BODY_SIZE, read_whole, was_read};
 use crate::hooks::OperationId;
@@ -32,6 +33,14 @@ use crate::hooks::OperationId;
 pub struct Transport {
     stack: ClientWithMiddleware,
     fused: Option<Arc<Fused>>,
+    base: Option<Arc<Base>>,
+}
+
+/// The client's base URL, parsed once, and the text it was parsed from.
+#[derive(Debug)]
+struct Base {
+    text: Box<str>,
+    url: Url,
 }
 
 impl fmt::Debug for Transport {
@@ -39,6 +48,7 @@ impl fmt::Debug for Transport {
         f.debug_struct("Transport")
             .field("stack", &self.stack)
             .field("fused", &self.fused.is_some())
+            .field("base_parsed", &self.base.is_some())
             .finish()
     }
 }
@@ -46,7 +56,11 @@ impl fmt::Debug for Transport {
 impl From<ClientWithMiddleware> for Transport {
     /// Every call through `stack`, as middlewares.
     fn from(stack: ClientWithMiddleware) -> Self {
-        Transport { stack, fused: None }
+        Transport {
+            stack,
+            fused: None,
+            base: None,
+        }
     }
 }
 
@@ -76,7 +90,30 @@ impl Transport {
                 auth,
                 max_body_size,
             })),
+            base: None,
         }
+    }
+
+    /// Keeps `base_url` parsed, for [`url`] to join paths to: only when it is already in the
+    /// form `Url` writes it (a normalized base URL, see `client::normalize_base_url`), so that
+    /// the joined URL is exactly what parsing the whole text would give.
+    pub(crate) fn with_base_url(mut self, base_url: &str) -> Self {
+        self.base = Url::parse(base_url)
+            .ok()
+            .filter(|url| {
+                url.query().is_none()
+                    && url.fragment().is_none()
+                    && !base_url.ends_with('/')
+                    && (url.as_str() == base_url
+                        || (url.path() == "/" && url.as_str().strip_suffix('/') == Some(base_url)))
+            })
+            .map(|url| {
+                Arc::new(Base {
+                    text: base_url.into(),
+                    url,
+                })
+            });
+        self
     }
 
     /// The middleware stack (also what `*transport` gives).
@@ -111,6 +148,57 @@ impl Transport {
             }
             other => other,
         }
+    }
+}
+
+/// The URL of a generated operation: `path` (the operation's path, parameters encoded, starting
+/// with `/`) joined to the client's parsed base URL, one URL copy and no parse of the whole
+/// text; `Err` with the text progenitor would have parsed when the base is not kept parsed
+/// (a client made with another base URL than its transport's), for [`request`] to parse.
+#[allow(
+    dead_code,
+    reason = "called by generated code only; with no tag feature on, no operation is compiled"
+)]
+pub(crate) fn url(client: &crate::Client, path: fmt::Arguments<'_>) -> Result<Url, String> {
+    match &client.inner.base {
+        Some(base) if *base.text == *client.baseurl => Ok(join(&base.url, path)),
+        _ => Err(format!("{}{}", client.baseurl, path)),
+    }
+}
+
+/// `base` with its path followed by `path` (which starts with `/`).
+fn join(base: &Url, path: fmt::Arguments<'_>) -> Url {
+    let mut url = base.clone();
+    match path.as_str() {
+        Some(path) if url.path() == "/" => url.set_path(path),
+        _ => {
+            let stem = match url.path() {
+                "/" => "",
+                stem => stem,
+            };
+            let mut full = String::with_capacity(stem.len() + 64);
+            full.push_str(stem);
+            // Writing to a `String` cannot fail.
+            let _ = fmt::Write::write_fmt(&mut full, path);
+            url.set_path(&full);
+        }
+    }
+    url
+}
+
+/// `http.request(method, url)`, parsing `url` when [`url`] could not join it.
+#[allow(
+    dead_code,
+    reason = "called by generated code only; with no tag feature on, no operation is compiled"
+)]
+pub(crate) fn request(
+    http: &reqwest::Client,
+    method: reqwest::Method,
+    url: Result<Url, String>,
+) -> reqwest::RequestBuilder {
+    match url {
+        Ok(url) => http.request(method, url),
+        Err(text) => http.request(method, text),
     }
 }
 
@@ -164,6 +252,80 @@ impl Downstream for Http<'_> {
         async move {
             let response = fused.http.execute(request).await?;
             read_whole(response, fused.max_body_size).await
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// What progenitor did: the base text and the path formatted, and parsed whole.
+    fn parsed_whole(base: &str, path: &str) -> Url {
+        Url::parse(&format!("{base}{path}")).unwrap()
+    }
+
+    #[test]
+    fn a_path_joined_to_a_base_with_or_without_a_stem_is_the_url_parsing_gives() {
+        for base in ["https://talk.perspio.io", "http://127.0.0.1:8080/stem/v1"] {
+            let url = Url::parse(base).unwrap();
+            for path in ["/assets/v3/", "/a/../b/./c", "/x%2Fy/%2e%2e/z"] {
+                assert_eq!(
+                    join(&url, format_args!("{path}")),
+                    parsed_whole(base, path),
+                    "{base} {path}"
+                );
+                let literal = join(&url, format_args!("/assets/v3/"));
+                assert_eq!(literal, parsed_whole(base, "/assets/v3/"));
+            }
+        }
+    }
+
+    #[test]
+    fn only_a_base_in_its_written_form_is_kept_parsed() {
+        perspio_core::tls::install_crypto_provider();
+        let stack = || {
+            Transport::from(reqwest_middleware::ClientBuilder::new(reqwest::Client::new()).build())
+        };
+        for kept in ["https://talk.perspio.io", "http://127.0.0.1:1/stem"] {
+            assert!(stack().with_base_url(kept).base.is_some(), "{kept}");
+        }
+        for not_kept in [
+            "https://talk.perspio.io/",
+            "https://TALK.perspio.io",
+            "https://talk.perspio.io?x=1",
+            "https://talk.perspio.io/#f",
+            "not a url",
+        ] {
+            assert!(stack().with_base_url(not_kept).base.is_none(), "{not_kept}");
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            cases: 512,
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        })]
+
+        /// Path parameters as progenitor encodes them (`encode_path`): whatever they hold
+        /// (dots, backslashes, percent signs, non-ASCII, controls), the joined URL is the
+        /// parsed one.
+        #[test]
+        fn any_encoded_parameter_joins_to_the_url_parsing_gives(
+            stem in prop_oneof![Just(""), Just("/stem"), Just("/a/b")],
+            parameter in any::<String>(),
+            tail in prop_oneof![Just(""), Just("/"), Just("/labels")],
+        ) {
+            let base = format!("https://talk.perspio.io{stem}");
+            let encoded = progenitor_client::encode_path(&parameter);
+            let url = Url::parse(&base).unwrap();
+            let joined = join(&url, format_args!("/assets/v3/{}{}", encoded, tail));
+            let path = format!("/assets/v3/{encoded}{tail}");
+            prop_assert_eq!(joined, parsed_whole(&base, &path));
         }
     }
 }

@@ -568,8 +568,10 @@ fn rewrite_send(member: &mut Item) -> usize {
             shrink_header_map(stmt, removed);
         }
     }
+    reuse_parsed_base_url(&mut stmts);
     for stmt in &mut stmts {
         request_methods_reqwest_lacks(stmt);
+        *stmt = decode_without_header_copy(std::mem::take(stmt));
     }
     fuse_hooks(&mut stmts);
 
@@ -692,6 +694,147 @@ fn request_methods_reqwest_lacks(stmt: &mut [TokenTree]) {
         stmt[i - 1] = TokenTree::Ident(Ident::new("request", stmt[i - 1].span()));
         stmt[i] = TokenTree::Group(group);
     }
+}
+
+/// `let url = format!("{}/path/{}", client.baseurl, p);` and `client.client.get(url)` →
+/// `let url = crate::transport::url(client, format_args!("/path/{}", p));` and
+/// `crate::transport::request(&client.client, ::reqwest::Method::GET, url)`: the path joined to
+/// the base URL parsed once (perspio-api, `transport.rs`) instead of a URL string formatted and
+/// parsed whole on every call (issue 16). Both statements or neither: `url` changes type.
+fn reuse_parsed_base_url(stmts: &mut [Vec<TokenTree>]) {
+    let Some(at) = stmts
+        .iter()
+        .position(|s| text(s).starts_with("let url = format ! ("))
+    else {
+        return;
+    };
+    let Some(url) = url_from_parsed_base(&stmts[at]) else {
+        return;
+    };
+    let Some((send, request)) = stmts
+        .iter()
+        .enumerate()
+        .skip(at + 1)
+        .find_map(|(i, s)| request_from_url(s).map(|r| (i, r)))
+    else {
+        return;
+    };
+    stmts[at] = url;
+    stmts[send] = request;
+}
+
+/// See [`reuse_parsed_base_url`]: the `let url = …;` statement.
+fn url_from_parsed_base(stmt: &[TokenTree]) -> Option<Vec<TokenTree>> {
+    let [_let, _url, _eq, _format, _bang, TokenTree::Group(args), _semi] = stmt else {
+        return None;
+    };
+    let args: Vec<TokenTree> = args.stream().into_iter().collect();
+    let [TokenTree::Literal(template), comma, client, dot, baseurl, rest @ ..] = args.as_slice()
+    else {
+        return None;
+    };
+    let punct = |t: &TokenTree, c: char| matches!(t, TokenTree::Punct(p) if p.as_char() == c);
+    let ident = |t: &TokenTree, name: &str| matches!(t, TokenTree::Ident(i) if i == name);
+    if !punct(comma, ',') || !ident(client, "client") || !punct(dot, '.') || !ident(baseurl, "baseurl")
+    {
+        return None;
+    }
+    let template = template.to_string();
+    let path = template.strip_prefix("\"{}")?;
+    // A path as parsing and joining read it alike: from `/`, no query or fragment marker, no
+    // escape, no whitespace or control character (the parameters are percent-encoded).
+    let constant = path.strip_suffix('"')?;
+    if !constant.starts_with('/')
+        || constant
+            .chars()
+            .any(|c| matches!(c, '?' | '#' | '\\') || c.is_whitespace() || c.is_control())
+    {
+        return None;
+    }
+    let path: proc_macro2::TokenStream = format!("\"{path}").parse().ok()?;
+    // `rest` is `, p1, p2,` (or just `,`): the path parameters.
+    let rest: proc_macro2::TokenStream = match rest {
+        [first, tail @ ..] if punct(first, ',') => tail.iter().cloned().collect(),
+        [] => proc_macro2::TokenStream::new(),
+        _ => return None,
+    };
+    let arguments = if rest.is_empty() {
+        quote::quote!(format_args!(#path))
+    } else {
+        quote::quote!(format_args!(#path, #rest))
+    };
+    Some(
+        quote::quote!(let url = crate::transport::url(client, #arguments);)
+            .into_iter()
+            .collect(),
+    )
+}
+
+/// See [`reuse_parsed_base_url`]: `client.client.METHOD(url)` in the statement that builds the
+/// request, replaced.
+fn request_from_url(stmt: &[TokenTree]) -> Option<Vec<TokenTree>> {
+    let at = (0..stmt.len().saturating_sub(5)).find(|&i| {
+        matches!(&stmt[i], TokenTree::Ident(id) if id == "client")
+            && matches!(&stmt[i + 1], TokenTree::Punct(p) if p.as_char() == '.')
+            && matches!(&stmt[i + 2], TokenTree::Ident(id) if id == "client")
+            && matches!(&stmt[i + 3], TokenTree::Punct(p) if p.as_char() == '.')
+            && matches!(&stmt[i + 5], TokenTree::Group(g) if g.delimiter() == Delimiter::Parenthesis
+                && g.stream().to_string() == "url")
+    })?;
+    let TokenTree::Ident(method) = &stmt[at + 4] else {
+        return None;
+    };
+    let method = match method.to_string().as_str() {
+        "get" => "GET",
+        "post" => "POST",
+        "put" => "PUT",
+        "patch" => "PATCH",
+        "delete" => "DELETE",
+        "head" => "HEAD",
+        "options" => "OPTIONS",
+        "trace" => "TRACE",
+        _ => return None,
+    };
+    let method = Ident::new(method, Span::call_site());
+    let mut out = stmt[..at].to_vec();
+    out.extend(quote::quote!(
+        crate::transport::request(&client.client, ::reqwest::Method::#method, url)
+    ));
+    out.extend(stmt[at + 6..].iter().cloned());
+    Some(out)
+}
+
+/// `ResponseValue::from_response(response)` → `crate::hooks::response_value(response)`, at any
+/// depth (the arms of the status `match`): the same decoding, with the response's header map
+/// moved into the `ResponseValue` rather than copied (perspio-api, `hooks.rs`; issue 16).
+fn decode_without_header_copy(tokens: Vec<TokenTree>) -> Vec<TokenTree> {
+    let mut out: Vec<TokenTree> = Vec::with_capacity(tokens.len());
+    for tree in tokens {
+        let tree = match tree {
+            TokenTree::Group(g) => {
+                let inner = decode_without_header_copy(g.stream().into_iter().collect());
+                let mut group = Group::new(g.delimiter(), inner.into_iter().collect());
+                group.set_span(g.span());
+                TokenTree::Group(group)
+            }
+            other => other,
+        };
+        let is_call = matches!(&tree, TokenTree::Group(g) if g.delimiter() == Delimiter::Parenthesis);
+        let n = out.len();
+        if is_call
+            && n >= 4
+            && matches!(&out[n - 1], TokenTree::Ident(id) if id == "from_response")
+            && matches!(&out[n - 2], TokenTree::Punct(p) if p.as_char() == ':')
+            && matches!(&out[n - 3], TokenTree::Punct(p) if p.as_char() == ':')
+            && matches!(&out[n - 4], TokenTree::Ident(id) if id == "ResponseValue")
+            && !matches!(out.get(n.wrapping_sub(5)), Some(TokenTree::Punct(p)) if p.as_char() == ':')
+        {
+            out.truncate(n - 4);
+            out.extend(quote::quote!(crate::hooks::response_value));
+        }
+        out.push(tree);
+    }
+    out
 }
 
 /// The four hook statements progenitor writes into every `send` before it reads the answer,
@@ -934,13 +1077,81 @@ mod tests {
         )
         .unwrap();
         let source = pretty(&generate(&spec).unwrap());
+        let squashed = squash(&source);
+        for method in ["OPTIONS", "TRACE", "HEAD"] {
+            assert!(
+                squashed.contains(&format!(
+                    "crate::transport::request(&client.client,::reqwest::Method::{method},url"
+                )),
+                "{method}: {source}"
+            );
+        }
+        assert!(!source.contains(".options(url") && !source.contains(".trace(url"));
+
+        // A `send` whose URL is not joined to the parsed base keeps progenitor's call, made
+        // one reqwest has.
+        let mut stmt: Vec<TokenTree> = "let mut request = client . client . options (url) . build () ? ;"
+            .parse::<TokenStream>()
+            .unwrap()
+            .into_iter()
+            .collect();
+        request_methods_reqwest_lacks(&mut stmt);
+        assert_eq!(
+            text(&stmt),
+            "let mut request = client . client . request (:: reqwest :: Method :: OPTIONS , url) . build () ? ;"
+        );
+    }
+
+    #[test]
+    fn urls_are_joined_to_the_parsed_base_and_decoding_moves_the_headers() {
+        let spec: OpenAPI = serde_json::from_str(
+            r#"{"openapi": "3.0.3", "info": {"title": "t", "version": "1"},
+                "paths": {"/assets/{id}/labels": {"get": {"operationId": "get_labels",
+                    "parameters": [{"name": "id", "in": "path", "required": true,
+                        "schema": {"type": "string"}}],
+                    "responses": {"200": {"description": "ok", "content": {
+                        "application/json": {"schema": {"type": "object"}}}}}}}}}"#,
+        )
+        .unwrap();
+        let source = pretty(&generate(&spec).unwrap());
+        let squashed = squash(&source);
         assert!(
-            source.contains(".request(::reqwest::Method::OPTIONS, url)"),
+            squashed.contains(
+                r#"leturl=crate::transport::url(client,format_args!("/assets/{}/labels",encode_path(&id.to_string()),),);"#
+            ),
             "{source}"
         );
-        assert!(source.contains(".request(::reqwest::Method::TRACE, url)"));
-        assert!(source.contains(".head(url)"), "head is a reqwest method");
-        assert!(!source.contains(".options(url") && !source.contains(".trace(url"));
+        assert!(squashed.contains(
+            "crate::transport::request(&client.client,::reqwest::Method::GET,url"
+        ));
+        assert!(!source.contains("client.baseurl"), "no URL formatted from the base text");
+        assert!(source.contains("crate::hooks::response_value(response)"));
+        assert!(!source.contains("ResponseValue::from_response"));
+    }
+
+    fn squash(source: &str) -> String {
+        source.chars().filter(|c| !c.is_whitespace()).collect()
+    }
+
+    #[test]
+    fn a_path_joining_and_parsing_could_read_differently_keeps_progenitors_url() {
+        for path in ["a/b", "/a?b", "/a#b", "/a b", "/a\\\\b"] {
+            let stmt: Vec<TokenTree> = format!("let url = format ! (\"{{}}{path}\" , client . baseurl ,) ;")
+                .parse::<TokenStream>()
+                .unwrap()
+                .into_iter()
+                .collect();
+            assert!(url_from_parsed_base(&stmt).is_none(), "{path}");
+        }
+        let stmt: Vec<TokenTree> = "let url = format ! (\"{}/a/{}\" , client . baseurl , encode_path (& id . to_string ()) ,) ;"
+            .parse::<TokenStream>()
+            .unwrap()
+            .into_iter()
+            .collect();
+        assert_eq!(
+            text(&url_from_parsed_base(&stmt).unwrap()),
+            "let url = crate :: transport :: url (client , format_args ! (\"/a/{}\" , encode_path (& id . to_string ()) ,)) ;"
+        );
     }
 
     #[test]
