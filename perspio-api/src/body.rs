@@ -95,7 +95,7 @@ pub(crate) async fn read_whole(
     let url = response.url().clone();
     let declared = response.content_length();
     let headers = std::mem::take(response.headers_mut());
-    let mut extensions = std::mem::take(response.extensions_mut());
+    let extensions = std::mem::take(response.extensions_mut());
     let body: Bytes = read_limited(response.bytes_stream(), declared, max)
         .await
         .map_err(|e| match e {
@@ -104,14 +104,17 @@ pub(crate) async fn read_whole(
                 reqwest_middleware::Error::Middleware(anyhow::Error::new(size))
             }
         })?;
-    extensions.insert(BodyRead);
-    let mut rebuilt = http::Response::builder()
-        .status(status)
-        .version(version)
+    // One extension map: the response's own, with the URL (which `Response::from` takes out
+    // again) and the mark added, rather than a second map merged into it.
+    let mut builder = http::Response::builder().status(status).version(version);
+    if let Some(slot) = builder.extensions_mut() {
+        *slot = extensions;
+    }
+    let mut rebuilt = builder
         .url(url)
         .body(body)
         .map_err(|e| reqwest_middleware::Error::Middleware(anyhow::Error::new(e)))?;
     *rebuilt.headers_mut() = headers;
-    rebuilt.extensions_mut().extend(extensions);
+    rebuilt.extensions_mut().insert(BodyRead);
     Ok(Response::from(rebuilt))
 }
