@@ -89,9 +89,11 @@ pub(crate) async fn response_value<T: serde::de::DeserializeOwned, E>(
         .bytes()
         .await
         .map_err(ProgenitorError::ResponseBodyError)?;
-    let inner =
-        serde_json::from_slice(&full).map_err(|e| ProgenitorError::InvalidResponsePayload(full, e))?;
-    Ok(progenitor_client::ResponseValue::new(inner, status, headers))
+    let inner = serde_json::from_slice(&full)
+        .map_err(|e| ProgenitorError::InvalidResponsePayload(full, e))?;
+    Ok(progenitor_client::ResponseValue::new(
+        inner, status, headers,
+    ))
 }
 
 impl ClientHooks<Transport> for Client {

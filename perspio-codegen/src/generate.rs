@@ -725,17 +725,36 @@ fn reuse_parsed_base_url(stmts: &mut [Vec<TokenTree>]) {
 
 /// See [`reuse_parsed_base_url`]: the `let url = …;` statement.
 fn url_from_parsed_base(stmt: &[TokenTree]) -> Option<Vec<TokenTree>> {
-    let [_let, _url, _eq, _format, _bang, TokenTree::Group(args), _semi] = stmt else {
+    let [
+        _let,
+        _url,
+        _eq,
+        _format,
+        _bang,
+        TokenTree::Group(args),
+        _semi,
+    ] = stmt
+    else {
         return None;
     };
     let args: Vec<TokenTree> = args.stream().into_iter().collect();
-    let [TokenTree::Literal(template), comma, client, dot, baseurl, rest @ ..] = args.as_slice()
+    let [
+        TokenTree::Literal(template),
+        comma,
+        client,
+        dot,
+        baseurl,
+        rest @ ..,
+    ] = args.as_slice()
     else {
         return None;
     };
     let punct = |t: &TokenTree, c: char| matches!(t, TokenTree::Punct(p) if p.as_char() == c);
     let ident = |t: &TokenTree, name: &str| matches!(t, TokenTree::Ident(i) if i == name);
-    if !punct(comma, ',') || !ident(client, "client") || !punct(dot, '.') || !ident(baseurl, "baseurl")
+    if !punct(comma, ',')
+        || !ident(client, "client")
+        || !punct(dot, '.')
+        || !ident(baseurl, "baseurl")
     {
         return None;
     }
@@ -819,7 +838,8 @@ fn decode_without_header_copy(tokens: Vec<TokenTree>) -> Vec<TokenTree> {
             }
             other => other,
         };
-        let is_call = matches!(&tree, TokenTree::Group(g) if g.delimiter() == Delimiter::Parenthesis);
+        let is_call =
+            matches!(&tree, TokenTree::Group(g) if g.delimiter() == Delimiter::Parenthesis);
         let n = out.len();
         if is_call
             && n >= 4
@@ -1090,11 +1110,12 @@ mod tests {
 
         // A `send` whose URL is not joined to the parsed base keeps progenitor's call, made
         // one reqwest has.
-        let mut stmt: Vec<TokenTree> = "let mut request = client . client . options (url) . build () ? ;"
-            .parse::<TokenStream>()
-            .unwrap()
-            .into_iter()
-            .collect();
+        let mut stmt: Vec<TokenTree> =
+            "let mut request = client . client . options (url) . build () ? ;"
+                .parse::<TokenStream>()
+                .unwrap()
+                .into_iter()
+                .collect();
         request_methods_reqwest_lacks(&mut stmt);
         assert_eq!(
             text(&stmt),
@@ -1121,10 +1142,14 @@ mod tests {
             ),
             "{source}"
         );
-        assert!(squashed.contains(
-            "crate::transport::request(&client.client,::reqwest::Method::GET,url"
-        ));
-        assert!(!source.contains("client.baseurl"), "no URL formatted from the base text");
+        assert!(
+            squashed
+                .contains("crate::transport::request(&client.client,::reqwest::Method::GET,url")
+        );
+        assert!(
+            !source.contains("client.baseurl"),
+            "no URL formatted from the base text"
+        );
         assert!(source.contains("crate::hooks::response_value(response)"));
         assert!(!source.contains("ResponseValue::from_response"));
     }
@@ -1136,11 +1161,12 @@ mod tests {
     #[test]
     fn a_path_joining_and_parsing_could_read_differently_keeps_progenitors_url() {
         for path in ["a/b", "/a?b", "/a#b", "/a b", "/a\\\\b"] {
-            let stmt: Vec<TokenTree> = format!("let url = format ! (\"{{}}{path}\" , client . baseurl ,) ;")
-                .parse::<TokenStream>()
-                .unwrap()
-                .into_iter()
-                .collect();
+            let stmt: Vec<TokenTree> =
+                format!("let url = format ! (\"{{}}{path}\" , client . baseurl ,) ;")
+                    .parse::<TokenStream>()
+                    .unwrap()
+                    .into_iter()
+                    .collect();
             assert!(url_from_parsed_base(&stmt).is_none(), "{path}");
         }
         let stmt: Vec<TokenTree> = "let url = format ! (\"{}/a/{}\" , client . baseurl , encode_path (& id . to_string ()) ,) ;"

@@ -12,6 +12,8 @@
 //!   layer's `401` replay.
 //! - [`layer`]: the layers of a stack called directly ([`layer::Downstream`]), one future
 //!   for the whole default stack instead of one boxed future per middleware.
+//! - `testing` (feature `testing`): stand-ins for the network that answer without I/O, for
+//!   tests and benchmarks that count what the layers cost.
 //! - [`tls`]: the rustls crypto provider of every client the perspio crates build (`ring` by
 //!   default, `aws-lc-rs` by feature).
 //!
@@ -27,6 +29,8 @@ pub mod layer;
 pub mod redact;
 pub mod replay;
 pub mod retry_after;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod text;
 pub mod tls;
 

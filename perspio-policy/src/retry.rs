@@ -11,7 +11,7 @@ use reqwest_middleware::{Middleware, Next};
 
 use crate::error::{PolicyError, scrubbed};
 use crate::retry_after::parse_retry_after;
-use perspio_core::layer::{Downstream, Signals};
+use perspio_core::layer::{Downstream, Signals, copy_request};
 use perspio_core::replay::{ReplayOffered, ReplayWanted, Replaying};
 use perspio_core::{Clock, SystemClock};
 
@@ -542,7 +542,7 @@ impl RetryMiddleware {
                     .into());
             };
             let last_attempt = attempt >= self.config.max_attempts;
-            let to_send = next_send(current, &mut template, last_attempt, &method);
+            let to_send = next_send(below, current, &mut template, last_attempt, &method);
 
             let now = self.clock.instant();
             let remaining = call.at.saturating_duration_since(now);
@@ -571,7 +571,7 @@ impl RetryMiddleware {
             {
                 // The authentication layer has a new token for a 401: the template is sent once
                 // more, as part of this attempt; whatever comes back is this attempt's outcome.
-                let to_send = next_send(current, &mut template, last_attempt, &method);
+                let to_send = next_send(below, current, &mut template, last_attempt, &method);
                 drop(outcome);
                 let now = self.clock.instant();
                 let remaining = call.at.saturating_duration_since(now);
@@ -690,10 +690,11 @@ impl RetryMiddleware {
     }
 }
 
-/// The request to send now, from the template `current`: a copy, keeping `current` as the
-/// template for the next send, unless this is the last attempt (the template itself goes) or
-/// its body cannot be copied (a stream: sent once, never again).
-fn next_send(
+/// The request to send now, from the template `current`: a copy (`below`'s), keeping `current`
+/// as the template for the next send, unless this is the last attempt (the template itself
+/// goes) or its body cannot be copied (a stream: sent once, never again).
+fn next_send<B: Below>(
+    below: &B,
     current: Request,
     template: &mut Option<Request>,
     last_attempt: bool,
@@ -702,7 +703,7 @@ fn next_send(
     if last_attempt {
         return current;
     }
-    match current.try_clone() {
+    match below.copy(&current) {
         Some(copy) => {
             *template = Some(current);
             copy
@@ -720,6 +721,12 @@ fn next_send(
 
 /// The layers below the retry loop, with the call deadline of each attempt.
 trait Below: Send {
+    /// A copy of `request` for the template: `try_clone`, which keeps every extension of a
+    /// request someone else built.
+    fn copy(&self, request: &Request) -> Option<Request> {
+        request.try_clone()
+    }
+
     fn send<'a>(
         &'a mut self,
         request: Request,
@@ -760,6 +767,12 @@ impl Below for NextBelow<'_, '_> {
 struct Direct<'d, D>(&'d mut D);
 
 impl<D: Downstream> Below for Direct<'_, D> {
+    /// The requests of a stack called directly are the generated operations', built by
+    /// reqwest's `RequestBuilder`: copied without `try_clone`'s extension map.
+    fn copy(&self, request: &Request) -> Option<Request> {
+        copy_request(request)
+    }
+
     fn send<'a>(
         &'a mut self,
         request: Request,
