@@ -1,6 +1,8 @@
 //! [`Error`]: what can go wrong building a client or calling an operation.
 
 use std::cell::RefCell;
+
+use futures::FutureExt as _;
 use std::future::Future;
 use std::time::Duration;
 
@@ -14,7 +16,8 @@ use crate::request::PathRefusal;
 tokio::task_local! {
     /// Where `exec` leaves a middleware failure, typed, for the `call()` (or
     /// [`capture_failure`]) in progress.
-    pub(crate) static MIDDLEWARE_FAILURE: RefCell<Option<Error>>;
+    /// Boxed: the scope swaps the slot in and out of the thread on every poll of the call.
+    pub(crate) static MIDDLEWARE_FAILURE: RefCell<Option<Box<Error>>>;
 }
 
 /// Everything that can go wrong building a [`Client`](crate::Client) or calling an operation
@@ -375,13 +378,22 @@ pub(crate) fn error_body_json(body: &[u8]) -> serde_json::Value {
 /// }
 /// # }
 /// ```
-pub async fn capture_failure<F: Future>(future: F) -> (F::Output, Option<Error>) {
-    MIDDLEWARE_FAILURE
-        .scope(RefCell::new(None), async {
-            let output = future.await;
-            (output, MIDDLEWARE_FAILURE.with(RefCell::take))
-        })
-        .await
+///
+/// The future returned holds `future` once, in place (no `async` wrapper that would store it a
+/// second time: a call's future is several kilobytes).
+pub fn capture_failure<F: Future>(future: F) -> impl Future<Output = (F::Output, Option<Error>)> {
+    MIDDLEWARE_FAILURE.scope(
+        RefCell::new(None),
+        // Runs inside the scope, as the future completes.
+        future.map(|output| {
+            let failure = MIDDLEWARE_FAILURE
+                .try_with(RefCell::take)
+                .ok()
+                .flatten()
+                .map(|failure| *failure);
+            (output, failure)
+        }),
+    )
 }
 
 impl ApiErrorResponse {
@@ -574,14 +586,13 @@ impl Error {
     dead_code,
     reason = "called by generated code only; with no tag feature on, no operation is compiled"
 )]
-pub(crate) async fn finish<T, E: serde::Serialize>(
+pub(crate) fn finish<T, E: serde::Serialize>(
     operation: &'static str,
     send: impl Future<Output = Result<ResponseValue<T>, ProgenitorError<E>>>,
-) -> Result<ResponseValue<T>, Error> {
+) -> impl Future<Output = Result<ResponseValue<T>, Error>> {
     finish_with(operation, send, |body| async move {
         serde_json::to_value(body).unwrap_or(serde_json::Value::Null)
     })
-    .await
 }
 
 /// As [`finish`], for operations whose error answers are declared as raw bytes.
@@ -589,10 +600,10 @@ pub(crate) async fn finish<T, E: serde::Serialize>(
     dead_code,
     reason = "called by generated code only when a spec declares raw error bodies"
 )]
-pub(crate) async fn finish_stream<T>(
+pub(crate) fn finish_stream<T>(
     operation: &'static str,
     send: impl Future<Output = Result<ResponseValue<T>, ProgenitorError<ByteStream>>>,
-) -> Result<ResponseValue<T>, Error> {
+) -> impl Future<Output = Result<ResponseValue<T>, Error>> {
     finish_with(operation, send, |stream| async move {
         let bytes: Vec<u8> = stream
             .into_inner()
@@ -605,34 +616,36 @@ pub(crate) async fn finish_stream<T>(
         // `exec` already made error bodies JSON.
         serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null)
     })
-    .await
 }
 
-async fn finish_with<T, E, Body, Read>(
+/// The call's future: `send` held once, in place (see [`capture_failure`]), then the
+/// error mapping, which takes its place when `send` is done.
+fn finish_with<T, E, Body, Read>(
     operation: &'static str,
     send: impl Future<Output = Result<ResponseValue<T>, ProgenitorError<E>>>,
     read_body: Read,
-) -> Result<ResponseValue<T>, Error>
+) -> impl Future<Output = Result<ResponseValue<T>, Error>>
 where
     Read: FnOnce(E) -> Body,
     Body: Future<Output = serde_json::Value>,
 {
-    let (result, failure) = capture_failure(send).await;
-    match result {
-        Ok(value) => Ok(value),
-        Err(ProgenitorError::UnexpectedResponse(response)) => {
-            Err(unexpected(operation, response).await)
-        }
-        Err(error) => match Error::from_progenitor(operation, error, failure) {
-            Ok(error) => Err(error),
-            Err(answer) => {
-                let status = answer.status();
-                let headers = answer.headers().clone();
-                let body = read_body(answer.into_inner()).await;
-                Err(Error::api(operation, status, headers, body))
+    capture_failure(send).then(move |(result, failure)| async move {
+        match result {
+            Ok(value) => Ok(value),
+            Err(ProgenitorError::UnexpectedResponse(response)) => {
+                Err(unexpected(operation, response).await)
             }
-        },
-    }
+            Err(error) => match Error::from_progenitor(operation, error, failure) {
+                Ok(error) => Err(error),
+                Err(answer) => {
+                    let status = answer.status();
+                    let headers = answer.headers().clone();
+                    let body = read_body(answer.into_inner()).await;
+                    Err(Error::api(operation, status, headers, body))
+                }
+            },
+        }
+    })
 }
 
 /// `error` with its URL scrubbed ([`perspio_core::redact::scrub`]): reqwest's message shows it.

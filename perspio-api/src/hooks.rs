@@ -20,7 +20,10 @@
 //!   [`DEFAULT_MAX_BODY_SIZE`](crate::DEFAULT_MAX_BODY_SIZE): no body reaches the generated
 //!   code's unbounded `bytes()` unread.
 
+use std::future::Future;
+
 use bytes::Bytes;
+use futures::FutureExt as _;
 use progenitor_client::{ClientHooks, Error as ProgenitorError, OperationInfo};
 
 use crate::error::{Error, MIDDLEWARE_FAILURE, cause_chain};
@@ -56,16 +59,54 @@ const PROGENITOR_API_VERSION_HEADER: &str = "api-version";
     dead_code,
     reason = "called by generated code only; with no tag feature on, no operation is compiled"
 )]
-pub(crate) async fn send_request<E>(
-    client: &Client,
+pub(crate) fn send_request<'c, E>(
+    client: &'c Client,
     mut request: reqwest::Request,
     operation_id: &'static str,
-) -> Result<reqwest::Response, ProgenitorError<E>> {
-    let info = OperationInfo { operation_id };
-    client.pre(&mut request, &info).await?;
-    let result = client.exec(request, &info).await;
-    client.post(&result, &info).await?;
-    Ok(result?)
+) -> impl Future<Output = Result<reqwest::Response, ProgenitorError<E>>> + 'c {
+    // `pre`.
+    request.headers_mut().remove(PROGENITOR_API_VERSION_HEADER);
+    // `exec` and `post`, without the synthetic response that carries a middleware failure
+    // from one to the other. Not an `async fn`: the call's future holds the transport's once.
+    client
+        .inner
+        .execute(request, operation_id)
+        .then(move |outcome| settle(outcome, operation_id))
+        .map(|settled| match settled {
+            Ok(response) => Ok(response),
+            Err(Failure::Transport(e)) => Err(ProgenitorError::from(e)),
+            Err(Failure::Middleware(message)) => Err(ProgenitorError::Custom(message)),
+        })
+}
+
+/// How a call that brought no response ended.
+enum Failure {
+    /// reqwest's own error.
+    Transport(reqwest::Error),
+    /// A middleware (or layer) failed; the message of its cause chain. The typed error went to
+    /// the `call()` (or [`capture_failure`](crate::capture_failure)) in progress.
+    Middleware(String),
+}
+
+/// What `exec` makes of the transport's outcome: error bodies made JSON, a middleware failure
+/// typed for `call()`.
+async fn settle(
+    outcome: reqwest_middleware::Result<reqwest::Response>,
+    operation_id: &'static str,
+) -> Result<reqwest::Response, Failure> {
+    match outcome {
+        Ok(response) if response.status().as_u16() >= 400 => Ok(json_error_body(response).await),
+        Ok(response) => Ok(response),
+        Err(reqwest_middleware::Error::Reqwest(e)) => Err(Failure::Transport(e)),
+        Err(failure) => {
+            let error = Error::from_middleware(operation_id, failure);
+            let message = cause_chain(&error);
+            // A `call()` (or `capture_failure`) in progress takes the typed error; `send()`
+            // gets the message.
+            let _ = MIDDLEWARE_FAILURE.try_with(|slot| slot.replace(Some(Box::new(error))));
+            Err(Failure::Middleware(message))
+        }
+    }
 }
 
 /// What progenitor's `ResponseValue::from_response` does (the body decoded as JSON, with the
@@ -112,18 +153,10 @@ impl ClientHooks<Transport> for Client {
         info: &OperationInfo,
     ) -> reqwest::Result<reqwest::Response> {
         let outcome = self.inner.execute(request, info.operation_id).await;
-        match outcome {
-            Ok(response) if response.status().as_u16() >= 400 => {
-                Ok(json_error_body(response).await)
-            }
+        match settle(outcome, info.operation_id).await {
             Ok(response) => Ok(response),
-            Err(reqwest_middleware::Error::Reqwest(e)) => Err(e),
-            Err(failure) => {
-                let error = Error::from_middleware(info.operation_id, failure);
-                let message = cause_chain(&error);
-                // A `call()` (or `capture_failure`) in progress takes the typed error;
-                // `send()` gets the message.
-                let _ = MIDDLEWARE_FAILURE.try_with(|slot| slot.replace(Some(error)));
+            Err(Failure::Transport(e)) => Err(e),
+            Err(Failure::Middleware(message)) => {
                 let mut synthetic = http::Response::new(Bytes::new());
                 synthetic
                     .extensions_mut()

@@ -13,6 +13,7 @@ use std::future::Future;
 use std::ops::Deref;
 use std::sync::Arc;
 
+use futures::future::Either;
 use perspio_auth::AuthMiddleware;
 use perspio_core::layer::{Downstream, Signals};
 use perspio_policy::RetryMiddleware;
@@ -126,15 +127,24 @@ impl Transport {
         self.fused.is_some()
     }
 
-    /// Sends the request of operation `operation_id` and reads its body, bounded.
-    pub(crate) async fn execute(
+    /// Sends the request of operation `operation_id` and reads its body, bounded. Not an
+    /// `async fn`: the future is the stack's own, not one more that holds it.
+    pub(crate) fn execute(
+        &self,
+        request: Request,
+        operation_id: &'static str,
+    ) -> impl Future<Output = reqwest_middleware::Result<Response>> + Send + '_ {
+        match &self.fused {
+            Some(fused) => Either::Left(fused.execute(request)),
+            None => Either::Right(self.execute_middleware(request, operation_id)),
+        }
+    }
+
+    async fn execute_middleware(
         &self,
         request: Request,
         operation_id: &'static str,
     ) -> reqwest_middleware::Result<Response> {
-        if let Some(fused) = &self.fused {
-            return fused.execute(request).await;
-        }
         let mut extensions = http::Extensions::new();
         extensions.insert(OperationId(operation_id));
         match self
@@ -212,10 +222,11 @@ struct Fused {
 }
 
 impl Fused {
-    async fn execute(&self, request: Request) -> reqwest_middleware::Result<Response> {
-        self.retry
-            .run_around(request, false, &mut AuthThenHttp(self))
-            .await
+    fn execute(
+        &self,
+        request: Request,
+    ) -> impl Future<Output = reqwest_middleware::Result<Response>> + Send + '_ {
+        self.retry.run_around(request, false, AuthThenHttp(self))
     }
 }
 

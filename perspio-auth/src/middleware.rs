@@ -215,55 +215,62 @@ impl AuthMiddleware {
             .or_insert_with(|| self.inner.subscription_key_header.clone());
         // The layers below take no part in the replay protocol.
         let mut below = Signals::default();
-        if headers.contains_key(AUTHORIZATION) {
-            return downstream.send(request, &mut below).await;
+        // What the 401 path needs, when this request may be refreshed and sent again.
+        let mut watch = None;
+        if !headers.contains_key(AUTHORIZATION) {
+            // The cached token without a future; the slow path (acquire, wait, refresh) and the
+            // 401 path are boxed, so that their state does not make every request's future
+            // larger.
+            let (authorization, generation) = match self.inner.cache.fresh_authorization() {
+                Some(fresh) => fresh,
+                None => Box::pin(self.inner.cache.authorization())
+                    .await
+                    .map_err(AuthError::into_middleware_error)?,
+            };
+            request.headers_mut().insert(AUTHORIZATION, authorization);
+            // A replay the outer layer sends for us is answered as it is: retried once, never
+            // again.
+            if !signals.replaying {
+                // The copy for the one 401 retry: the outer layer's (the retry layer's
+                // template) when it offers one, so that a call makes one copy, not two.
+                let offered = signals.replay_offered;
+                watch = Some(Watch {
+                    replay: if offered { None } else { request.try_clone() },
+                    // For the log line of an outer replay (a standard method is copied
+                    // without allocating).
+                    method: offered.then(|| request.method().clone()),
+                    offered,
+                    generation,
+                });
+            }
         }
-
-        // The cached token without a future; the slow path (acquire, wait, refresh) and the 401
-        // path are boxed, so that their state does not make every request's future larger.
-        let (authorization, generation) = match self.inner.cache.fresh_authorization() {
-            Some(fresh) => fresh,
-            None => Box::pin(self.inner.cache.authorization())
-                .await
-                .map_err(AuthError::into_middleware_error)?,
-        };
-        request.headers_mut().insert(AUTHORIZATION, authorization);
-        if signals.replaying {
-            // The outer layer's replay of a request we asked for: retried once, never again.
-            return downstream.send(request, &mut below).await;
-        }
-        // The copy for the one 401 retry: the outer layer's (the retry layer's template) when it
-        // offers one, so that a call makes one copy, not two.
-        let offered = signals.replay_offered;
-        let replay = if offered { None } else { request.try_clone() };
-        // For the log line of an outer replay (a standard method is copied without allocating).
-        let method = offered.then(|| request.method().clone());
-
+        // One send, at one await (one future slot); a request that came with its own
+        // `Authorization` is sent as it is and never retried.
         let response = downstream.send(request, &mut below).await?;
-        if response.status() != StatusCode::UNAUTHORIZED {
-            return Ok(response);
+        match watch {
+            // The 401 path in a future of its own, boxed only when a 401 comes back.
+            Some(watch) if response.status() == StatusCode::UNAUTHORIZED => {
+                Box::pin(self.after_unauthorized(response, watch, signals, downstream)).await
+            }
+            _ => Ok(response),
         }
-
-        // The 401 path in a future of its own, boxed only when a 401 comes back.
-        Box::pin(self.after_unauthorized(
-            response, replay, method, offered, generation, signals, downstream,
-        ))
-        .await
     }
 
     /// A 401 came back: refresh (at most once per interval for the client) and send the request
     /// once more, from our copy or (`offered`) by asking the outer layer for its copy.
-    #[allow(clippy::too_many_arguments)]
     async fn after_unauthorized<D: Downstream>(
         &self,
         response: Response,
-        replay: Option<Request>,
-        method: Option<http::Method>,
-        offered: bool,
-        generation: u64,
+        watch: Watch,
         signals: &mut Signals,
         downstream: &mut D,
     ) -> reqwest_middleware::Result<Response> {
+        let Watch {
+            replay,
+            method,
+            offered,
+            generation,
+        } = watch;
         let can_retry = offered || replay.is_some();
         match self
             .inner
@@ -307,6 +314,18 @@ impl AuthMiddleware {
             }
         }
     }
+}
+
+/// What the 401 path of one request needs.
+struct Watch {
+    /// Our own copy, when the outer layer offered none.
+    replay: Option<Request>,
+    /// The method, for the log line of an outer replay.
+    method: Option<http::Method>,
+    /// The outer layer keeps a copy and sends it again on [`Signals::replay_wanted`].
+    offered: bool,
+    /// The token generation the request was sent with.
+    generation: u64,
 }
 
 /// Builds an [`AuthMiddleware`] with a custom token source, store or clock.

@@ -13,6 +13,7 @@ mod allocs;
 mod build_cost;
 mod cache_hit;
 mod clients;
+mod cpu;
 mod expiry;
 mod fleet;
 mod herd;

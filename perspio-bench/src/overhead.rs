@@ -112,14 +112,21 @@ pub(crate) async fn run(server: &Server, params: Params) -> anyhow::Result<Vec<R
 
     let mut latency = vec![Vec::new(); n];
     let mut throughput = vec![Vec::new(); n];
+    // CPU time of the series (every thread of the process, server included), ns.
+    let mut cpu_sequential = vec![0u64; n];
+    let mut cpu_concurrent = vec![0u64; n];
     for round in 0..params.rounds {
         for i in order(round, n) {
+            let cpu = crate::cpu::process_ns();
             latency[i].push(latency_round(&variants[i].1, params.latency_calls).await?);
+            cpu_sequential[i] += crate::cpu::process_ns().saturating_sub(cpu);
         }
     }
     for round in 0..params.rounds {
         for i in order(round, n) {
+            let cpu = crate::cpu::process_ns();
             throughput[i].push(throughput_round(&variants[i].1, params.throughput_calls).await?);
+            cpu_concurrent[i] += crate::cpu::process_ns().saturating_sub(cpu);
         }
     }
     let extra_tokens = server.token_requests() - tokens_before;
@@ -182,6 +189,43 @@ pub(crate) async fn run(server: &Server, params: Params) -> anyhow::Result<Vec<R
         }
         rows.push(lat_row);
         rows.push(thr_row);
+    }
+    // CPU per call: what the SDK adds, without the wake-up latency of an idle or shared VM that
+    // dominates a loopback call's wall time.
+    let per_call = |cpu: &[u64], calls: usize| -> Vec<f64> {
+        cpu.iter()
+            .map(|&ns| ns as f64 / 1e3 / (calls * params.rounds) as f64)
+            .collect()
+    };
+    let sequential = per_call(&cpu_sequential, params.latency_calls);
+    let concurrent = per_call(&cpu_concurrent, CONCURRENCY * params.throughput_calls);
+    if cpu_sequential[0] > 0 {
+        rows.push(Row::new(
+            s,
+            format!(
+                "CPU µs per call, all threads (server included), c=1 / c=64: {}",
+                variants
+                    .iter()
+                    .map(|(name, _)| *name)
+                    .collect::<Vec<_>>()
+                    .join(" / ")
+            ),
+            sequential
+                .iter()
+                .zip(&concurrent)
+                .map(|(a, b)| format!("{a:.1}, {b:.1}"))
+                .collect::<Vec<_>>()
+                .join(" / "),
+        ));
+        rows.push(Row::new(
+            s,
+            "default stack: CPU per call ÷ raw reqwest's, c=1 / c=64 (sums over all rounds)",
+            format!(
+                "{:.3} / {:.3}",
+                sequential[n - 1] / sequential[0],
+                concurrent[n - 1] / concurrent[0]
+            ),
+        ));
     }
     rows.push(Row::new(
         s,

@@ -41,6 +41,17 @@ pub trait Downstream: Send {
     ) -> impl Future<Output = reqwest_middleware::Result<Response>> + Send + 'a;
 }
 
+/// A downstream lent for a while is a downstream.
+impl<D: Downstream + ?Sized> Downstream for &mut D {
+    fn send<'a>(
+        &'a mut self,
+        request: Request,
+        signals: &'a mut Signals,
+    ) -> impl Future<Output = reqwest_middleware::Result<Response>> + Send + 'a {
+        (**self).send(request, signals)
+    }
+}
+
 /// A copy of a request built by reqwest's `RequestBuilder` (the generated operations' and
 /// `perspio-api`'s raw requests), to send again: what `Request::try_clone` makes of it (`None`
 /// for a body that cannot be copied, a stream), without the extension map reqwest 0.13's

@@ -474,13 +474,12 @@ impl Middleware for RetryMiddleware {
         next: Next<'_>,
     ) -> reqwest_middleware::Result<Response> {
         let opted_in = extensions.get::<RetryNonIdempotent>().is_some();
-        let mut below = NextBelow {
+        let below = NextBelow {
             next,
-            extensions,
+            extensions: &mut *extensions,
             publish_deadline: self.publish_deadline,
         };
-        let outcome = self.run(req, opted_in, &mut below).await;
-        let extensions = below.extensions;
+        let outcome = self.run(req, opted_in, below).await;
         // The deadline and the replay signals belong to this call only; do not leak them to a
         // reused `Extensions`.
         if self.publish_deadline {
@@ -506,22 +505,23 @@ impl RetryMiddleware {
     /// # Errors
     /// As the middleware: [`PolicyError`] (deadline, attempts exhausted) inside
     /// `reqwest_middleware::Error::Middleware`, or the last attempt's own error.
-    pub async fn run_around<D: Downstream>(
-        &self,
+    pub fn run_around<'s, D: Downstream + 's>(
+        &'s self,
         request: Request,
         retry_non_idempotent: bool,
-        downstream: &mut D,
-    ) -> reqwest_middleware::Result<Response> {
-        self.run(request, retry_non_idempotent, &mut Direct(downstream))
-            .await
+        downstream: D,
+    ) -> impl Future<Output = reqwest_middleware::Result<Response>> + Send + 's {
+        // Not an `async fn`: the future is the retry loop's own, not one more that holds it.
+        self.run(request, retry_non_idempotent, Direct(downstream))
     }
 
     async fn run<B: Below>(
         &self,
         req: Request,
         opted_in: bool,
-        below: &mut B,
+        mut below: B,
     ) -> reqwest_middleware::Result<Response> {
+        let below = &mut below;
         let start = self.clock.instant();
         let method = req.method().clone();
         let may_repeat = is_idempotent(&method) || opted_in;
@@ -550,39 +550,18 @@ impl RetryMiddleware {
                 return Err(call.exceeded(now, None, attempt - 1).into());
             }
             call.attempts_before = attempt - 1;
-            // The template is lent to the authentication layer's 401 replay (one copy per call).
-            let mut signals = Signals {
-                replay_offered: template.is_some(),
-                ..Signals::default()
-            };
-            let mut outcome = self
-                .attempt(
-                    to_send,
-                    below,
-                    &mut signals,
-                    remaining,
-                    &call,
-                    attempt,
-                    &method,
-                )
-                .await?;
-            if signals.replay_wanted
-                && let Some(current) = template.take()
-            {
-                // The authentication layer has a new token for a 401: the template is sent once
-                // more, as part of this attempt; whatever comes back is this attempt's outcome.
-                let to_send = next_send(below, current, &mut template, last_attempt, &method);
-                drop(outcome);
-                let now = self.clock.instant();
-                let remaining = call.at.saturating_duration_since(now);
-                if remaining.is_zero() {
-                    return Err(call.exceeded(now, None, attempt).into());
-                }
+            // The send, and at most one replay of it (the authentication layer's 401 replay of
+            // the template it was lent), at one await: one future slot in this state machine.
+            let (mut to_send, mut remaining, mut replaying) = (to_send, remaining, false);
+            let outcome = loop {
                 let mut signals = Signals {
-                    replaying: true,
-                    ..Signals::default()
+                    // The template is lent to the authentication layer's 401 replay (one copy
+                    // per call).
+                    replay_offered: !replaying && template.is_some(),
+                    replaying,
+                    replay_wanted: false,
                 };
-                outcome = self
+                let outcome = self
                     .attempt(
                         to_send,
                         below,
@@ -593,7 +572,23 @@ impl RetryMiddleware {
                         &method,
                     )
                     .await?;
-            }
+                if replaying || !signals.replay_wanted {
+                    break outcome;
+                }
+                let Some(current) = template.take() else {
+                    break outcome;
+                };
+                // The authentication layer has a new token for a 401: the template is sent once
+                // more, as part of this attempt; whatever comes back is this attempt's outcome.
+                to_send = next_send(below, current, &mut template, last_attempt, &method);
+                drop(outcome);
+                let now = self.clock.instant();
+                remaining = call.at.saturating_duration_since(now);
+                if remaining.is_zero() {
+                    return Err(call.exceeded(now, None, attempt).into());
+                }
+                replaying = true;
+            };
 
             if template.is_none() {
                 return match outcome {
@@ -764,9 +759,9 @@ impl Below for NextBelow<'_, '_> {
 }
 
 /// Layers called directly: the deadline is enforced here and not passed on.
-struct Direct<'d, D>(&'d mut D);
+struct Direct<D>(D);
 
-impl<D: Downstream> Below for Direct<'_, D> {
+impl<D: Downstream> Below for Direct<D> {
     /// The requests of a stack called directly are the generated operations', built by
     /// reqwest's `RequestBuilder`: copied without `try_clone`'s extension map.
     fn copy(&self, request: &Request) -> Option<Request> {
