@@ -14,12 +14,12 @@ use std::hint::black_box;
 use std::sync::{Arc, Mutex};
 
 use perspio_api::BodyLimitMiddleware;
-use perspio_api::progenitor_client::ClientInfo as _;
 use perspio_api::auth::{
     AccessToken, AuthConfig, AuthMiddleware, ClientSecret, Credentials, StaticTokenSource,
     SubscriptionKey,
 };
 use perspio_api::policy::{RetryMiddleware, policy_stack};
+use perspio_api::progenitor_client::ClientInfo as _;
 use perspio_core::layer::{Downstream, Signals};
 use perspio_core::testing::{Canned, OffersReplay};
 use reqwest::header::{ACCEPT, HeaderValue};
@@ -297,7 +297,10 @@ fn a_call_future_through_the_default_stack_stays_small() {
         .with_base_url("http://127.0.0.1:9")
         .build()
         .unwrap();
-    assert!(client.inner().is_fused(), "the default stack runs its layers directly");
+    assert!(
+        client.inner().is_fused(),
+        "the default stack runs its layers directly"
+    );
     let call = client.list_assets().call();
     let size = std::mem::size_of_val(&call);
     drop(call);

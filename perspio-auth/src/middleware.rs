@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use http::Extensions;
-use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderName, HeaderValue};
+use reqwest::header::{ACCEPT, AUTHORIZATION, Entry, HeaderName, HeaderValue};
 use reqwest::{Request, Response, StatusCode};
 use reqwest_middleware::{Middleware, Next};
 use url::Url;
@@ -217,17 +217,31 @@ impl AuthMiddleware {
         let mut below = Signals::default();
         // What the 401 path needs, when this request may be refreshed and sent again.
         let mut watch = None;
-        if !headers.contains_key(AUTHORIZATION) {
-            // The cached token without a future; the slow path (acquire, wait, refresh) and the
-            // 401 path are boxed, so that their state does not make every request's future
-            // larger.
-            let (authorization, generation) = match self.inner.cache.fresh_authorization() {
-                Some(fresh) => fresh,
-                None => Box::pin(self.inner.cache.authorization())
+        // The cached token without a future, into the `Authorization` slot found by one hash;
+        // the slow path (acquire, wait, refresh) and the 401 path are boxed, so that their state
+        // does not make every request's future larger.
+        let token = match headers.entry(AUTHORIZATION) {
+            Entry::Occupied(_) => Token::Callers,
+            Entry::Vacant(slot) => match self.inner.cache.fresh_authorization() {
+                Some((authorization, generation)) => {
+                    slot.insert(authorization);
+                    Token::Set(generation)
+                }
+                None => Token::Acquire,
+            },
+        };
+        let generation = match token {
+            Token::Callers => None,
+            Token::Set(generation) => Some(generation),
+            Token::Acquire => {
+                let (authorization, generation) = Box::pin(self.inner.cache.authorization())
                     .await
-                    .map_err(AuthError::into_middleware_error)?,
-            };
-            request.headers_mut().insert(AUTHORIZATION, authorization);
+                    .map_err(AuthError::into_middleware_error)?;
+                request.headers_mut().insert(AUTHORIZATION, authorization);
+                Some(generation)
+            }
+        };
+        if let Some(generation) = generation {
             // A replay the outer layer sends for us is answered as it is: retried once, never
             // again.
             if !signals.replaying {
@@ -314,6 +328,16 @@ impl AuthMiddleware {
             }
         }
     }
+}
+
+/// Where a request's `Authorization` comes from.
+enum Token {
+    /// The caller set it: sent as it is, never retried on 401.
+    Callers,
+    /// The cached token, set; its generation.
+    Set(u64),
+    /// No usable token is cached: acquire one.
+    Acquire,
 }
 
 /// What the 401 path of one request needs.
