@@ -4,10 +4,18 @@
 //! The client is generated at build time by [progenitor](https://github.com/oxidecomputer/progenitor)
 //! (through `perspio-codegen`) from the normalised spec this package carries
 //! (`spec/perspio-talk.normalized.json`, [`NORMALIZED_SPEC`]; `cargo xtask regen` derives it
-//! from the workspace's `openapi/perspio-talk.yaml`), and every call goes through a
-//! [`reqwest_middleware`] stack: retries and the optional rate limit (`perspio-policy`), then
+//! from the workspace's `openapi/perspio-talk.yaml`), and every call goes through the stack:
+//! retries and the optional rate limit (`perspio-policy`), then
 //! [`perspio_auth::AuthMiddleware`], which gets and caches OAuth2 tokens, adds the Perspio
-//! headers, and refreshes and retries once on `401`.
+//! headers, and refreshes and retries once on `401`, then the bounded body read.
+//!
+//! The stack's layers are [`reqwest_middleware`] middlewares, and a client can be given any
+//! middleware stack ([`Client::from_middleware`]). The default stack without a rate limiter
+//! runs the same layers' code as one future, called directly rather than through
+//! `reqwest_middleware` ([`Transport`]): no boxed future, `Next` or extension map per layer and
+//! call (BENCHMARKS.md, issue 16). Its requests are the same, and so are its errors and its
+//! `401` and retry behaviour; what differs is that the [`OperationId`] extension is not set
+//! there, since no middleware of yours is in it to read it.
 //!
 //! ```no_run
 //! use perspio_api::{Client, types};
@@ -64,6 +72,12 @@
 //! operation's `body_map(|b| …)` hands you); the types a client only receives have none (their
 //! fields are public: build one as a struct literal, or decode it with `serde_json`), since
 //! their builders cost the compiler time on large specs and nothing called them.
+//!
+//! The generated [`Client`]'s inner value (`Client::inner()`, of progenitor's `ClientInfo`
+//! trait; the third argument of `Client::new_with_client`) is a [`Transport`], which
+//! dereferences to the client's middleware stack: `client.inner().get(url).send()` still
+//! sends through the middlewares; a stack of your own becomes one with
+//! `Transport::from(stack)`.
 //!
 //! # What the spec covers
 //! Only the four operations that Perspio's public documentation and sample code show:

@@ -25,7 +25,7 @@ use crate::body::{DEFAULT_MAX_BODY_SIZE, read_whole, was_read};
 use crate::hooks::OperationId;
 
 /// What a [`Client`](crate::Client) sends its requests through (progenitor's inner value,
-/// [`Client::inner`](crate::Client::inner)).
+/// `Client::inner()`, of progenitor's `ClientInfo` trait).
 ///
 /// It dereferences to the client's middleware stack, so `client.inner().get(url).send()`
 /// sends a request of your own through the same middlewares (authentication included). Made
