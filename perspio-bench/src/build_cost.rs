@@ -228,21 +228,18 @@ pub(crate) fn run(rows: &mut Vec<Row>) -> anyhow::Result<()> {
         )
         .goal("≤ 60 s", clean_cli.as_secs_f64() <= 60.0),
     );
-    match unit_times(
+    rows.extend(unit_row(
         &cli_target,
-        &["perspio-cli", "perspio-api", "ring", "aws-lc-sys", "zbus"],
-    ) {
-        Ok(units) => rows.push(Row::new(
-            s,
-            "of which (perspio-cli build; cargo --timings, per unit; units overlap on 2 cores)",
-            units
-                .iter()
-                .map(|(unit, secs)| format!("{unit} {secs:.1} s"))
-                .collect::<Vec<_>>()
-                .join("; "),
-        )),
-        Err(e) => eprintln!("build cost: no per-unit times: {e:#}"),
-    }
+        &[
+            "perspio-cli",
+            "perspio-api",
+            "ring",
+            "aws-lc-sys",
+            "zbus",
+            "redis",
+        ],
+        "of which (perspio-cli build; cargo --timings, per unit; units overlap on 2 cores)",
+    ));
     std::fs::remove_dir_all(&cli_target)?;
     eprintln!(
         "build cost: clean build of perspio-api in {}",
@@ -254,21 +251,11 @@ pub(crate) fn run(rows: &mut Vec<Row>) -> anyhow::Result<()> {
         "clean `cargo build -p perspio-api` (dev profile, all dependencies, 2 jobs)",
         format!("{:.1} s", clean.as_secs_f64()),
     ));
-    match unit_times(
+    rows.extend(unit_row(
         &target,
         &["perspio-api", "perspio-codegen", "ring", "aws-lc-sys"],
-    ) {
-        Ok(units) => rows.push(Row::new(
-            s,
-            "of which (cargo --timings, per unit; units overlap on 2 cores)",
-            units
-                .iter()
-                .map(|(unit, secs)| format!("{unit} {secs:.1} s"))
-                .collect::<Vec<_>>()
-                .join("; "),
-        )),
-        Err(e) => eprintln!("build cost: no per-unit times: {e:#}"),
-    }
+        "of which (cargo --timings, per unit; units overlap on 2 cores)",
+    ));
     let noop = cargo_build(&workspace, &target, false)?;
     touch(&workspace.join("perspio-api/src/lib.rs"))?;
     let crate_only = cargo_build(&workspace, &target, false)?;
@@ -310,4 +297,24 @@ pub(crate) fn run(rows: &mut Vec<Row>) -> anyhow::Result<()> {
         "measured in BENCHMARKS.md, \"Large specs\" (issue 15), not here".to_owned(),
     ));
     Ok(())
+}
+
+/// The row of per-unit times of the build in `target` (its `--timings` report) for `units`, or
+/// none (said on stderr) when the report cannot be read.
+fn unit_row(target: &Path, units: &[&str], label: &'static str) -> Option<Row> {
+    match unit_times(target, units) {
+        Ok(times) => Some(Row::new(
+            "5 build cost",
+            label,
+            times
+                .iter()
+                .map(|(unit, secs)| format!("{unit} {secs:.1} s"))
+                .collect::<Vec<_>>()
+                .join("; "),
+        )),
+        Err(e) => {
+            eprintln!("build cost: no per-unit times: {e:#}");
+            None
+        }
+    }
 }

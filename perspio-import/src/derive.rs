@@ -1,6 +1,9 @@
 //! [`derive()`]: the normalised spec, the generated client and API.md, from one spec text; and
 //! [`import`]: upstream sources merged, checked and written as that spec text.
 
+use std::fmt;
+use std::time::{Duration, Instant};
+
 use perspio_codegen::TagFeatures;
 use serde_json::{Map, Value};
 
@@ -30,6 +33,51 @@ pub struct Derived {
     /// The cargo features of the spec's tags (the generated block of `perspio-api/Cargo.toml`,
     /// and the gates in [`code`](Self::code)).
     pub features: TagFeatures,
+    /// How long each step took (`regen --from` prints them).
+    pub timings: Timings,
+}
+
+/// How long each step of [`derive()`] took, in the order they first ran; a step that ran in
+/// several rounds (renaming clashing type names) counts once, summed.
+///
+/// Shown as `parse 1.2 s · $ref 0.1 s · …`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Timings(Vec<(&'static str, Duration)>);
+
+impl Timings {
+    /// The steps and their durations.
+    pub fn steps(&self) -> &[(&'static str, Duration)] {
+        &self.0
+    }
+
+    /// The sum of the steps.
+    pub fn total(&self) -> Duration {
+        self.0.iter().map(|(_, d)| *d).sum()
+    }
+
+    /// Runs `f` as step `step`.
+    fn time<T>(&mut self, step: &'static str, f: impl FnOnce() -> T) -> T {
+        let started = Instant::now();
+        let out = f();
+        let took = started.elapsed();
+        match self.0.iter_mut().find(|(name, _)| *name == step) {
+            Some((_, sum)) => *sum += took,
+            None => self.0.push((step, took)),
+        }
+        out
+    }
+}
+
+impl fmt::Display for Timings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, (step, took)) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(" · ")?;
+            }
+            write!(f, "{step} {:.1} s", took.as_secs_f64())?;
+        }
+        Ok(())
+    }
 }
 
 impl Derived {
@@ -84,21 +132,25 @@ fn on_large_stack<T: Send>(
 }
 
 fn derive_here(spec_text: &str) -> Result<Derived, ImportError> {
-    let source = Source::parse(SPEC, spec_text).map_err(|source| ImportError::Spec { source })?;
-    refs::check(&source.doc, &source.doc, SPEC)
+    let mut t = Timings::default();
+    let source = t
+        .time("parse", || Source::parse(SPEC, spec_text))
+        .map_err(|source| ImportError::Spec { source })?;
+    t.time("$ref", || refs::check(&source.doc, &source.doc, SPEC))
         .map_err(|source| ImportError::SpecRefs { source })?;
     let mut doc = source.doc;
-    let mut notes = normalize::normalize(&mut doc)
+    let mut notes = t
+        .time("normalise", || normalize::normalize(&mut doc))
         .map_err(|source| ImportError::Normalize { file: SPEC, source })?;
     let mut doc = announce(doc);
-    let (mut normalized, mut code, mut features) = generate(&doc)?;
-    let read = |code: &str| {
-        surface::parse(code)
+    let (mut normalized, mut code, mut features) = generate(&doc, &mut t)?;
+    let read = |code: &str, t: &mut Timings| {
+        t.time("read back", || surface::parse(code))
             .map_err(|source| ImportError::GeneratedSourceUnparsable { file: SPEC, source })
     };
-    let mut file = read(&code)?;
+    let mut file = read(&code, &mut t)?;
     for round in 0.. {
-        let (twice, taken) = surface::type_names(&file);
+        let (twice, taken) = t.time("type names", || surface::type_names(&file));
         if twice.is_empty() {
             break;
         }
@@ -113,12 +165,13 @@ fn derive_here(spec_text: &str) -> Result<Derived, ImportError> {
             });
         }
         notes.extend(renamed);
-        (normalized, code, features) = generate(&doc)?;
-        file = read(&code)?;
+        (normalized, code, features) = generate(&doc, &mut t)?;
+        file = read(&code, &mut t)?;
     }
-    let ops =
-        surface::extract(&file).map_err(|source| ImportError::ApiSurface { file: SPEC, source })?;
-    let api_md = surface::render(&doc, &ops, &features);
+    let ops = t
+        .time("API.md", || surface::extract(&file))
+        .map_err(|source| ImportError::ApiSurface { file: SPEC, source })?;
+    let api_md = t.time("API.md", || surface::render(&doc, &ops, &features));
     Ok(Derived {
         normalized,
         normalized_doc: doc,
@@ -126,19 +179,24 @@ fn derive_here(spec_text: &str) -> Result<Derived, ImportError> {
         notes,
         code,
         features,
+        timings: t,
     })
 }
 
 /// The normalised text of `doc`, the client generated from it and the features of its tags.
-fn generate(doc: &Value) -> Result<(String, String, TagFeatures), ImportError> {
-    let normalized = serde_json::to_string_pretty(doc)
+fn generate(doc: &Value, t: &mut Timings) -> Result<(String, String, TagFeatures), ImportError> {
+    let normalized = t
+        .time("spec text", || serde_json::to_string_pretty(doc))
         .map_err(|source| ImportError::NormalizedJson { file: SPEC, source })?
         + "\n";
-    let spec: openapiv3::OpenAPI = serde_json::from_str(&normalized)
+    let spec: openapiv3::OpenAPI = t
+        .time("spec text", || serde_json::from_str(&normalized))
         .map_err(|source| ImportError::NotOpenApi30 { file: SPEC, source })?;
-    let code = perspio_codegen::generate(&spec)
+    let code = t
+        .time("generate", || perspio_codegen::generate(&spec))
         .map_err(|source| ImportError::Generate { file: SPEC, source })?;
-    Ok((normalized, code, TagFeatures::of(&spec)))
+    let features = t.time("features", || TagFeatures::of(&spec));
+    Ok((normalized, code, features))
 }
 
 /// Puts `x-generated` first.
@@ -255,5 +313,50 @@ mod tests {
         // What build.rs generates from the normalised file is the same client.
         let again: openapiv3::OpenAPI = serde_json::from_str(&derived.normalized).unwrap();
         assert_eq!(perspio_codegen::generate(&again).unwrap(), derived.code);
+    }
+}
+
+#[cfg(test)]
+mod timing_tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    #[test]
+    fn a_step_run_twice_counts_once_summed_in_first_run_order() {
+        let mut t = Timings::default();
+        t.time("generate", || std::thread::sleep(Duration::from_millis(2)));
+        t.time("read back", || ());
+        t.time("generate", || std::thread::sleep(Duration::from_millis(2)));
+        let steps: Vec<&str> = t.steps().iter().map(|(s, _)| *s).collect();
+        assert_eq!(steps, ["generate", "read back"]);
+        assert!(t.steps()[0].1 >= Duration::from_millis(4));
+        assert_eq!(t.total(), t.steps()[0].1 + t.steps()[1].1);
+        let shown = t.to_string();
+        assert!(
+            shown.starts_with("generate 0.0 s · read back 0.0 s"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn deriving_the_checked_in_spec_times_every_step() {
+        let spec = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../openapi/perspio-talk.yaml"
+        ))
+        .unwrap();
+        let derived = derive(&spec).unwrap();
+        let steps: Vec<&str> = derived.timings.steps().iter().map(|(s, _)| *s).collect();
+        for step in [
+            "parse",
+            "$ref",
+            "normalise",
+            "spec text",
+            "generate",
+            "read back",
+            "API.md",
+        ] {
+            assert!(steps.contains(&step), "{step} missing from {steps:?}");
+        }
     }
 }

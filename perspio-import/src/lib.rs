@@ -16,7 +16,7 @@ mod source;
 mod surface;
 mod workspace;
 
-pub use derive::{Derived, Imported, STACK_SIZE, X_GENERATED, derive, import};
+pub use derive::{Derived, Imported, STACK_SIZE, Timings, X_GENERATED, derive, import};
 pub use error::ImportError;
 pub use manifest::{BLOCK_MARKER, ManifestError, hand_written_features, with_tag_features};
 pub use merge::MergeError;

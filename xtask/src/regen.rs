@@ -59,6 +59,11 @@ pub(crate) fn run(root: &Path, args: &RegenArgs) -> anyhow::Result<()> {
             sources.len(),
             described.join(", ")
         );
+        let timings = &plan.derived.timings;
+        println!(
+            "steps: {timings} (in all {:.1} s)",
+            timings.total().as_secs_f64()
+        );
         plan
     };
     let written = write(&plan)?;
