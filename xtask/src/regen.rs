@@ -61,8 +61,9 @@ pub(crate) fn run(root: &Path, args: &RegenArgs) -> anyhow::Result<()> {
         );
         let timings = &plan.derived.timings;
         println!(
-            "steps: {timings} (in all {:.1} s)",
-            timings.total().as_secs_f64()
+            "steps: {timings} (in all {:.1} s; {:.1} MB of Rust generated)",
+            timings.total().as_secs_f64(),
+            plan.derived.code.len() as f64 / 1e6
         );
         plan
     };
