@@ -23,3 +23,8 @@ where
     let stats = region.change();
     Ok(stats.allocations as f64 / calls as f64)
 }
+
+/// The counting allocator, for a count of one's own.
+pub(crate) fn global() -> &'static StatsAlloc<System> {
+    GLOBAL
+}

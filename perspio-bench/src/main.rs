@@ -14,6 +14,7 @@ mod build_cost;
 mod cache_hit;
 mod clients;
 mod cpu;
+mod decode;
 mod expiry;
 mod fleet;
 mod herd;
@@ -95,6 +96,10 @@ fn run_runtime_scenarios(args: &Args, rows: &mut Vec<Row>) -> anyhow::Result<()>
                 batches: if quick { 6 } else { 30 },
                 iterations: if quick { 5_000 } else { 20_000 },
             },
+        )?);
+        rows.extend(decode::run(
+            if quick { 6 } else { 30 },
+            if quick { 2_000 } else { 10_000 },
         )?);
     }
 

@@ -86,6 +86,7 @@ pub fn generate(spec: &OpenAPI) -> Result<String, CodegenError> {
     crate::names::camel_case_variants(&mut items);
     crate::names::remove_unused_defaults(&mut items);
     crate::builders::remove_unused_struct_builders(&mut items);
+    crate::decode::first_token_decoders(&mut items);
     drop_api_version_header(&mut items);
     let ops = client_operations(&items)?;
     items.extend(Item::split(call_methods(&ops)));

@@ -31,6 +31,7 @@
 mod build_script;
 mod builders;
 mod check;
+mod decode;
 mod error;
 mod features;
 mod generate;
