@@ -138,6 +138,8 @@ mod error;
 mod hooks;
 mod request;
 mod spec;
+#[cfg(test)]
+mod test_json;
 mod transport;
 
 pub use body::{BodyLimitMiddleware, DEFAULT_MAX_BODY_SIZE};

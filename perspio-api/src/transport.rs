@@ -226,26 +226,9 @@ impl Fused {
         &self,
         request: Request,
     ) -> impl Future<Output = reqwest_middleware::Result<Response>> + Send + '_ {
-        self.retry.run_around(request, false, AuthThenHttp(self))
-    }
-}
-
-/// Below the retry loop: authentication, then [`Http`].
-struct AuthThenHttp<'f>(&'f Fused);
-
-impl Downstream for AuthThenHttp<'_> {
-    fn send<'a>(
-        &'a mut self,
-        request: Request,
-        signals: &'a mut Signals,
-    ) -> impl Future<Output = reqwest_middleware::Result<Response>> + Send + 'a {
-        let fused = self.0;
-        async move {
-            fused
-                .auth
-                .authenticate(request, signals, &mut Http(fused))
-                .await
-        }
+        // Below the retry loop: authentication, then [`Http`].
+        self.retry
+            .run_around(request, false, self.auth.over(Http(self)))
     }
 }
 

@@ -166,8 +166,7 @@ fn the_auth_layer_as_the_default_stack_runs_it_allocates_nothing_per_cached_toke
             let auth = &auth;
             async move {
                 let mut signals = offered;
-                auth.authenticate(request(), &mut signals, &mut Canned)
-                    .await
+                auth.over(Canned).send(request(), &mut signals).await
             }
         },
         || async move {
@@ -189,11 +188,7 @@ fn the_default_stack_layers_allocate_only_the_retry_template_per_cached_token_ca
     let added = added_direct(
         || {
             let (auth, retry) = (&auth, &retry);
-            async move {
-                retry
-                    .run_around(request(), false, &mut AuthThen { auth })
-                    .await
-            }
+            async move { retry.run_around(request(), false, auth.over(Canned)).await }
         },
         || async move { Canned.send(request(), &mut Signals::default()).await },
     );
@@ -201,22 +196,6 @@ fn the_default_stack_layers_allocate_only_the_retry_template_per_cached_token_ca
         added <= DEFAULT_STACK_MAX,
         "retry → auth, called directly, allocate {added:.2} times per cached-token call (at most {DEFAULT_STACK_MAX})"
     );
-}
-
-/// Auth, then the canned answer: the layers below the default stack's retry loop.
-struct AuthThen<'a> {
-    auth: &'a AuthMiddleware,
-}
-
-impl Downstream for AuthThen<'_> {
-    fn send<'a>(
-        &'a mut self,
-        request: Request,
-        signals: &'a mut Signals,
-    ) -> impl Future<Output = reqwest_middleware::Result<reqwest::Response>> + Send + 'a {
-        let auth = self.auth;
-        async move { auth.authenticate(request, signals, &mut Canned).await }
-    }
 }
 
 #[test]

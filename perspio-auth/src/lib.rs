@@ -130,7 +130,7 @@ pub use credentials::{
 };
 pub use error::AuthError;
 pub use middleware::{
-    AuthMiddleware, AuthMiddlewareBuilder, SUBSCRIPTION_KEY_HEADER, TENANT_HEADER,
+    AuthMiddleware, AuthMiddlewareBuilder, Authenticated, SUBSCRIPTION_KEY_HEADER, TENANT_HEADER,
 };
 pub use perspio_core::{BoxFuture, Clock, ManualClock, SystemClock};
 pub use redirect::{MAX_SAME_ORIGIN_REDIRECTS, same_origin_redirect_policy};

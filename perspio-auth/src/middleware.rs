@@ -330,6 +330,33 @@ impl AuthMiddleware {
     }
 }
 
+/// Authentication over `below`, as one layer of a stack called directly: what
+/// [`AuthMiddleware::over`] returns.
+#[derive(Debug)]
+pub struct Authenticated<'a, D> {
+    auth: &'a AuthMiddleware,
+    below: D,
+}
+
+impl AuthMiddleware {
+    /// This middleware as a [`Downstream`] layer over `below` (the rest of a stack called
+    /// directly): each request sent through it is [authenticated](Self::authenticate) and
+    /// then sent to `below`.
+    pub fn over<D: Downstream>(&self, below: D) -> Authenticated<'_, D> {
+        Authenticated { auth: self, below }
+    }
+}
+
+impl<D: Downstream> Downstream for Authenticated<'_, D> {
+    fn send<'a>(
+        &'a mut self,
+        request: Request,
+        signals: &'a mut Signals,
+    ) -> impl Future<Output = reqwest_middleware::Result<Response>> + Send + 'a {
+        self.auth.authenticate(request, signals, &mut self.below)
+    }
+}
+
 /// Where a request's `Authorization` comes from.
 enum Token {
     /// The caller set it: sent as it is, never retried on 401.

@@ -126,21 +126,6 @@ async fn batch(stack: &ClientWithMiddleware, url: &Url, iterations: usize) -> an
     Ok(started.elapsed().as_secs_f64() * 1e9 / iterations as f64)
 }
 
-/// Auth called directly, then the canned answer: the layers below the default stack's retry
-/// loop, without I/O.
-struct AuthThen<'a>(&'a AuthMiddleware);
-
-impl Downstream for AuthThen<'_> {
-    fn send<'a>(
-        &'a mut self,
-        request: Request,
-        signals: &'a mut Signals,
-    ) -> impl Future<Output = reqwest_middleware::Result<Response>> + Send + 'a {
-        let auth = self.0;
-        async move { auth.authenticate(request, signals, &mut Canned).await }
-    }
-}
-
 /// The layers called directly, as the default stack runs them.
 #[derive(Clone, Copy)]
 enum Direct<'a> {
@@ -161,12 +146,11 @@ impl Direct<'_> {
                     replay_offered: true,
                     ..Signals::default()
                 };
-                auth.authenticate(request(url), &mut signals, &mut Canned)
-                    .await?
+                auth.over(Canned).send(request(url), &mut signals).await?
             }
             Direct::RetryAuth(retry, auth) => {
                 retry
-                    .run_around(request(url), false, &mut AuthThen(auth))
+                    .run_around(request(url), false, auth.over(Canned))
                     .await?
             }
         };
