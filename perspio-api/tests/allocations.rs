@@ -56,6 +56,11 @@ const STACK_MAX: f64 = 19.0;
 
 const CALLS: usize = 2_000;
 
+/// What other threads may allocate while a count runs (the test harness printing a finished
+/// test's line): less than one allocation per hundred calls. One more allocation in a layer
+/// adds 1.0 per call, so the guards still catch it.
+const NOISE: f64 = 0.01;
+
 /// One test at a time, from building its stacks to the end of its count: the counter is global.
 static SERIAL: Mutex<()> = Mutex::new(());
 
@@ -175,7 +180,7 @@ fn the_auth_layer_as_the_default_stack_runs_it_allocates_nothing_per_cached_toke
         },
     );
     assert!(
-        added <= AUTH_IN_DEFAULT_STACK_MAX,
+        added <= AUTH_IN_DEFAULT_STACK_MAX + NOISE,
         "auth, called directly, allocates {added:.2} times per cached-token call (at most {AUTH_IN_DEFAULT_STACK_MAX})"
     );
 }
@@ -193,7 +198,7 @@ fn the_default_stack_layers_allocate_only_the_retry_template_per_cached_token_ca
         || async move { Canned.send(request(), &mut Signals::default()).await },
     );
     assert!(
-        added <= DEFAULT_STACK_MAX,
+        added <= DEFAULT_STACK_MAX + NOISE,
         "retry → auth, called directly, allocate {added:.2} times per cached-token call (at most {DEFAULT_STACK_MAX})"
     );
 }
@@ -213,7 +218,7 @@ fn the_auth_middleware_in_a_stack_under_the_retry_layer_allocates_only_its_futur
         .build();
     let added = added(with, without);
     assert!(
-        added <= AUTH_IN_STACK_MAX,
+        added <= AUTH_IN_STACK_MAX + NOISE,
         "the auth middleware allocates {added:.2} times per cached-token call (at most {AUTH_IN_STACK_MAX})"
     );
 }
@@ -230,7 +235,7 @@ fn the_auth_middleware_alone_allocates_its_future_and_the_replay_copy() {
         .build();
     let added = added(with, without);
     assert!(
-        added <= AUTH_ALONE_MAX,
+        added <= AUTH_ALONE_MAX + NOISE,
         "the auth middleware alone allocates {added:.2} times per cached-token call (at most {AUTH_ALONE_MAX})"
     );
 }
@@ -252,7 +257,7 @@ fn the_default_stack_middlewares_stay_within_their_allocation_budget() {
         .build();
     let added = added(with, without);
     assert!(
-        added <= STACK_MAX,
+        added <= STACK_MAX + NOISE,
         "retry → auth → body limit allocate {added:.2} times per cached-token call (at most {STACK_MAX})"
     );
 }
