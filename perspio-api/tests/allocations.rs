@@ -72,15 +72,18 @@ fn url() -> Url {
     "http://127.0.0.1:9/assets/v3/".parse().unwrap()
 }
 
-fn auth() -> AuthMiddleware {
-    let credentials = Credentials::new(
+fn credentials() -> Credentials {
+    Credentials::new(
         "app",
         ClientSecret::new("secret"),
         "tenant",
         SubscriptionKey::new("key"),
     )
-    .unwrap();
-    AuthMiddleware::builder(credentials)
+    .unwrap()
+}
+
+fn auth() -> AuthMiddleware {
+    AuthMiddleware::builder(credentials())
         .with_config(AuthConfig::default().with_api_base_url(url()))
         .with_token_source(Arc::new(StaticTokenSource::new(AccessToken::new(
             "cached-token",
@@ -272,14 +275,7 @@ const CALL_FUTURE_MAX: usize = 4_096;
 fn a_call_future_through_the_default_stack_stays_small() {
     // Building a client allocates: not while another test counts.
     let _serial = serial();
-    let credentials = Credentials::new(
-        "app",
-        ClientSecret::new("secret"),
-        "tenant",
-        SubscriptionKey::new("key"),
-    )
-    .unwrap();
-    let client = perspio_api::ClientBuilder::new(credentials)
+    let client = perspio_api::ClientBuilder::new(credentials())
         .with_base_url("http://127.0.0.1:9")
         .build()
         .unwrap();
