@@ -81,40 +81,131 @@ pub(crate) fn was_read(response: &Response) -> bool {
     response.extensions().get::<BodyRead>().is_some()
 }
 
-/// `response` with its body read into memory, at most `max` bytes.
+/// A response with its body read whole: what the generated operations decode. The default
+/// stack's innermost layer makes it from the network's response without rebuilding one (the
+/// body is drained from the response, which keeps its status, headers and URL); a middleware
+/// stack's answer is read into one too.
+#[derive(Debug)]
+pub(crate) struct ReadResponse {
+    /// The response, its body drained.
+    response: Response,
+    /// Its body.
+    body: Bytes,
+}
+
+impl perspio_core::layer::Reply for ReadResponse {
+    fn status(&self) -> http::StatusCode {
+        self.response.status()
+    }
+
+    fn headers(&self) -> &http::HeaderMap {
+        self.response.headers()
+    }
+
+    fn url(&self) -> &url::Url {
+        self.response.url()
+    }
+}
+
+#[allow(
+    dead_code,
+    reason = "parts are called by generated code only; with no tag feature on, no operation is compiled"
+)]
+impl ReadResponse {
+    /// `response` with its body read, at most `max` bytes.
+    ///
+    /// # Errors
+    /// A [`perspio_core::body::BodyTooLarge`] inside `reqwest_middleware::Error::Middleware`,
+    /// or the read's own `reqwest::Error`.
+    pub(crate) async fn read(mut response: Response, max: u64) -> reqwest_middleware::Result<Self> {
+        let body = drain(&mut response, max).await?;
+        Ok(ReadResponse { response, body })
+    }
+
+    /// The status code (what the generated code matches on).
+    pub(crate) fn status(&self) -> http::StatusCode {
+        self.response.status()
+    }
+
+    /// The body.
+    pub(crate) fn body(&self) -> &Bytes {
+        &self.body
+    }
+
+    /// Replaces the body.
+    pub(crate) fn set_body(&mut self, body: Bytes) {
+        self.body = body;
+    }
+
+    /// Status, headers (moved out) and body.
+    pub(crate) fn into_parts(mut self) -> (http::StatusCode, http::HeaderMap, Bytes) {
+        let headers = std::mem::take(self.response.headers_mut());
+        (self.response.status(), headers, self.body)
+    }
+
+    /// A `reqwest::Response` again, its body in memory: for what needs one
+    /// (`Error::UnexpectedResponse`, an operation the generator did not rewrite).
+    pub(crate) fn into_response(self) -> Response {
+        let ReadResponse { response, body } = self;
+        match rebuilt(response, body) {
+            Ok(response) => response,
+            // Unreachable: a status and headers taken from a response build one again.
+            Err(_) => Response::from(http::Response::new(Bytes::new())),
+        }
+    }
+}
+
+/// `response` with its body read into memory, at most `max` bytes: a `reqwest::Response`
+/// again, marked as read ([`was_read`]).
 ///
 /// # Errors
-/// A [`perspio_core::body::BodyTooLarge`] inside `reqwest_middleware::Error::Middleware`, or
-/// the read's own `reqwest::Error`.
+/// As [`ReadResponse::read`].
 pub(crate) async fn read_whole(
     mut response: Response,
     max: u64,
 ) -> reqwest_middleware::Result<Response> {
-    let status = response.status();
-    let version = response.version();
-    let url = response.url().clone();
+    let body = drain(&mut response, max).await?;
+    let mut rebuilt =
+        rebuilt(response, body).map_err(|e| reqwest_middleware::Error::Middleware(e.into()))?;
+    rebuilt.extensions_mut().insert(BodyRead);
+    Ok(rebuilt)
+}
+
+/// The body of `response`, read chunk by chunk through [`read_limited`], leaving the
+/// response (status, headers, URL, extensions) in place.
+async fn drain(response: &mut Response, max: u64) -> reqwest_middleware::Result<Bytes> {
     let declared = response.content_length();
-    let headers = std::mem::take(response.headers_mut());
-    let extensions = std::mem::take(response.extensions_mut());
-    let body: Bytes = read_limited(response.bytes_stream(), declared, max)
+    let chunks = futures::stream::unfold(response, |response| async move {
+        match response.chunk().await {
+            Ok(Some(chunk)) => Some((Ok(chunk), response)),
+            Ok(None) => None,
+            Err(e) => Some((Err(e), response)),
+        }
+    });
+    read_limited(chunks, declared, max)
         .await
         .map_err(|e| match e {
             ReadError::Read(e) => reqwest_middleware::Error::Reqwest(e),
             ReadError::TooLarge(size) => {
                 reqwest_middleware::Error::Middleware(anyhow::Error::new(size))
             }
-        })?;
+        })
+}
+
+/// `response` (its body drained) rebuilt around `body`.
+fn rebuilt(mut response: Response, body: Bytes) -> Result<Response, http::Error> {
+    let status = response.status();
+    let version = response.version();
+    let url = response.url().clone();
+    let headers = std::mem::take(response.headers_mut());
+    let extensions = std::mem::take(response.extensions_mut());
     // One extension map: the response's own, with the URL (which `Response::from` takes out
-    // again) and the mark added, rather than a second map merged into it.
+    // again) added, rather than a second map merged into it.
     let mut builder = http::Response::builder().status(status).version(version);
     if let Some(slot) = builder.extensions_mut() {
         *slot = extensions;
     }
-    let mut rebuilt = builder
-        .url(url)
-        .body(body)
-        .map_err(|e| reqwest_middleware::Error::Middleware(anyhow::Error::new(e)))?;
+    let mut rebuilt = builder.url(url).body(body)?;
     *rebuilt.headers_mut() = headers;
-    rebuilt.extensions_mut().insert(BodyRead);
     Ok(Response::from(rebuilt))
 }

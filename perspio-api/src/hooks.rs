@@ -26,6 +26,7 @@ use bytes::Bytes;
 use futures::FutureExt as _;
 use progenitor_client::{ClientHooks, Error as ProgenitorError, OperationInfo};
 
+use crate::body::ReadResponse;
 use crate::error::{Error, MIDDLEWARE_FAILURE, cause_chain};
 use crate::generated::Client;
 use crate::transport::Transport;
@@ -63,7 +64,7 @@ pub(crate) fn send_request<'c, E>(
     client: &'c Client,
     mut request: reqwest::Request,
     operation_id: &'static str,
-) -> impl Future<Output = Result<reqwest::Response, ProgenitorError<E>>> + 'c {
+) -> impl Future<Output = Result<ReadResponse, ProgenitorError<E>>> + 'c {
     // `pre`.
     request.headers_mut().remove(PROGENITOR_API_VERSION_HEADER);
     // `exec` and `post`, without the synthetic response that carries a middleware failure
@@ -91,11 +92,15 @@ enum Failure {
 /// What `exec` makes of the transport's outcome: error bodies made JSON, a middleware failure
 /// typed for `call()`.
 async fn settle(
-    outcome: reqwest_middleware::Result<reqwest::Response>,
+    outcome: reqwest_middleware::Result<ReadResponse>,
     operation_id: &'static str,
-) -> Result<reqwest::Response, Failure> {
+) -> Result<ReadResponse, Failure> {
     match outcome {
-        Ok(response) if response.status().as_u16() >= 400 => Ok(json_error_body(response).await),
+        Ok(mut response) if response.status().as_u16() >= 400 => {
+            let body = json_error_body(response.body().clone());
+            response.set_body(body);
+            Ok(response)
+        }
         Ok(response) => Ok(response),
         Err(reqwest_middleware::Error::Reqwest(e)) => Err(Failure::Transport(e)),
         Err(failure) => {
@@ -110,31 +115,54 @@ async fn settle(
 }
 
 /// What progenitor's `ResponseValue::from_response` does (the body decoded as JSON, with the
-/// status and headers), with the headers moved out of the response instead of copied: the
-/// generator calls this instead (perspio-codegen, `generate.rs`), saving a header map copy per
-/// call.
+/// status and headers), on the stack's read response: the generator calls this instead
+/// (perspio-codegen, `generate.rs`), so no `reqwest::Response` is rebuilt around the body and
+/// the header map is moved, not copied.
 ///
 /// # Errors
-/// As `from_response`: [`ProgenitorError::ResponseBodyError`] when the body cannot be read,
-/// [`ProgenitorError::InvalidResponsePayload`] when it is not the expected JSON.
+/// As `from_response`: [`ProgenitorError::InvalidResponsePayload`] when the body is not the
+/// expected JSON (the body was read by the stack, which reported a failed read).
 #[allow(
     dead_code,
     reason = "called by generated code only; with no tag feature on, no operation is compiled"
 )]
 pub(crate) async fn response_value<T: serde::de::DeserializeOwned, E>(
-    mut response: reqwest::Response,
+    response: ReadResponse,
 ) -> Result<progenitor_client::ResponseValue<T>, ProgenitorError<E>> {
-    let status = response.status();
-    let headers = std::mem::take(response.headers_mut());
-    let full = response
-        .bytes()
-        .await
-        .map_err(ProgenitorError::ResponseBodyError)?;
-    let inner = serde_json::from_slice(&full)
-        .map_err(|e| ProgenitorError::InvalidResponsePayload(full, e))?;
+    let (status, headers, body) = response.into_parts();
+    let inner = serde_json::from_slice(&body)
+        .map_err(|e| ProgenitorError::InvalidResponsePayload(body, e))?;
     Ok(progenitor_client::ResponseValue::new(
         inner, status, headers,
     ))
+}
+
+/// `ResponseValue::empty` of the stack's read response (an answer without a body to decode).
+#[allow(
+    dead_code,
+    reason = "called by generated code only; with no tag feature on, no operation is compiled"
+)]
+pub(crate) fn response_empty(response: ReadResponse) -> progenitor_client::ResponseValue<()> {
+    let (status, headers, _) = response.into_parts();
+    progenitor_client::ResponseValue::new((), status, headers)
+}
+
+/// `ResponseValue::stream` of the stack's read response: its body, already read (bounded), as
+/// a stream of one chunk.
+#[allow(
+    dead_code,
+    reason = "called by generated code only; with no tag feature on, no operation is compiled"
+)]
+pub(crate) fn response_stream(
+    response: ReadResponse,
+) -> progenitor_client::ResponseValue<progenitor_client::ByteStream> {
+    let (status, headers, body) = response.into_parts();
+    let chunks = futures::stream::once(std::future::ready(Ok::<_, reqwest::Error>(body)));
+    progenitor_client::ResponseValue::new(
+        progenitor_client::ByteStream::new(Box::pin(chunks)),
+        status,
+        headers,
+    )
 }
 
 impl ClientHooks<Transport> for Client {
@@ -154,7 +182,7 @@ impl ClientHooks<Transport> for Client {
     ) -> reqwest::Result<reqwest::Response> {
         let outcome = self.inner.execute(request, info.operation_id).await;
         match settle(outcome, info.operation_id).await {
-            Ok(response) => Ok(response),
+            Ok(response) => Ok(response.into_response()),
             Err(Failure::Transport(e)) => Err(e),
             Err(Failure::Middleware(message)) => {
                 let mut synthetic = http::Response::new(Bytes::new());
@@ -182,33 +210,15 @@ impl ClientHooks<Transport> for Client {
     }
 }
 
-/// Rebuilds an error response so that its body is JSON (see the module docs).
-async fn json_error_body(mut response: reqwest::Response) -> reqwest::Response {
-    let status = response.status();
-    let version = response.version();
-    let headers = std::mem::take(response.headers_mut());
-    let extensions = std::mem::take(response.extensions_mut());
-    let body = match response.bytes().await {
-        Ok(bytes) => bytes,
-        // The body could not be read: say so in the body rather than lose the status.
-        Err(e) => json_string(&format!(
-            "(the error body could not be read: {})",
-            cause_chain(&e.without_url())
-        )),
-    };
-    let body = if body.iter().all(u8::is_ascii_whitespace) {
+/// An error response's body, made JSON (see the module docs).
+fn json_error_body(body: Bytes) -> Bytes {
+    if body.iter().all(u8::is_ascii_whitespace) {
         Bytes::from_static(b"null")
     } else if serde_json::from_slice::<serde::de::IgnoredAny>(&body).is_ok() {
         body
     } else {
         json_string(&String::from_utf8_lossy(&body))
-    };
-    let mut rebuilt = http::Response::new(body);
-    *rebuilt.status_mut() = status;
-    *rebuilt.version_mut() = version;
-    *rebuilt.headers_mut() = headers;
-    *rebuilt.extensions_mut() = extensions;
-    reqwest::Response::from(rebuilt)
+    }
 }
 
 fn json_string(text: &str) -> Bytes {
@@ -241,11 +251,11 @@ mod properties {
             .build()
             .expect("a runtime");
         runtime.block_on(async {
-            json_error_body(reqwest::Response::from(response))
+            let response = ReadResponse::read(reqwest::Response::from(response), u64::MAX)
                 .await
-                .bytes()
-                .await
-                .unwrap()
+                .unwrap();
+            let settled = settle(Ok(response), "op").await.ok().unwrap();
+            settled.into_response().bytes().await.unwrap()
         })
     }
 

@@ -253,15 +253,8 @@ impl RequestBuilder<'_> {
             }
             Err(failure) => return Err(Error::from_middleware(OPERATION, failure)),
         };
-        let status = response.status();
-        let headers = response.headers().clone();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|source| Error::ResponseBody {
-                operation: OPERATION,
-                source: scrubbed(source),
-            })?;
+        // The body was read (bounded) by the transport; a failed read is its error above.
+        let (status, headers, body) = response.into_parts();
         if status.is_client_error() || status.is_server_error() {
             return Err(Error::Api {
                 operation: OPERATION,

@@ -17,11 +17,11 @@ use futures::future::Either;
 use perspio_auth::AuthMiddleware;
 use perspio_core::layer::{Downstream, Signals};
 use perspio_policy::RetryMiddleware;
-use reqwest::{Request, Response};
+use reqwest::Request;
 use reqwest_middleware::ClientWithMiddleware;
 use url::Url;
 
-use crate::body::{DEFAULT_MAX_BODY_SIZE, read_whole, was_read};
+use crate::body::{DEFAULT_MAX_BODY_SIZE, ReadResponse, was_read};
 use crate::hooks::OperationId;
 
 /// What a [`Client`](crate::Client) sends its requests through (progenitor's inner value,
@@ -133,7 +133,7 @@ impl Transport {
         &self,
         request: Request,
         operation_id: &'static str,
-    ) -> impl Future<Output = reqwest_middleware::Result<Response>> + Send + '_ {
+    ) -> impl Future<Output = reqwest_middleware::Result<ReadResponse>> + Send + '_ {
         match &self.fused {
             Some(fused) => Either::Left(fused.execute(request)),
             None => Either::Right(self.execute_middleware(request, operation_id)),
@@ -144,20 +144,21 @@ impl Transport {
         &self,
         request: Request,
         operation_id: &'static str,
-    ) -> reqwest_middleware::Result<Response> {
+    ) -> reqwest_middleware::Result<ReadResponse> {
         let mut extensions = http::Extensions::new();
         extensions.insert(OperationId(operation_id));
-        match self
+        let response = self
             .stack
             .execute_with_extensions(request, &mut extensions)
-            .await
-        {
-            // A stack built without the body limit still reads bounded.
-            Ok(response) if !was_read(&response) => {
-                read_whole(response, DEFAULT_MAX_BODY_SIZE).await
-            }
-            other => other,
-        }
+            .await?;
+        // A body the body limit read is in memory, read with that limit; a stack built without
+        // the body limit still reads bounded.
+        let limit = if was_read(&response) {
+            u64::MAX
+        } else {
+            DEFAULT_MAX_BODY_SIZE
+        };
+        ReadResponse::read(response, limit).await
     }
 }
 
@@ -225,7 +226,7 @@ impl Fused {
     fn execute(
         &self,
         request: Request,
-    ) -> impl Future<Output = reqwest_middleware::Result<Response>> + Send + '_ {
+    ) -> impl Future<Output = reqwest_middleware::Result<ReadResponse>> + Send + '_ {
         // Below the retry loop: authentication, then [`Http`].
         self.retry
             .run_around(request, false, self.auth.over(Http(self)))
@@ -233,19 +234,23 @@ impl Fused {
 }
 
 /// The request sent, and its body read whole within the limit (what
-/// [`BodyLimitMiddleware`](crate::BodyLimitMiddleware) does in a middleware stack).
+/// [`BodyLimitMiddleware`](crate::BodyLimitMiddleware) does in a middleware stack), inside the
+/// retry loop: a body that stalls is an attempt that timed out. The answer is the response
+/// with its body beside it, not a `reqwest::Response` rebuilt around the bytes.
 struct Http<'f>(&'f Fused);
 
 impl Downstream for Http<'_> {
+    type Reply = ReadResponse;
+
     fn send<'a>(
         &'a mut self,
         request: Request,
         _signals: &'a mut Signals,
-    ) -> impl Future<Output = reqwest_middleware::Result<Response>> + Send + 'a {
+    ) -> impl Future<Output = reqwest_middleware::Result<ReadResponse>> + Send + 'a {
         let fused = self.0;
         async move {
             let response = fused.http.execute(request).await?;
-            read_whole(response, fused.max_body_size).await
+            ReadResponse::read(response, fused.max_body_size).await
         }
     }
 }

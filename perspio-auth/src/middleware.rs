@@ -19,7 +19,7 @@ use crate::redirect::same_origin;
 use crate::shared::{SharedBackend, SharedTokenStore};
 use crate::source::{ClientCredentialsSource, TokenSource};
 use crate::store::{InMemoryTokenStore, TokenStore};
-use perspio_core::layer::{Downstream, Signals};
+use perspio_core::layer::{Downstream, Reply, Signals};
 use perspio_core::replay::{ReplayOffered, ReplayWanted, Replaying};
 use perspio_core::{Clock, SystemClock};
 
@@ -169,6 +169,8 @@ struct NextDown<'n, 'e> {
 }
 
 impl Downstream for NextDown<'_, '_> {
+    type Reply = Response;
+
     fn send<'a>(
         &'a mut self,
         request: Request,
@@ -197,7 +199,7 @@ impl AuthMiddleware {
         mut request: Request,
         signals: &mut Signals,
         downstream: &mut D,
-    ) -> reqwest_middleware::Result<Response> {
+    ) -> reqwest_middleware::Result<D::Reply> {
         if let Err(error) = self.check_origin(request.url()) {
             tracing::warn!(%error, "request refused");
             return Err(error.into_middleware_error());
@@ -274,11 +276,11 @@ impl AuthMiddleware {
     /// once more, from our copy or (`offered`) by asking the outer layer for its copy.
     async fn after_unauthorized<D: Downstream>(
         &self,
-        response: Response,
+        response: D::Reply,
         watch: Watch,
         signals: &mut Signals,
         downstream: &mut D,
-    ) -> reqwest_middleware::Result<Response> {
+    ) -> reqwest_middleware::Result<D::Reply> {
         let Watch {
             replay,
             method,
@@ -348,11 +350,13 @@ impl AuthMiddleware {
 }
 
 impl<D: Downstream> Downstream for Authenticated<'_, D> {
+    type Reply = D::Reply;
+
     fn send<'a>(
         &'a mut self,
         request: Request,
         signals: &'a mut Signals,
-    ) -> impl Future<Output = reqwest_middleware::Result<Response>> + Send + 'a {
+    ) -> impl Future<Output = reqwest_middleware::Result<D::Reply>> + Send + 'a {
         self.auth.authenticate(request, signals, &mut self.below)
     }
 }

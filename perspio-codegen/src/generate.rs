@@ -545,7 +545,9 @@ fn drop_api_version_header(items: &mut [Item]) -> usize {
 ///   "op").await?;`: the same calls in the same order, written once in perspio-api
 ///   (`hooks.rs`) instead of in every operation, which on a 2,958-operation spec was a large
 ///   share of what rustc type-checks (BENCHMARKS.md, issue 15). A `send` of another shape (a
-///   websocket upgrade) keeps its hooks.
+///   websocket upgrade) keeps its hooks;
+/// - the answer of a fused `send` is the stack's read response (its body already read), which
+///   the status `match` decodes directly ([`decode_the_read_response`]).
 ///
 /// Returns how many `api-version` appends were dropped.
 fn rewrite_send(member: &mut Item) -> usize {
@@ -572,9 +574,10 @@ fn rewrite_send(member: &mut Item) -> usize {
     reuse_parsed_base_url(&mut stmts);
     for stmt in &mut stmts {
         request_methods_reqwest_lacks(stmt);
-        *stmt = decode_without_header_copy(std::mem::take(stmt));
     }
-    fuse_hooks(&mut stmts);
+    if let Some(fused) = fuse_hooks(&mut stmts) {
+        decode_the_read_response(&mut stmts, fused);
+    }
 
     let mut group = Group::new(Delimiter::Brace, stmts.into_iter().flatten().collect());
     group.set_span(body.span());
@@ -824,38 +827,94 @@ fn request_from_url(stmt: &[TokenTree]) -> Option<Vec<TokenTree>> {
     Some(out)
 }
 
-/// `ResponseValue::from_response(response)` → `crate::hooks::response_value(response)`, at any
-/// depth (the arms of the status `match`): the same decoding, with the response's header map
-/// moved into the `ResponseValue` rather than copied (perspio-api, `hooks.rs`; issue 16).
-fn decode_without_header_copy(tokens: Vec<TokenTree>) -> Vec<TokenTree> {
+/// What a fused `send`'s status `match` does with `response` (the stack's read response,
+/// perspio-api `body.rs`), rewritten to read its body directly, at any depth:
+/// - `ResponseValue::from_response(response)` → `crate::hooks::response_value(response)`
+///   (the same decoding, the header map moved rather than copied);
+/// - `ResponseValue::empty(response)` / `ResponseValue::stream(response)` →
+///   `crate::hooks::response_empty(response)` / `crate::hooks::response_stream(response)`;
+/// - `Error::UnexpectedResponse(response)` → `Error::UnexpectedResponse(response.into_response())`;
+/// - `response.status()` stays.
+///
+/// Any other use of `response` (a progenitor version writing something new) keeps the
+/// statements as progenitor wrote them, and the fused statement (at `fused`) converts the
+/// answer back into a `reqwest::Response` (`.into_response()`), so that what compiled before
+/// still compiles.
+fn decode_the_read_response(stmts: &mut [Vec<TokenTree>], fused: usize) {
+    let mut rewritten = Vec::with_capacity(stmts.len() - fused - 1);
+    for stmt in &stmts[fused + 1..] {
+        match read_response_uses(stmt) {
+            Some(stmt) => rewritten.push(stmt),
+            None => {
+                let stmt = &mut stmts[fused];
+                // `let response = … . await ? ;`: before the `;`.
+                let semi = stmt.len() - 1;
+                stmt.splice(semi..semi, quote::quote!(.into_response()));
+                return;
+            }
+        }
+    }
+    for (stmt, new) in stmts[fused + 1..].iter_mut().zip(rewritten) {
+        *stmt = new;
+    }
+}
+
+/// `tokens` with the uses of `response` rewritten (see [`decode_the_read_response`]); `None`
+/// when one is not of a known form.
+fn read_response_uses(tokens: &[TokenTree]) -> Option<Vec<TokenTree>> {
+    let is_ident =
+        |t: Option<&TokenTree>, name: &str| matches!(t, Some(TokenTree::Ident(id)) if id == name);
+    let is_punct =
+        |t: Option<&TokenTree>, c: char| matches!(t, Some(TokenTree::Punct(p)) if p.as_char() == c);
     let mut out: Vec<TokenTree> = Vec::with_capacity(tokens.len());
-    for tree in tokens {
-        let tree = match tree {
+    for (i, tree) in tokens.iter().enumerate() {
+        match tree {
+            TokenTree::Ident(id) if id == "response" => {
+                // `response . status ()`.
+                if !(is_punct(tokens.get(i + 1), '.') && is_ident(tokens.get(i + 2), "status")) {
+                    return None;
+                }
+                out.push(tree.clone());
+            }
+            TokenTree::Group(g)
+                if g.delimiter() == Delimiter::Parenthesis
+                    && text(&g.stream().into_iter().collect::<Vec<_>>()) == "response" =>
+            {
+                // `Path :: name (response)`, with nothing before `Path` that makes it longer.
+                let n = out.len();
+                let call = (n >= 4
+                    && is_punct(out.get(n - 2), ':')
+                    && is_punct(out.get(n - 3), ':')
+                    && !is_punct(out.get(n.wrapping_sub(5)), ':'))
+                .then(|| (out[n - 4].to_string(), out[n - 1].to_string()));
+                let replacement = match call.as_ref().map(|(p, f)| (p.as_str(), f.as_str())) {
+                    Some(("ResponseValue", "from_response")) => {
+                        quote::quote!(crate::hooks::response_value(response))
+                    }
+                    Some(("ResponseValue", "empty")) => {
+                        quote::quote!(crate::hooks::response_empty(response))
+                    }
+                    Some(("ResponseValue", "stream")) => {
+                        quote::quote!(crate::hooks::response_stream(response))
+                    }
+                    Some(("Error", "UnexpectedResponse")) => {
+                        quote::quote!(Error::UnexpectedResponse(response.into_response()))
+                    }
+                    _ => return None,
+                };
+                out.truncate(n - 4);
+                out.extend(replacement);
+            }
             TokenTree::Group(g) => {
-                let inner = decode_without_header_copy(g.stream().into_iter().collect());
+                let inner = read_response_uses(&g.stream().into_iter().collect::<Vec<_>>())?;
                 let mut group = Group::new(g.delimiter(), inner.into_iter().collect());
                 group.set_span(g.span());
-                TokenTree::Group(group)
+                out.push(TokenTree::Group(group));
             }
-            other => other,
-        };
-        let is_call =
-            matches!(&tree, TokenTree::Group(g) if g.delimiter() == Delimiter::Parenthesis);
-        let n = out.len();
-        if is_call
-            && n >= 4
-            && matches!(&out[n - 1], TokenTree::Ident(id) if id == "from_response")
-            && matches!(&out[n - 2], TokenTree::Punct(p) if p.as_char() == ':')
-            && matches!(&out[n - 3], TokenTree::Punct(p) if p.as_char() == ':')
-            && matches!(&out[n - 4], TokenTree::Ident(id) if id == "ResponseValue")
-            && !matches!(out.get(n.wrapping_sub(5)), Some(TokenTree::Punct(p)) if p.as_char() == ':')
-        {
-            out.truncate(n - 4);
-            out.extend(quote::quote!(crate::hooks::response_value));
+            other => out.push(other.clone()),
         }
-        out.push(tree);
     }
-    out
+    Some(out)
 }
 
 /// The four hook statements progenitor writes into every `send` before it reads the answer,
@@ -867,14 +926,11 @@ const HOOK_STATEMENTS: [&str; 4] = [
     "let response = result ? ;",
 ];
 
-/// See [`rewrite_send`]. Returns whether it fused the hooks.
-fn fuse_hooks(stmts: &mut Vec<Vec<TokenTree>>) -> bool {
-    let Some(start) = stmts
+/// See [`rewrite_send`]. Returns the index of the fused statement, when it fused the hooks.
+fn fuse_hooks(stmts: &mut Vec<Vec<TokenTree>>) -> Option<usize> {
+    let start = stmts
         .iter()
-        .position(|s| text(s).starts_with("let info = OperationInfo {"))
-    else {
-        return false;
-    };
+        .position(|s| text(s).starts_with("let info = OperationInfo {"))?;
     // `let info = OperationInfo { operation_id : "op" , } ;`: the literal in the braces.
     let operation_id = stmts[start].iter().find_map(|t| match t {
         TokenTree::Group(g) if g.delimiter() == Delimiter::Brace => {
@@ -885,16 +941,14 @@ fn fuse_hooks(stmts: &mut Vec<Vec<TokenTree>>) -> bool {
         }
         _ => None,
     });
-    let Some(operation_id) = operation_id else {
-        return false;
-    };
+    let operation_id = operation_id?;
     let follows = HOOK_STATEMENTS.iter().enumerate().all(|(k, expected)| {
         stmts
             .get(start + 1 + k)
             .is_some_and(|stmt| text(stmt) == *expected)
     });
     if !follows {
-        return false;
+        return None;
     }
     let fused = quote::quote! {
         let response = crate::hooks::send_request(client, request, #operation_id).await?;
@@ -903,7 +957,7 @@ fn fuse_hooks(stmts: &mut Vec<Vec<TokenTree>>) -> bool {
         start..start + 1 + HOOK_STATEMENTS.len(),
         [fused.into_iter().collect::<Vec<_>>()],
     );
-    true
+    Some(start)
 }
 
 /// For every operation `op` of the client, an
@@ -1153,6 +1207,76 @@ mod tests {
         );
         assert!(source.contains("crate::hooks::response_value(response)"));
         assert!(!source.contains("ResponseValue::from_response"));
+    }
+
+    #[test]
+    fn every_answer_of_a_fused_send_is_read_from_the_read_response() {
+        let spec: OpenAPI = serde_json::from_str(
+            r#"{"openapi": "3.0.3", "info": {"title": "t", "version": "1"},
+                "paths": {
+                    "/empty": {"delete": {"operationId": "delete_a",
+                        "responses": {"204": {"description": "ok"},
+                            "404": {"description": "gone"}}}},
+                    "/bytes": {"get": {"operationId": "get_bytes",
+                        "responses": {"200": {"description": "ok", "content": {
+                            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}},
+                            "500": {"description": "raw", "content": {
+                            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}}}},
+                    "/json": {"get": {"operationId": "get_json",
+                        "responses": {"200": {"description": "ok", "content": {
+                            "application/json": {"schema": {"type": "object"}}}},
+                            "default": {"description": "error", "content": {
+                            "application/json": {"schema": {"type": "object"}}}}}}}}}"#,
+        )
+        .unwrap();
+        let source = pretty(&generate(&spec).unwrap());
+        for call in [
+            "crate::hooks::response_empty(response)",
+            "crate::hooks::response_stream(response)",
+            "crate::hooks::response_value(response)",
+            "Error::UnexpectedResponse(response.into_response())",
+        ] {
+            assert!(source.contains(call), "{call}: {source}");
+        }
+        assert!(!source.contains("ResponseValue::"), "{source}");
+        assert!(!source.contains(".await?.into_response()"), "{source}");
+    }
+
+    #[test]
+    fn an_unknown_use_of_the_answer_keeps_progenitors_code_and_a_reqwest_response() {
+        let parse = |text: &str| -> Vec<TokenTree> {
+            text.parse::<TokenStream>().unwrap().into_iter().collect()
+        };
+        let fused =
+            "let response = crate :: hooks :: send_request (client , request , \"op\") . await ? ;";
+        for (arms, kept) in [
+            (
+                "match response . status () . as_u16 () { 101u16 => ResponseValue :: upgrade (response) . await , }",
+                true,
+            ),
+            (
+                "match response . status () . as_u16 () { _ => Ok (response) , }",
+                true,
+            ),
+            (
+                "match response . status () . as_u16 () { _ => Ok (ResponseValue :: empty (response)) , }",
+                false,
+            ),
+        ] {
+            let mut stmts = vec![parse(fused), parse(arms)];
+            decode_the_read_response(&mut stmts, 0);
+            if kept {
+                assert_eq!(text(&stmts[1]), arms);
+                assert!(
+                    text(&stmts[0]).ends_with(". await ? . into_response () ;"),
+                    "{}",
+                    text(&stmts[0])
+                );
+            } else {
+                assert_eq!(text(&stmts[0]), fused);
+                assert!(text(&stmts[1]).contains("crate :: hooks :: response_empty (response)"));
+            }
+        }
     }
 
     fn squash(source: &str) -> String {

@@ -10,7 +10,8 @@
 
 use std::future::Future;
 
-use reqwest::{Request, Response};
+use reqwest::header::HeaderMap;
+use reqwest::{Request, Response, StatusCode, Url};
 
 /// What a layer tells the layer below about one request, and hears back: the
 /// [`crate::replay`] protocol without the `Extensions` map.
@@ -27,27 +28,62 @@ pub struct Signals {
     pub replay_wanted: bool,
 }
 
+/// What a layer reads of an answer on its way back up: its status, headers and URL. The body
+/// is the caller's.
+///
+/// A `reqwest::Response` is one; the default stack of `perspio-api` answers with its own type,
+/// a response whose body it has already read (bounded, inside the retry loop), so that the
+/// generated code decodes those bytes without a `reqwest::Response` rebuilt around them.
+pub trait Reply: Send {
+    /// The status code.
+    fn status(&self) -> StatusCode;
+    /// The headers.
+    fn headers(&self) -> &HeaderMap;
+    /// The URL the answer came from.
+    fn url(&self) -> &Url;
+}
+
+impl Reply for Response {
+    fn status(&self) -> StatusCode {
+        Response::status(self)
+    }
+
+    fn headers(&self) -> &HeaderMap {
+        Response::headers(self)
+    }
+
+    fn url(&self) -> &Url {
+        Response::url(self)
+    }
+}
+
 /// The rest of a stack below a layer: one request in, one answer out.
 ///
-/// Implemented by the layers' adapters of `reqwest_middleware::Next` and by the default
-/// stack's own inner layers (perspio-api); a layer calls [`send`](Self::send) once per request
-/// it sends (a retry or a replay is one more call).
+/// Implemented by the layers' adapters of `reqwest_middleware::Next` (answering with a
+/// `reqwest::Response`) and by the default stack's own inner layers (perspio-api); a layer
+/// calls [`send`](Self::send) once per request it sends (a retry or a replay is one more
+/// call), and hands the answer up as it came.
 pub trait Downstream: Send {
+    /// What the rest of the stack answers with.
+    type Reply: Reply;
+
     /// Sends `request` through the rest of the stack.
     fn send<'a>(
         &'a mut self,
         request: Request,
         signals: &'a mut Signals,
-    ) -> impl Future<Output = reqwest_middleware::Result<Response>> + Send + 'a;
+    ) -> impl Future<Output = reqwest_middleware::Result<Self::Reply>> + Send + 'a;
 }
 
 /// A downstream lent for a while is a downstream.
 impl<D: Downstream + ?Sized> Downstream for &mut D {
+    type Reply = D::Reply;
+
     fn send<'a>(
         &'a mut self,
         request: Request,
         signals: &'a mut Signals,
-    ) -> impl Future<Output = reqwest_middleware::Result<Response>> + Send + 'a {
+    ) -> impl Future<Output = reqwest_middleware::Result<D::Reply>> + Send + 'a {
         (**self).send(request, signals)
     }
 }

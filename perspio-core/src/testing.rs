@@ -39,6 +39,8 @@ impl Middleware for Canned {
 }
 
 impl Downstream for Canned {
+    type Reply = Response;
+
     fn send<'a>(
         &'a mut self,
         request: Request,

@@ -11,7 +11,7 @@ use reqwest_middleware::{Middleware, Next};
 
 use crate::error::{PolicyError, scrubbed};
 use crate::retry_after::parse_retry_after;
-use perspio_core::layer::{Downstream, Signals, copy_request};
+use perspio_core::layer::{Downstream, Reply, Signals, copy_request};
 use perspio_core::replay::{ReplayOffered, ReplayWanted, Replaying};
 use perspio_core::{Clock, SystemClock};
 
@@ -378,9 +378,9 @@ impl RetryMiddleware {
     }
 
     /// Whether the outcome of attempt `attempt` should be retried, and after how long.
-    fn decide(
+    fn decide<R: Reply>(
         &self,
-        outcome: &reqwest_middleware::Result<Response>,
+        outcome: &reqwest_middleware::Result<R>,
         method: &Method,
         may_repeat: bool,
         attempt: u32,
@@ -510,7 +510,7 @@ impl RetryMiddleware {
         request: Request,
         retry_non_idempotent: bool,
         downstream: D,
-    ) -> impl Future<Output = reqwest_middleware::Result<Response>> + Send + 's {
+    ) -> impl Future<Output = reqwest_middleware::Result<D::Reply>> + Send + 's {
         // Not an `async fn`: the future is the retry loop's own, not one more that holds it.
         self.run(request, retry_non_idempotent, Direct(downstream))
     }
@@ -520,7 +520,7 @@ impl RetryMiddleware {
         req: Request,
         opted_in: bool,
         mut below: B,
-    ) -> reqwest_middleware::Result<Response> {
+    ) -> reqwest_middleware::Result<B::Reply> {
         let below = &mut below;
         let start = self.clock.instant();
         let method = req.method().clone();
@@ -661,7 +661,7 @@ impl RetryMiddleware {
         call: &CallDeadline,
         attempt: u32,
         method: &Method,
-    ) -> Result<reqwest_middleware::Result<Response>, reqwest_middleware::Error> {
+    ) -> Result<reqwest_middleware::Result<B::Reply>, reqwest_middleware::Error> {
         let outcome = if self.system_clock {
             tokio::time::timeout(remaining, below.send(to_send, signals, call))
                 .await
@@ -716,6 +716,9 @@ fn next_send<B: Below>(
 
 /// The layers below the retry loop, with the call deadline of each attempt.
 trait Below: Send {
+    /// What the layers below answer with.
+    type Reply: Reply;
+
     /// A copy of `request` for the template: `try_clone`, which keeps every extension of a
     /// request someone else built.
     fn copy(&self, request: &Request) -> Option<Request> {
@@ -727,7 +730,7 @@ trait Below: Send {
         request: Request,
         signals: &'a mut Signals,
         call: &'a CallDeadline,
-    ) -> impl Future<Output = reqwest_middleware::Result<Response>> + Send + 'a;
+    ) -> impl Future<Output = reqwest_middleware::Result<Self::Reply>> + Send + 'a;
 }
 
 /// The rest of a `reqwest_middleware` stack: the signals become the [`perspio_core::replay`]
@@ -739,6 +742,8 @@ struct NextBelow<'n, 'e> {
 }
 
 impl Below for NextBelow<'_, '_> {
+    type Reply = Response;
+
     fn send<'a>(
         &'a mut self,
         request: Request,
@@ -762,6 +767,8 @@ impl Below for NextBelow<'_, '_> {
 struct Direct<D>(D);
 
 impl<D: Downstream> Below for Direct<D> {
+    type Reply = D::Reply;
+
     /// The requests of a stack called directly are the generated operations', built by
     /// reqwest's `RequestBuilder`: copied without `try_clone`'s extension map.
     fn copy(&self, request: &Request) -> Option<Request> {
@@ -773,7 +780,7 @@ impl<D: Downstream> Below for Direct<D> {
         request: Request,
         signals: &'a mut Signals,
         _call: &'a CallDeadline,
-    ) -> impl Future<Output = reqwest_middleware::Result<Response>> + Send + 'a {
+    ) -> impl Future<Output = reqwest_middleware::Result<D::Reply>> + Send + 'a {
         self.0.send(request, signals)
     }
 }
