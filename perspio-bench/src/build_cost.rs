@@ -32,6 +32,13 @@ fn spec_path(root: &Path) -> PathBuf {
     root.join("openapi/perspio-talk.normalized.json")
 }
 
+/// The checked-in normalised spec, the base of [`synthetic_spec`].
+pub(crate) fn checked_in_spec() -> anyhow::Result<Value> {
+    Ok(serde_json::from_str(&std::fs::read_to_string(spec_path(
+        &project_root(),
+    ))?)?)
+}
+
 /// The checked-in spec grown to `operations` operations: each a `GET` with its own item and
 /// list schemas (four typed fields and an open map) and the error responses of `list_assets`.
 pub(crate) fn synthetic_spec(base: &Value, operations: usize) -> anyhow::Result<Value> {

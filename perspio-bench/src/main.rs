@@ -20,6 +20,7 @@ mod fleet;
 mod herd;
 mod memory;
 mod overhead;
+mod scaling;
 mod server;
 mod stats;
 
@@ -48,7 +49,7 @@ struct Args {
     /// drifts on a scale of seconds, and each round compares the variants under the same load.
     #[arg(long, default_value_t = 61)]
     rounds: usize,
-    /// Run only these scenarios (comma-separated): overhead, cache-hit, herd, expiry, memory,
+    /// Run only these scenarios (comma-separated): overhead, cache-hit, herd, expiry, memory, scaling,
     /// fleet.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
@@ -87,6 +88,11 @@ fn run_runtime_scenarios(args: &Args, rows: &mut Vec<Row>) -> anyhow::Result<()>
     let server = Server::start()?;
     let quick = args.quick;
     let wanted = |name: &str| args.only.is_empty() || args.only.iter().any(|o| o == name);
+
+    if wanted("scaling") {
+        eprintln!("scenario 8: regen scaling");
+        rows.extend(scaling::run(&build_cost::checked_in_spec()?)?);
+    }
 
     if wanted("cache-hit") {
         eprintln!("scenario 2: cache-hit cost");
