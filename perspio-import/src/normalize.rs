@@ -23,7 +23,7 @@ pub(crate) use names::rename_components;
 /// One change the normaliser made (or something it had to drop), and where.
 ///
 /// `Display` is `scope: message`, the line `cargo xtask regen` prints per change.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Note {
     /// `document`, an operationId (or `METHOD /path`), or `schema Name`.
     pub scope: String,
@@ -99,11 +99,16 @@ pub enum NormalizeError {
 pub fn normalize(doc: &mut Value) -> Result<Vec<Note>, NormalizeError> {
     let root = doc.as_object_mut().ok_or(NormalizeError::NotAMapping)?;
     let mut notes: Vec<(Note, usize)> = Vec::new();
+    // Where each distinct note is in `notes` (a scan per note was quadratic in the notes).
+    let mut seen: std::collections::HashMap<Note, usize> = std::collections::HashMap::new();
     for (_, pass) in PASSES {
         for n in pass(root)? {
-            match notes.iter_mut().find(|(seen, _)| *seen == n) {
-                Some((_, count)) => *count += 1,
-                None => notes.push((n, 1)),
+            match seen.get(&n) {
+                Some(&at) => notes[at].1 += 1,
+                None => {
+                    seen.insert(n.clone(), notes.len());
+                    notes.push((n, 1));
+                }
             }
         }
     }

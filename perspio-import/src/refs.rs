@@ -90,16 +90,16 @@ fn walk(v: &Value, target: &Value, at: &mut Vec<String>, broken: &mut Vec<Broken
     match v {
         Value::Object(map) => {
             if let Some(Value::String(r)) = map.get("$ref") {
-                let place = if at.is_empty() {
-                    "(root)".to_owned()
-                } else {
-                    at.join(" › ")
-                };
                 match r.strip_prefix('#') {
                     Some(pointer) if target.pointer(&decode_fragment(pointer)).is_some() => {}
                     pointer => broken.push(BrokenRef {
                         reference: r.clone(),
-                        place,
+                        // Written only for a broken reference.
+                        place: if at.is_empty() {
+                            "(root)".to_owned()
+                        } else {
+                            at.join(" › ")
+                        },
                         external: pointer.is_none(),
                     }),
                 }

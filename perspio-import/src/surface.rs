@@ -328,8 +328,14 @@ pub(crate) fn render(spec: &Value, ops: &[RustOperation], features: &TagFeatures
         "## Operations\n\n| HTTP | Rust | success | error | feature |\n|---|---|---|---|---|"
     );
     let spec_ops = spec_operations(spec);
+    // Each spec operation's Rust operation (the first with its `METHOD /path`), found once:
+    // a scan of `ops` per spec operation made this step quadratic (bench scenario 8).
+    let mut by_http: HashMap<&str, &RustOperation> = HashMap::with_capacity(ops.len());
+    for op in ops {
+        by_http.entry(op.http.as_str()).or_insert(op);
+    }
     for (http, _) in &spec_ops {
-        if let Some(op) = ops.iter().find(|o| o.http == *http) {
+        if let Some(op) = by_http.get(http.as_str()) {
             let gate = features
                 .operations
                 .get(http)
@@ -352,7 +358,7 @@ pub(crate) fn render(spec: &Value, ops: &[RustOperation], features: &TagFeatures
     }
     for (http, op_spec) in &spec_ops {
         let _ = writeln!(out);
-        let Some(op) = ops.iter().find(|o| o.http == *http) else {
+        let Some(op) = by_http.get(http.as_str()) else {
             let _ = writeln!(out, "## `{http}`\n\nNot found in the generated code.");
             continue;
         };

@@ -23,14 +23,19 @@ pub(super) fn allof_cycles(root: &mut Map<String, Value>) -> Vec<Note> {
         return notes;
     };
     let names: Vec<String> = schemas.keys().cloned().collect();
+    // Read once; a component's edges depend on its own schema only, so dropping members of
+    // one changes only its entry (reading the whole graph again for every component made
+    // this pass quadratic: 23× the time for 4× the operations, bench scenario 8).
+    let mut edges = allof_edges(schemas);
     for name in names {
-        // The graph changes as members are dropped: read it again for every component.
-        let edges = allof_edges(schemas);
         let Some(schema) = schemas.get_mut(&name) else {
             continue;
         };
         let mut dropped = Vec::new();
         break_cycles_in(schema, &name, &edges, &mut dropped);
+        if !dropped.is_empty() {
+            edges.insert(name.clone(), allof_targets(schema));
+        }
         for member in dropped {
             notes.push(note(
                 &format!("schema {name}"),
@@ -81,16 +86,19 @@ fn break_cycles_in(
 fn allof_edges(schemas: &Map<String, Value>) -> BTreeMap<String, BTreeSet<String>> {
     schemas
         .iter()
-        .map(|(name, schema)| {
-            let mut targets = BTreeSet::new();
-            if let Some(members) = schema.get("allOf").and_then(Value::as_array) {
-                for member in members {
-                    targets.extend(member_targets(member));
-                }
-            }
-            (name.clone(), targets)
-        })
+        .map(|(name, schema)| (name.clone(), allof_targets(schema)))
         .collect()
+}
+
+/// The components the `allOf` members of `schema` (one component) name.
+fn allof_targets(schema: &Value) -> BTreeSet<String> {
+    let mut targets = BTreeSet::new();
+    if let Some(members) = schema.get("allOf").and_then(Value::as_array) {
+        for member in members {
+            targets.extend(member_targets(member));
+        }
+    }
+    targets
 }
 
 /// The components an `allOf` member merges: its `$ref`, or those of the `allOf`, `oneOf` and
