@@ -11,7 +11,7 @@ use reqwest_middleware::{Middleware, Next};
 
 use crate::error::{PolicyError, scrubbed};
 use crate::retry_after::parse_retry_after;
-use perspio_core::layer::{Downstream, Reply, Signals, copy_request};
+use perspio_core::layer::{Downstream, Reply, RequestParts, Signals, copy_request};
 use perspio_core::replay::{ReplayOffered, ReplayWanted, Replaying};
 use perspio_core::{Clock, SystemClock};
 
@@ -531,7 +531,7 @@ impl RetryMiddleware {
             deadline: self.config.deadline,
             attempts_before: 0,
         };
-        let mut template = Some(req);
+        let mut template = Some(Template::Unsent(req));
         let mut attempt: u32 = 0;
         loop {
             attempt += 1;
@@ -685,22 +685,59 @@ impl RetryMiddleware {
     }
 }
 
-/// The request to send now, from the template `current`: a copy (`below`'s), keeping `current`
-/// as the template for the next send, unless this is the last attempt (the template itself
-/// goes) or its body cannot be copied (a stream: sent once, never again).
+/// What the retry loop holds to make its next send.
+enum Template {
+    /// The request itself, not sent yet.
+    Unsent(Request),
+    /// The parts of a request without a body (the first send was the request itself): each
+    /// later send is a request made of them.
+    Parts(RequestParts),
+    /// The request, kept while copies of it are sent (a body, a request of someone else's).
+    Kept(Request),
+}
+
+/// The request to send now, from the template `current`, keeping in `template` what the next
+/// send needs, unless this is the last attempt (nothing is kept) or the body cannot be copied
+/// (a stream: sent once, never again). The first send of a request without a body is the
+/// request itself, and its parts are kept ([`RequestParts`]: one allocation, not a copy's
+/// three); otherwise a copy (`below`'s) is sent and the request kept.
 fn next_send<B: Below>(
     below: &B,
-    current: Request,
-    template: &mut Option<Request>,
+    current: Template,
+    template: &mut Option<Template>,
     last_attempt: bool,
     method: &Method,
 ) -> Request {
-    if last_attempt {
-        return current;
+    match current {
+        Template::Unsent(request) | Template::Kept(request) if last_attempt => request,
+        Template::Parts(parts) if last_attempt => parts.request(),
+        Template::Parts(parts) => {
+            let request = parts.request();
+            *template = Some(Template::Parts(parts));
+            request
+        }
+        Template::Unsent(request) => match below.parts(&request) {
+            Some(parts) => {
+                *template = Some(Template::Parts(parts));
+                request
+            }
+            None => keep_and_copy(below, request, template, method),
+        },
+        Template::Kept(request) => keep_and_copy(below, request, template, method),
     }
-    match below.copy(&current) {
+}
+
+/// Sends a copy of `request` (`below`'s) and keeps `request`; sends `request` itself when its
+/// body cannot be copied.
+fn keep_and_copy<B: Below>(
+    below: &B,
+    request: Request,
+    template: &mut Option<Template>,
+    method: &Method,
+) -> Request {
+    match below.copy(&request) {
         Some(copy) => {
-            *template = Some(current);
+            *template = Some(Template::Kept(request));
             copy
         }
         None => {
@@ -709,7 +746,7 @@ fn next_send<B: Below>(
                 %method,
                 "request body cannot be cloned: sent once, not retried"
             );
-            current
+            request
         }
     }
 }
@@ -723,6 +760,12 @@ trait Below: Send {
     /// request someone else built.
     fn copy(&self, request: &Request) -> Option<Request> {
         request.try_clone()
+    }
+
+    /// The parts of `request` to make later sends of, instead of a copy: only where nothing
+    /// below reads what the parts do not keep (a request's extensions).
+    fn parts(&self, _request: &Request) -> Option<RequestParts> {
+        None
     }
 
     fn send<'a>(
@@ -773,6 +816,11 @@ impl<D: Downstream> Below for Direct<D> {
     /// reqwest's `RequestBuilder`: copied without `try_clone`'s extension map.
     fn copy(&self, request: &Request) -> Option<Request> {
         copy_request(request)
+    }
+
+    /// The same requests: their parts are all there is to them.
+    fn parts(&self, request: &Request) -> Option<RequestParts> {
+        RequestParts::of(request)
     }
 
     fn send<'a>(

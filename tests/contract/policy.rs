@@ -56,6 +56,52 @@ async fn a_503_on_a_get_is_retried_and_the_call_succeeds() {
 }
 
 #[tokio::test]
+async fn a_retried_request_is_the_request_sent_first() {
+    let perspio = Perspio::start().await;
+    perspio.token_endpoint_answers(1).await;
+    api_answers_then_succeeds(&perspio, ResponseTemplate::new(503)).await;
+
+    // A request of the caller's own (same transport as the operations) with a header and a
+    // query of its own, which no layer would add again if a retry lost them.
+    let result = perspio
+        .client()
+        .request(reqwest::Method::GET, "/assets/v3/")
+        .query("top", "10")
+        .header("x-request-tag", "sync-7")
+        .send()
+        .await;
+
+    assert!(result.is_ok(), "{result:?}");
+    let sent = perspio.api_requests().await;
+    assert_eq!(sent.len(), 2);
+    let (first, retried) = (&sent[0], &sent[1]);
+    assert_eq!(first.method, retried.method);
+    assert_eq!(first.url, retried.url);
+    assert_eq!(first.body, retried.body);
+    let headers = |r: &wiremock::Request| {
+        let mut all: Vec<(String, Vec<u8>)> = r
+            .headers
+            .iter()
+            .map(|(name, value)| (name.to_string(), value.as_bytes().to_vec()))
+            .collect();
+        all.sort();
+        all
+    };
+    assert_eq!(headers(first), headers(retried));
+    for name in [
+        "authorization",
+        "accept",
+        "ocp-apim-subscription-key",
+        "tid",
+    ] {
+        assert!(
+            retried.headers.contains_key(name),
+            "{name} missing on the retry"
+        );
+    }
+}
+
+#[tokio::test]
 async fn the_call_deadline_cuts_a_long_retry_after_short_with_a_policy_error() {
     let perspio = Perspio::start().await;
     perspio.token_endpoint_answers(1).await;
