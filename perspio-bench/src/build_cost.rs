@@ -298,11 +298,71 @@ pub(crate) fn run(rows: &mut Vec<Row>) -> anyhow::Result<()> {
         "incremental rebuild after a spec edit (an operation summary; build script reruns codegen)",
         format!("{:.1} s", after_spec.as_secs_f64()),
     ));
-    rows.push(Row::new(
-        s,
-        "`build.rs` + compile of a 1,000+ operation spec",
-        "measured in BENCHMARKS.md, \"Large specs\" (issue 15), not here".to_owned(),
-    ));
+    compile_scaling(rows, &workspace, &target, &base, &spec_file)?;
+    Ok(())
+}
+
+/// The sizes of the compile-scaling rows, in operations.
+const COMPILE_SIZES: [usize; 2] = [1_000, 2_000];
+
+/// `build.rs` (the generator) and the compile of perspio-api for the synthetic spec at
+/// [`COMPILE_SIZES`]: the normalised spec `regen` would write is put where the build script
+/// reads it (`spec_file`), and `cargo build -p perspio-api` (dependencies already built) is
+/// timed, with the two units from `--timings`.
+fn compile_scaling(
+    rows: &mut Vec<Row>,
+    workspace: &Path,
+    target: &Path,
+    base: &Value,
+    spec_file: &Path,
+) -> anyhow::Result<()> {
+    let s = "5 build cost";
+    let mut runs = Vec::new();
+    for operations in COMPILE_SIZES {
+        let spec = serde_json::to_string(&synthetic_spec(base, operations)?)?;
+        let derived = perspio_import::derive(&spec)?;
+        std::fs::write(spec_file, &derived.normalized)?;
+        eprintln!("build cost: perspio-api with {operations} synthetic operations");
+        let took = cargo_build(workspace, target, true)?;
+        let units = unit_times(target, &["perspio-api"]).unwrap_or_default();
+        let unit = |what: &str| {
+            units
+                .iter()
+                .find(|(name, _)| name == &format!("perspio-api {what}"))
+                .map_or(f64::NAN, |(_, secs)| *secs)
+        };
+        let (script, lib) = (unit("build-script (run)"), unit("lib"));
+        rows.push(Row::new(
+            s,
+            format!(
+                "`build.rs` + compile of perspio-api, {operations} synthetic operations ({:.1} MB of Rust; `cargo build -p perspio-api`, dependencies built)",
+                derived.code.len() as f64 / 1e6
+            ),
+            format!(
+                "{:.1} s: build script {script:.1} s, lib {lib:.1} s",
+                took.as_secs_f64()
+            ),
+        ));
+        runs.push((script, lib));
+    }
+    let (first, last) = (runs[0], runs[runs.len() - 1]);
+    let growth = COMPILE_SIZES[COMPILE_SIZES.len() - 1] as f64 / COMPILE_SIZES[0] as f64;
+    let (script, lib) = (last.0 / first.0, last.1 / first.1);
+    rows.push(
+        Row::new(
+            s,
+            format!(
+                "`build.rs` and compile: time at {} ÷ at {} operations ({growth:.0}× the operations)",
+                COMPILE_SIZES[COMPILE_SIZES.len() - 1],
+                COMPILE_SIZES[0]
+            ),
+            format!("build script {script:.2}×, lib {lib:.2}×"),
+        )
+        .goal(
+            "≤ 2.5× (linear, 25 % noise)",
+            script <= growth * 1.25 && lib <= growth * 1.25,
+        ),
+    );
     Ok(())
 }
 
