@@ -1,7 +1,8 @@
 //! Benchmarks of the PerspioTalk SDK: what the generated client and its default middleware
 //! stack cost compared with a raw `reqwest` call, what the token cache costs, how it behaves
-//! in a cold-start herd and at the expiry boundary, memory across many calls, build cost, and
-//! a fleet of processes sharing one budget and one token through Redis.
+//! in a cold-start herd and at the expiry boundary, memory across many calls, build cost, a
+//! fleet of processes sharing one budget and one token through Redis, and how `regen`'s steps
+//! grow with the number of operations.
 //!
 //! Run `cargo xtask bench` (release build of this binary); `--build-cost` adds scenario 5,
 //! which runs cargo in a scratch copy of the workspace. See `BENCHMARKS.md`.
