@@ -15,7 +15,7 @@ use crate::cache::{TokenCache, TokenInfo};
 use crate::config::{AuthConfig, origin_of};
 use crate::credentials::Credentials;
 use crate::error::AuthError;
-use crate::redirect::same_origin;
+use crate::redirect::{has_origin_prefix, origin_prefix, same_origin};
 use crate::shared::{SharedBackend, SharedTokenStore};
 use crate::source::{ClientCredentialsSource, TokenSource};
 use crate::store::{InMemoryTokenStore, TokenStore};
@@ -54,6 +54,8 @@ pub struct AuthMiddleware {
 struct Inner {
     cache: Arc<TokenCache>,
     api_base_url: Url,
+    /// `api_base_url`'s origin as text (`redirect::origin_prefix`), for the per-request check.
+    api_origin_prefix: Box<str>,
     client_id: String,
     tenant_id: String,
     tenant_header: HeaderValue,
@@ -126,7 +128,9 @@ impl AuthMiddleware {
     }
 
     fn check_origin(&self, url: &Url) -> Result<(), AuthError> {
-        if same_origin(url, &self.inner.api_base_url) {
+        if has_origin_prefix(url, &self.inner.api_origin_prefix)
+            || same_origin(url, &self.inner.api_base_url)
+        {
             Ok(())
         } else {
             Err(AuthError::CredentialsWouldLeak {
@@ -515,6 +519,7 @@ impl AuthMiddlewareBuilder {
         Ok(AuthMiddleware {
             inner: Arc::new(Inner {
                 cache: Arc::new(cache),
+                api_origin_prefix: origin_prefix(&self.config.api_base_url),
                 api_base_url: self.config.api_base_url,
                 client_id: self.credentials.client_id().to_owned(),
                 tenant_id: self.credentials.tenant_id().to_owned(),
