@@ -6,10 +6,12 @@
 //! error, so no operation can bypass the stack.
 //!
 //! Four more things happen here:
-//! - `pre` removes an `api-version` header: progenitor adds one to every request, PerspioTalk
-//!   defines no such header, and Azure API Management can be configured to route on one. The
-//!   generator already leaves it out of the generated `send` methods (perspio-codegen, which
-//!   saves the header map it was the only entry of); `pre` stays as the guarantee.
+//! - no `api-version` header: progenitor adds one to every request, PerspioTalk defines no
+//!   such header, and Azure API Management can be configured to route on one. The generator
+//!   leaves it out of the generated `send` methods, and fails the build on an append of a shape
+//!   it does not recognise (perspio-codegen). Nothing removes the header at run time: that
+//!   removal cost a header-name parse and a lookup on every call, and it also removed a header
+//!   parameter of the spec named `api-version`.
 //! - a middleware failure (which `exec` cannot return as a `reqwest::Error`) travels in a
 //!   synthetic response's extensions; `post` turns it into `Error::Custom` naming the
 //!   operation and the whole cause chain, and [`call()`](crate::error) gets the typed error.
@@ -48,9 +50,6 @@ struct MiddlewareFailed {
     message: String,
 }
 
-/// The header progenitor adds to every request, which PerspioTalk does not define.
-const PROGENITOR_API_VERSION_HEADER: &str = "api-version";
-
 /// What every generated `send` does between building its request and reading the answer:
 /// `pre`, `exec` and `post` of [`ClientHooks`], in progenitor's order, for the operation
 /// `operation_id`. progenitor writes the three calls (three awaits) into each operation's
@@ -62,13 +61,12 @@ const PROGENITOR_API_VERSION_HEADER: &str = "api-version";
 )]
 pub(crate) fn send_request<'c, E>(
     client: &'c Client,
-    mut request: reqwest::Request,
+    request: reqwest::Request,
     operation_id: &'static str,
 ) -> impl Future<Output = Result<ReadResponse, ProgenitorError<E>>> + 'c {
-    // `pre`.
-    request.headers_mut().remove(PROGENITOR_API_VERSION_HEADER);
-    // `exec` and `post`, without the synthetic response that carries a middleware failure
-    // from one to the other. Not an `async fn`: the call's future holds the transport's once.
+    // `pre` has nothing to do (see the module's documentation). `exec` and `post`, without
+    // the synthetic response that carries a middleware failure from one to the other. Not an
+    // `async fn`: the call's future holds the transport's once.
     client
         .inner
         .execute(request, operation_id)
@@ -168,10 +166,9 @@ pub(crate) fn response_stream(
 impl ClientHooks<Transport> for Client {
     async fn pre<E>(
         &self,
-        request: &mut reqwest::Request,
+        _request: &mut reqwest::Request,
         _info: &OperationInfo,
     ) -> Result<(), ProgenitorError<E>> {
-        request.headers_mut().remove(PROGENITOR_API_VERSION_HEADER);
         Ok(())
     }
 
@@ -289,5 +286,70 @@ mod properties {
                 prop_assert!(message.chars().count() <= perspio_core::text::MAX_REMOTE_TEXT + 40);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use std::sync::{Arc, Mutex};
+
+    use http::Extensions;
+    use reqwest_middleware::{Middleware, Next};
+
+    use super::*;
+
+    /// Records the headers of the request it is given and answers `200 []`.
+    #[derive(Debug, Default, Clone)]
+    struct Recorder(Arc<Mutex<Option<reqwest::header::HeaderMap>>>);
+
+    #[async_trait::async_trait]
+    impl Middleware for Recorder {
+        async fn handle(
+            &self,
+            request: reqwest::Request,
+            _extensions: &mut Extensions,
+            _next: Next<'_>,
+        ) -> reqwest_middleware::Result<reqwest::Response> {
+            *self.0.lock().unwrap() = Some(request.headers().clone());
+            Ok(reqwest::Response::from(
+                http::Response::builder().status(200).body("[]").unwrap(),
+            ))
+        }
+    }
+
+    /// The hooks send a generated request's headers as they are: an `api-version` header is
+    /// there only when the spec declares it as a parameter, and then it is the caller's.
+    #[test]
+    fn a_request_is_sent_with_its_api_version_header() {
+        let recorder = Recorder::default();
+        perspio_core::tls::install_crypto_provider();
+        let stack = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+            .with(recorder.clone())
+            .build();
+        let client = Client::from_middleware("https://talk.perspio.io", stack).unwrap();
+        let mut request = reqwest::Request::new(
+            reqwest::Method::GET,
+            "https://talk.perspio.io/assets/v3/".parse().unwrap(),
+        );
+        request.headers_mut().insert(
+            "api-version",
+            reqwest::header::HeaderValue::from_static("2024-01-01"),
+        );
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let response = runtime
+            .block_on(send_request::<()>(&client, request, "list_assets"))
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let sent = recorder
+            .0
+            .lock()
+            .unwrap()
+            .take()
+            .expect("the stack got the request");
+        assert_eq!(sent.get("api-version").unwrap(), "2024-01-01");
     }
 }

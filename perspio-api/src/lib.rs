@@ -93,8 +93,9 @@
 //!
 //! # Headers
 //! progenitor adds an `api-version` header to every request; PerspioTalk defines none and
-//! Azure API Management may route on one, so the code generator leaves it out (and the client
-//! removes one before sending, should it appear).
+//! Azure API Management may route on one, so the code generator leaves it out (and fails the
+//! build on a progenitor whose append it does not recognise). A header parameter of a spec
+//! named `api-version` is sent as the caller gives it.
 //!
 //! # Bounds
 //! Every response body is read whole before it is decoded, at most 64 MiB by default

@@ -87,7 +87,21 @@ pub fn generate(spec: &OpenAPI) -> Result<String, CodegenError> {
     crate::names::remove_unused_defaults(&mut items);
     crate::builders::remove_unused_struct_builders(&mut items);
     crate::decode::first_token_decoders(&mut items);
-    drop_api_version_header(&mut items);
+    let api_version = drop_api_version_header(&mut items);
+    if let Some(operation) = api_version.left.first() {
+        // The client no longer removes the header at run time (that removal also removed a
+        // header parameter of the spec named `api-version`): a progenitor whose append this
+        // pass does not recognise is a build error, not a header sent to PerspioTalk.
+        return Err(CodegenError::Generator {
+            step: "rewrite",
+            message: format!(
+                "the `send` of `builder::{operation}` adds progenitor's `api-version` header in a form \
+                 perspio-codegen does not recognise ({} `send` method(s) in all); update \
+                 `is_api_version_append` for this progenitor",
+                api_version.left.len()
+            ),
+        });
+    }
     let ops = client_operations(&items)?;
     items.extend(Item::split(call_methods(&ops)));
     crate::features::gate(&mut items, &TagFeatures::of(spec));
@@ -507,31 +521,48 @@ fn client_operations(items: &[Item]) -> Result<Vec<ClientOperation>, CodegenErro
 }
 
 /// progenitor adds `api-version: <info.version>` to every request, a header PerspioTalk does not
-/// define (the hooks' `pre` removed it again on every call): the generated `send` methods do not
-/// add it, and their header map is one entry smaller (none is allocated when it was the only
-/// header). A header parameter of the spec is kept, whatever its name. The same pass rewrites
-/// the request methods reqwest lacks and fuses the hook calls ([`rewrite_send`]). Returns how
-/// many appends were dropped.
-fn drop_api_version_header(items: &mut [Item]) -> usize {
-    let mut dropped = 0;
+/// define: the generated `send` methods do not add it, and their header map is one entry
+/// smaller (none is allocated when it was the only header). A header parameter of the spec is
+/// kept, whatever its name. The same pass rewrites the request methods reqwest lacks and fuses
+/// the hook calls ([`rewrite_send`]). Returns what was dropped, and the `send` methods that
+/// still call `api_version()` in a form the pass does not recognise ([`generate`] fails on
+/// them: the client does not remove the header again at run time).
+fn drop_api_version_header(items: &mut [Item]) -> ApiVersionAppends {
+    let mut found = ApiVersionAppends::default();
     for item in items {
         match item.kind {
             Kind::Mod => {
                 if let Some(children) = &mut item.children {
-                    dropped += drop_api_version_header(children);
+                    let inner = drop_api_version_header(children);
+                    found.dropped += inner.dropped;
+                    found.left.extend(inner.left);
                 }
             }
             Kind::Impl if item.trait_.is_none() => {
+                let owner = item.name.clone().unwrap_or_default();
                 for member in item.children_mut() {
                     if member.kind == Kind::Fn && member.name.as_deref() == Some("send") {
-                        dropped += rewrite_send(member);
+                        let (dropped, left) = rewrite_send(member);
+                        found.dropped += dropped;
+                        if left {
+                            found.left.push(owner.clone());
+                        }
                     }
                 }
             }
             _ => {}
         }
     }
-    dropped
+    found
+}
+
+/// What [`drop_api_version_header`] found.
+#[derive(Debug, Default)]
+struct ApiVersionAppends {
+    /// progenitor's appends dropped.
+    dropped: usize,
+    /// The builders whose `send` still calls `api_version()`.
+    left: Vec<String>,
 }
 
 /// One `send` method, rewritten at token level (statement by statement, [`statements`]; the
@@ -549,22 +580,31 @@ fn drop_api_version_header(items: &mut [Item]) -> usize {
 /// - the answer of a fused `send` is the stack's read response (its body already read), which
 ///   the status `match` decodes directly ([`decode_the_read_response`]).
 ///
-/// Returns how many `api-version` appends were dropped.
-fn rewrite_send(member: &mut Item) -> usize {
+/// Returns how many `api-version` appends were dropped, and whether a statement still calls
+/// `api_version()` after that (an append of a shape [`is_api_version_append`] does not know).
+fn rewrite_send(member: &mut Item) -> (usize, bool) {
     let Some(body_at) = member
         .head
         .iter()
         .rposition(|t| matches!(t, TokenTree::Group(g) if g.delimiter() == Delimiter::Brace))
     else {
-        return 0;
+        return (0, false);
     };
     let TokenTree::Group(body) = &member.head[body_at] else {
-        return 0;
+        return (0, false);
     };
     let mut stmts = statements(body.stream());
 
     let before = stmts.len();
-    stmts.retain(|s| !is_api_version_append(s));
+    let mut left = false;
+    stmts.retain(|stmt| {
+        let text = text(stmt);
+        if is_api_version_append(&text) {
+            return false;
+        }
+        left |= text.contains("api_version ()");
+        true
+    });
     let removed = before - stmts.len();
     if removed > 0 {
         for stmt in &mut stmts {
@@ -582,7 +622,7 @@ fn rewrite_send(member: &mut Item) -> usize {
     let mut group = Group::new(Delimiter::Brace, stmts.into_iter().flatten().collect());
     group.set_span(body.span());
     member.head[body_at] = TokenTree::Group(group);
-    removed
+    (removed, left)
 }
 
 /// The statements of a block, each as its tokens: split after each `;` at the top level, and
@@ -625,8 +665,7 @@ fn text(tokens: &[TokenTree]) -> String {
 }
 
 /// `header_map.append("api-version", …api_version()…);`
-fn is_api_version_append(stmt: &[TokenTree]) -> bool {
-    let text = text(stmt);
+fn is_api_version_append(text: &str) -> bool {
     text.starts_with("header_map . append (")
         && text.contains("\"api-version\"")
         && text.contains("api_version ()")
@@ -1115,6 +1154,56 @@ mod tests {
                 .count(),
             "{raw}"
         );
+    }
+
+    #[test]
+    fn a_header_parameter_named_api_version_is_kept() {
+        // progenitor's own `api-version` append is dropped; a header parameter of the spec
+        // with that name is the caller's and is sent (the client does not remove it later).
+        let spec: OpenAPI = serde_json::from_str(
+            r#"{"openapi": "3.0.3", "info": {"title": "t", "version": "1"},
+                "paths": {"/a": {"get": {"operationId": "get_a",
+                    "parameters": [{"name": "api-version", "in": "header", "required": true,
+                                    "schema": {"type": "string"}}],
+                    "responses": {"204": {"description": "ok"}}}}}}"#,
+        )
+        .unwrap();
+        let raw = generate(&spec).unwrap();
+        let send = &raw[raw.find("pub async fn send").unwrap()..];
+        assert!(
+            send.contains("header_map . append (\"api-version\"")
+                && !send.contains("api_version ()"),
+            "{send}"
+        );
+    }
+
+    #[test]
+    fn an_api_version_append_of_an_unknown_shape_is_reported() {
+        use std::str::FromStr as _;
+        let tokens = TokenStream::from_str(
+            "impl<'a> ListThings<'a> { pub async fn send(self) -> Result<(), ()> { \
+             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize); \
+             header_map.insert(\"api-version\", ::reqwest::header::HeaderValue::from_static(client.api_version())); \
+             Ok(()) } }",
+        )
+        .unwrap();
+        let mut items = Item::split(tokens);
+        let found = drop_api_version_header(&mut items);
+        assert_eq!(
+            (found.dropped, found.left),
+            (0, vec!["ListThings".to_string()])
+        );
+        // progenitor's shape is dropped, and nothing is left.
+        let tokens = TokenStream::from_str(
+            "impl<'a> ListThings<'a> { pub async fn send(self) -> Result<(), ()> { \
+             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize); \
+             header_map.append(\"api-version\", client.api_version().try_into()?); \
+             Ok(()) } }",
+        )
+        .unwrap();
+        let mut items = Item::split(tokens);
+        let found = drop_api_version_header(&mut items);
+        assert_eq!((found.dropped, found.left), (1, Vec::<String>::new()));
     }
 
     #[test]
