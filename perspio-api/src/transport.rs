@@ -11,7 +11,7 @@
 use std::fmt;
 use std::future::Future;
 use std::ops::Deref;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use futures::future::Either;
 use perspio_auth::AuthMiddleware;
@@ -42,6 +42,42 @@ pub struct Transport {
 struct Base {
     text: Box<str>,
     url: Url,
+    /// The URLs of paths without parameters, joined once ([`Base::constant`]).
+    constant: Box<[OnceLock<(&'static str, Url)>]>,
+}
+
+/// Slots of [`Base::constant`]: an operation's path without parameters is a `&'static str`,
+/// which picks its slot by address. A path whose slot another path holds is joined on every
+/// call, as before; every slot is filled at most once, so a client holds at most this many
+/// URLs.
+const CONSTANT_SLOTS: usize = 64;
+
+impl Base {
+    fn new(text: &str, url: Url) -> Self {
+        Base {
+            text: text.into(),
+            url,
+            constant: (0..CONSTANT_SLOTS).map(|_| OnceLock::new()).collect(),
+        }
+    }
+
+    /// The base joined to `path`: for a path without parameters (a literal), the URL joined
+    /// the first time and cloned since (one read of the slot, no lock, no parse); otherwise
+    /// joined now.
+    fn join(&self, path: fmt::Arguments<'_>) -> Url {
+        let Some(literal) = path.as_str() else {
+            return join(&self.url, path);
+        };
+        // The address identifies the literal; pointer equality (not text equality) keeps the
+        // check a comparison of two words.
+        let slot = (literal.as_ptr() as usize >> 3) % CONSTANT_SLOTS;
+        let (held, url) = self.constant[slot].get_or_init(|| (literal, join(&self.url, path)));
+        if std::ptr::eq(*held, literal) {
+            url.clone()
+        } else {
+            join(&self.url, path)
+        }
+    }
 }
 
 impl fmt::Debug for Transport {
@@ -108,12 +144,7 @@ impl Transport {
                     && (url.as_str() == base_url
                         || (url.path() == "/" && url.as_str().strip_suffix('/') == Some(base_url)))
             })
-            .map(|url| {
-                Arc::new(Base {
-                    text: base_url.into(),
-                    url,
-                })
-            });
+            .map(|url| Arc::new(Base::new(base_url, url)));
         self
     }
 
@@ -172,7 +203,7 @@ impl Transport {
 )]
 pub(crate) fn url(client: &crate::Client, path: fmt::Arguments<'_>) -> Result<Url, String> {
     match &client.inner.base {
-        Some(base) if *base.text == *client.baseurl => Ok(join(&base.url, path)),
+        Some(base) if *base.text == *client.baseurl => Ok(base.join(path)),
         _ => Err(format!("{}{}", client.baseurl, path)),
     }
 }
@@ -281,6 +312,47 @@ mod tests {
                 assert_eq!(literal, parsed_whole(base, "/assets/v3/"));
             }
         }
+    }
+
+    #[test]
+    fn a_path_without_parameters_is_joined_once_and_is_the_url_parsing_gives() {
+        for text in ["https://talk.perspio.io", "http://127.0.0.1:8080/stem/v1"] {
+            let base = Base::new(text, Url::parse(text).unwrap());
+            for _ in 0..3 {
+                assert_eq!(
+                    base.join(format_args!("/assets/v3/")),
+                    parsed_whole(text, "/assets/v3/")
+                );
+                assert_eq!(
+                    base.join(format_args!("/sites/v3/")),
+                    parsed_whole(text, "/sites/v3/")
+                );
+                let id = "a b";
+                assert_eq!(
+                    base.join(format_args!("/assets/v3/{}", id)),
+                    parsed_whole(text, "/assets/v3/a%20b")
+                );
+            }
+            assert!(base.constant.iter().filter(|slot| slot.get().is_some()).count() >= 1);
+        }
+    }
+
+    #[test]
+    fn a_path_whose_slot_another_path_holds_is_joined_as_before() {
+        let text = "https://talk.perspio.io";
+        let base = Base::new(text, Url::parse(text).unwrap());
+        let other = parsed_whole(text, "/other");
+        for slot in base.constant.iter() {
+            slot.set(("/other", other.clone())).unwrap();
+        }
+        assert_eq!(
+            base.join(format_args!("/assets/v3/")),
+            parsed_whole(text, "/assets/v3/")
+        );
+        assert_eq!(
+            base.join(format_args!("/locations/v3/labels")),
+            parsed_whole(text, "/locations/v3/labels")
+        );
     }
 
     #[test]
