@@ -54,6 +54,11 @@ struct Args {
     /// fleet.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
+    /// Scenario 1 with one of its variants only, for profiling it alone (`valgrind
+    /// --tool=callgrind`, `perf stat`): 0 raw reqwest, 1 the generated client without
+    /// middleware, 2 with auth only, 3 the default stack. Its rows then carry no ratios.
+    #[arg(long, value_parser = clap::value_parser!(u8).range(0..4))]
+    variant: Option<u8>,
     /// Client runtime worker threads (defaults to the number of CPUs).
     #[arg(long)]
     workers: Option<usize>,
@@ -124,6 +129,7 @@ fn run_runtime_scenarios(args: &Args, rows: &mut Vec<Row>) -> anyhow::Result<()>
                     rounds: if quick { 3 } else { args.rounds },
                     latency_calls: if quick { 100 } else { 200 },
                     throughput_calls: if quick { 5 } else { 10 },
+                    variant: args.variant.map(usize::from),
                 },
             )
             .await?;
