@@ -318,12 +318,21 @@ fn compile_scaling(
 ) -> anyhow::Result<()> {
     let s = "5 build cost";
     let mut runs = Vec::new();
+    let mut cpus = Vec::new();
     for operations in COMPILE_SIZES {
         let spec = serde_json::to_string(&synthetic_spec(base, operations)?)?;
         let derived = perspio_import::derive(&spec)?;
         std::fs::write(spec_file, &derived.normalized)?;
         eprintln!("build cost: perspio-api with {operations} synthetic operations");
+        let cpu_before = crate::cpu::children_cpu();
         let took = cargo_build(workspace, target, true)?;
+        // What the build's processes ran: in user mode (rustc's and the build script's own
+        // work) and in the kernel on their behalf (mostly page faults of the memory they use).
+        let cpu = cpu_before.zip(crate::cpu::children_cpu()).map(
+            |((user, system), (user_after, system_after))| {
+                (user_after - user, system_after - system)
+            },
+        );
         let units = unit_times(target, &["perspio-api"]).unwrap_or_default();
         let unit = |what: &str| {
             units
@@ -339,11 +348,15 @@ fn compile_scaling(
                 derived.code.len() as f64 / 1e6
             ),
             format!(
-                "{:.1} s: build script {script:.1} s, lib {lib:.1} s",
-                took.as_secs_f64()
+                "{:.1} s: build script {script:.1} s, lib {lib:.1} s{}",
+                took.as_secs_f64(),
+                cpu.map_or(String::new(), |(user, system)| format!(
+                    "; CPU of the build's processes: user {user:.1} s, system {system:.1} s"
+                ))
             ),
         ));
         runs.push((script, lib));
+        cpus.push(cpu);
     }
     let (first, last) = (runs[0], runs[runs.len() - 1]);
     let growth = COMPILE_SIZES[COMPILE_SIZES.len() - 1] as f64 / COMPILE_SIZES[0] as f64;
@@ -363,6 +376,17 @@ fn compile_scaling(
             script <= growth * 1.25 && lib <= growth * 1.25,
         ),
     );
+    if let (Some(Some(first)), Some(Some(last))) = (cpus.first(), cpus.last()) {
+        rows.push(Row::new(
+            s,
+            format!(
+                "the same builds' CPU: at {} ÷ at {} operations, user mode (the compiler's own work) / system (the kernel, on its behalf)",
+                COMPILE_SIZES[COMPILE_SIZES.len() - 1],
+                COMPILE_SIZES[0]
+            ),
+            format!("user {:.2}×, system {:.2}×", last.0 / first.0, last.1 / first.1),
+        ));
+    }
     Ok(())
 }
 
