@@ -333,7 +333,13 @@ mod tests {
                     parsed_whole(text, "/assets/v3/a%20b")
                 );
             }
-            assert!(base.constant.iter().filter(|slot| slot.get().is_some()).count() >= 1);
+            assert!(
+                base.constant
+                    .iter()
+                    .filter(|slot| slot.get().is_some())
+                    .count()
+                    >= 1
+            );
         }
     }
 
