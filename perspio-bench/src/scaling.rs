@@ -10,8 +10,9 @@
 //! slower run adds is the machine's other load (one run each gave 2.9× and 5.4× for the same
 //! step on the same commit).
 
-use std::fmt;
 use std::time::Duration;
+
+use perspio_import::Timings;
 
 use serde_json::Value;
 
@@ -31,41 +32,17 @@ const JUDGED_FROM: Duration = Duration::from_millis(50);
 const RUNS: usize = 3;
 
 /// Each step's fastest time over several runs of `derive`.
-struct Fastest(Vec<(&'static str, Duration)>);
-
-impl Fastest {
-    fn of(runs: &[perspio_import::Timings]) -> Self {
-        let mut steps: Vec<(&'static str, Duration)> = Vec::new();
-        for timings in runs {
-            for &(step, took) in timings.steps() {
-                match steps.iter_mut().find(|(name, _)| *name == step) {
-                    Some((_, fastest)) => *fastest = (*fastest).min(took),
-                    None => steps.push((step, took)),
-                }
+fn fastest(runs: &[Timings]) -> Timings {
+    let mut steps: Vec<(&'static str, Duration)> = Vec::new();
+    for timings in runs {
+        for &(step, took) in timings.steps() {
+            match steps.iter_mut().find(|(name, _)| *name == step) {
+                Some((_, fastest)) => *fastest = (*fastest).min(took),
+                None => steps.push((step, took)),
             }
         }
-        Fastest(steps)
     }
-
-    fn steps(&self) -> &[(&'static str, Duration)] {
-        &self.0
-    }
-
-    fn total(&self) -> Duration {
-        self.0.iter().map(|(_, took)| *took).sum()
-    }
-}
-
-impl fmt::Display for Fastest {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, (step, took)) in self.0.iter().enumerate() {
-            if i > 0 {
-                f.write_str(" · ")?;
-            }
-            write!(f, "{step} {:.1} s", took.as_secs_f64())?;
-        }
-        Ok(())
-    }
+    steps.into_iter().collect()
 }
 
 pub(crate) fn run(base: &Value) -> anyhow::Result<Vec<Row>> {
@@ -81,7 +58,7 @@ pub(crate) fn run(base: &Value) -> anyhow::Result<Vec<Row>> {
             bytes = derived.code.len();
             timings.push(derived.timings);
         }
-        runs.push((operations, bytes, Fastest::of(&timings)));
+        runs.push((operations, bytes, fastest(&timings)));
     }
     let mut rows = Vec::new();
     for (operations, bytes, timings) in &runs {
