@@ -198,81 +198,87 @@ impl AuthMiddleware {
     /// # Errors
     /// As the middleware: an [`AuthError`] inside `reqwest_middleware::Error::Middleware`
     /// (another origin, no token), or the downstream's error.
-    pub async fn authenticate<D: Downstream>(
+    #[allow(
+        clippy::manual_async_fn,
+        reason = "an `async fn` keeps each by-value argument twice in its future (the argument and the local it is moved to); the `async move` block keeps the request once, 264 bytes less per call future"
+    )]
+    pub fn authenticate<D: Downstream>(
         &self,
         mut request: Request,
         signals: &mut Signals,
         downstream: &mut D,
-    ) -> reqwest_middleware::Result<D::Reply> {
-        if let Err(error) = self.check_origin(request.url()) {
-            tracing::warn!(%error, "request refused");
-            return Err(error.into_middleware_error());
-        }
-        // One hash per header (`entry`), not a lookup and then an insert.
-        let headers = request.headers_mut();
-        headers
-            .entry(ACCEPT)
-            .or_insert_with(|| HeaderValue::from_static("application/json"));
-        headers
-            .entry(TENANT_HEADER)
-            .or_insert_with(|| self.inner.tenant_header.clone());
-        headers
-            .entry(SUBSCRIPTION_KEY_HEADER)
-            .or_insert_with(|| self.inner.subscription_key_header.clone());
-        // The layers below take no part in the replay protocol.
-        let mut below = Signals::default();
-        // What the 401 path needs, when this request may be refreshed and sent again.
-        let mut watch = None;
-        // The cached token without a future, into the `Authorization` slot found by one hash;
-        // the slow path (acquire, wait, refresh) and the 401 path are boxed, so that their state
-        // does not make every request's future larger.
-        let token = match headers.entry(AUTHORIZATION) {
-            Entry::Occupied(_) => Token::Callers,
-            Entry::Vacant(slot) => match self.inner.cache.fresh_authorization() {
-                Some((authorization, generation)) => {
-                    slot.insert(authorization);
-                    Token::Set(generation)
+    ) -> impl Future<Output = reqwest_middleware::Result<D::Reply>> {
+        async move {
+            if let Err(error) = self.check_origin(request.url()) {
+                tracing::warn!(%error, "request refused");
+                return Err(error.into_middleware_error());
+            }
+            // One hash per header (`entry`), not a lookup and then an insert.
+            let headers = request.headers_mut();
+            headers
+                .entry(ACCEPT)
+                .or_insert_with(|| HeaderValue::from_static("application/json"));
+            headers
+                .entry(TENANT_HEADER)
+                .or_insert_with(|| self.inner.tenant_header.clone());
+            headers
+                .entry(SUBSCRIPTION_KEY_HEADER)
+                .or_insert_with(|| self.inner.subscription_key_header.clone());
+            // The layers below take no part in the replay protocol.
+            let mut below = Signals::default();
+            // What the 401 path needs, when this request may be refreshed and sent again.
+            let mut watch = None;
+            // The cached token without a future, into the `Authorization` slot found by one hash;
+            // the slow path (acquire, wait, refresh) and the 401 path are boxed, so that their state
+            // does not make every request's future larger.
+            let token = match headers.entry(AUTHORIZATION) {
+                Entry::Occupied(_) => Token::Callers,
+                Entry::Vacant(slot) => match self.inner.cache.fresh_authorization() {
+                    Some((authorization, generation)) => {
+                        slot.insert(authorization);
+                        Token::Set(generation)
+                    }
+                    None => Token::Acquire,
+                },
+            };
+            let generation = match token {
+                Token::Callers => None,
+                Token::Set(generation) => Some(generation),
+                Token::Acquire => {
+                    let (authorization, generation) = Box::pin(self.inner.cache.authorization())
+                        .await
+                        .map_err(AuthError::into_middleware_error)?;
+                    request.headers_mut().insert(AUTHORIZATION, authorization);
+                    Some(generation)
                 }
-                None => Token::Acquire,
-            },
-        };
-        let generation = match token {
-            Token::Callers => None,
-            Token::Set(generation) => Some(generation),
-            Token::Acquire => {
-                let (authorization, generation) = Box::pin(self.inner.cache.authorization())
-                    .await
-                    .map_err(AuthError::into_middleware_error)?;
-                request.headers_mut().insert(AUTHORIZATION, authorization);
-                Some(generation)
+            };
+            if let Some(generation) = generation {
+                // A replay the outer layer sends for us is answered as it is: retried once, never
+                // again.
+                if !signals.replaying {
+                    // The copy for the one 401 retry: the outer layer's (the retry layer's
+                    // template) when it offers one, so that a call makes one copy, not two.
+                    let offered = signals.replay_offered;
+                    watch = Some(Watch {
+                        replay: if offered { None } else { request.try_clone() },
+                        // For the log line of an outer replay (a standard method is copied
+                        // without allocating).
+                        method: offered.then(|| request.method().clone()),
+                        offered,
+                        generation,
+                    });
+                }
             }
-        };
-        if let Some(generation) = generation {
-            // A replay the outer layer sends for us is answered as it is: retried once, never
-            // again.
-            if !signals.replaying {
-                // The copy for the one 401 retry: the outer layer's (the retry layer's
-                // template) when it offers one, so that a call makes one copy, not two.
-                let offered = signals.replay_offered;
-                watch = Some(Watch {
-                    replay: if offered { None } else { request.try_clone() },
-                    // For the log line of an outer replay (a standard method is copied
-                    // without allocating).
-                    method: offered.then(|| request.method().clone()),
-                    offered,
-                    generation,
-                });
+            // One send, at one await (one future slot); a request that came with its own
+            // `Authorization` is sent as it is and never retried.
+            let response = downstream.send(request, &mut below).await?;
+            match watch {
+                // The 401 path in a future of its own, boxed only when a 401 comes back.
+                Some(watch) if response.status() == StatusCode::UNAUTHORIZED => {
+                    Box::pin(self.after_unauthorized(response, watch, signals, downstream)).await
+                }
+                _ => Ok(response),
             }
-        }
-        // One send, at one await (one future slot); a request that came with its own
-        // `Authorization` is sent as it is and never retried.
-        let response = downstream.send(request, &mut below).await?;
-        match watch {
-            // The 401 path in a future of its own, boxed only when a 401 comes back.
-            Some(watch) if response.status() == StatusCode::UNAUTHORIZED => {
-                Box::pin(self.after_unauthorized(response, watch, signals, downstream)).await
-            }
-            _ => Ok(response),
         }
     }
 
