@@ -166,3 +166,74 @@ async fn authorization_and_subscription_key_are_marked_sensitive_and_tid_is_not(
     assert!(!headers["tid"].is_sensitive());
     assert_no_secret(&format!("{headers:?}"));
 }
+
+#[tokio::test]
+async fn each_header_is_sent_once_whatever_the_request_already_carries() {
+    // Arrange: requests of every shape; `Accept` alone is a generated operation's (appended
+    // without lookups), the others take the path that looks for each header first.
+    let f = Fixture::start().await;
+    token_endpoint()
+        .respond_with(token_response(TOKEN_A, 3599))
+        .mount(&f.server)
+        .await;
+    Mock::given(path("/x"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&f.server)
+        .await;
+    let recorder = RecordHeaders::default();
+    perspio_core::tls::install_crypto_provider();
+    let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+        .with(f.auth.clone())
+        .with(recorder.clone())
+        .build();
+    let shapes: [&[(&str, &str)]; 6] = [
+        &[],
+        &[("accept", "application/json")],
+        &[("accept", "text/csv")],
+        &[("accept", "application/json"), ("tid", "callers-tenant")],
+        &[("ocp-apim-subscription-key", "callers-key")],
+        &[("x-extra", "1")],
+    ];
+
+    for shape in shapes {
+        // Act
+        let mut request = client.get(f.url("/x"));
+        for (name, value) in shape {
+            request = request.header(*name, *value);
+        }
+        request.send().await.unwrap();
+
+        // Assert: one value per header, the caller's where it set one.
+        let headers = recorder.0.lock().unwrap().clone().unwrap();
+        let expected = |name: &str, ours: &str| {
+            shape
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map_or(ours.to_owned(), |(_, v)| (*v).to_owned())
+        };
+        for (name, ours) in [
+            ("accept", "application/json".to_owned()),
+            ("tid", TENANT.to_owned()),
+            ("ocp-apim-subscription-key", SUBSCRIPTION_KEY.to_owned()),
+            ("authorization", bearer(TOKEN_A)),
+        ] {
+            let values: Vec<_> = headers.get_all(name).iter().collect();
+            assert_eq!(values.len(), 1, "{name} in {shape:?}: {values:?}");
+            assert_eq!(
+                values[0],
+                expected(name, &ours).as_str(),
+                "{name} in {shape:?}"
+            );
+        }
+        assert!(headers["authorization"].is_sensitive(), "{shape:?}");
+        let callers_key = shape.iter().any(|(n, _)| *n == "ocp-apim-subscription-key");
+        if !callers_key {
+            assert!(
+                headers["ocp-apim-subscription-key"].is_sensitive(),
+                "{shape:?}"
+            );
+        }
+        let extra = usize::from(shape.iter().any(|(n, _)| *n == "x-extra"));
+        assert_eq!(headers.len(), 4 + extra, "{shape:?}");
+    }
+}
