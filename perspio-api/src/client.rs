@@ -606,7 +606,14 @@ impl ClientBuilder {
         .build();
         // Without a rate limiter the operations run the same layers directly (crate::transport).
         let transport = if fused {
-            Transport::fused(stack, http.clone(), retry, auth.clone(), self.max_body_size)
+            Transport::fused(
+                stack,
+                http.clone(),
+                self.timeout,
+                retry,
+                auth.clone(),
+                self.max_body_size,
+            )
         } else {
             Transport::from(stack)
         }

@@ -12,6 +12,7 @@ use std::fmt;
 use std::future::Future;
 use std::ops::Deref;
 use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 use futures::future::Either;
 use perspio_auth::AuthMiddleware;
@@ -115,6 +116,7 @@ impl Transport {
     pub(crate) fn fused(
         stack: ClientWithMiddleware,
         http: reqwest::Client,
+        attempt_timeout: Duration,
         retry: RetryMiddleware,
         auth: AuthMiddleware,
         max_body_size: u64,
@@ -123,6 +125,7 @@ impl Transport {
             stack,
             fused: Some(Arc::new(Fused {
                 http,
+                attempt_timeout,
                 retry,
                 auth,
                 max_body_size,
@@ -248,6 +251,8 @@ pub(crate) fn request(
 #[derive(Debug)]
 struct Fused {
     http: reqwest::Client,
+    /// `http`'s own timeout per request (its `ClientBuilder::timeout`).
+    attempt_timeout: Duration,
     retry: RetryMiddleware,
     auth: AuthMiddleware,
     max_body_size: u64,
@@ -272,13 +277,27 @@ struct Http<'f>(&'f Fused);
 
 impl Downstream for Http<'_> {
     type Reply = ReadResponse;
+    /// reqwest's own timer, set no later than the call deadline, ends the send and the body
+    /// read: the retry loop above needs no timer of its own per call.
+    const BOUNDS_WAITS: bool = true;
 
     fn send<'a>(
         &'a mut self,
-        request: Request,
-        _signals: &'a mut Signals,
+        mut request: Request,
+        signals: &'a mut Signals,
     ) -> impl Future<Output = reqwest_middleware::Result<ReadResponse>> + Send + 'a {
         let fused = self.0;
+        if let Some(at) = signals.deadline {
+            // reqwest's timer covers the response and its body; it is set to what is left of
+            // the call when that is less than the request's own timeout (which the request
+            // carries, or else is the client's). Only then is the request's timeout written,
+            // in the last `attempt_timeout` of a call.
+            let left = at.saturating_duration_since(Instant::now());
+            let own = request.timeout().copied().unwrap_or(fused.attempt_timeout);
+            if left < own {
+                *request.timeout_mut() = Some(left);
+            }
+        }
         async move {
             let response = fused.http.execute(request).await?;
             ReadResponse::read(response, fused.max_body_size).await

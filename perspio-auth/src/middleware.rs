@@ -19,7 +19,7 @@ use crate::redirect::{has_origin_prefix, origin_prefix, same_origin};
 use crate::shared::{SharedBackend, SharedTokenStore};
 use crate::source::{ClientCredentialsSource, TokenSource};
 use crate::store::{InMemoryTokenStore, TokenStore};
-use perspio_core::layer::{Downstream, Reply, Signals};
+use perspio_core::layer::{DeadlineReached, Downstream, Reply, Signals, by_deadline};
 use perspio_core::replay::{ReplayOffered, ReplayWanted, Replaying};
 use perspio_core::{Clock, SystemClock};
 
@@ -153,6 +153,8 @@ impl Middleware for AuthMiddleware {
             replay_offered: extensions.get::<ReplayOffered>().is_some(),
             replaying: extensions.get::<Replaying>().is_some(),
             replay_wanted: false,
+            // A middleware stack's retry layer bounds the call with its own timer.
+            deadline: None,
         };
         let mut rest = NextDown {
             next,
@@ -256,17 +258,24 @@ impl AuthMiddleware {
                     },
                 }
             };
-            // The layers below take no part in the replay protocol.
-            let mut below = Signals::default();
+            // The layers below take no part in the replay protocol; the call deadline, when the
+            // layer above hands one down, is theirs too.
+            let mut below = Signals {
+                deadline: signals.deadline,
+                ..Signals::default()
+            };
             // What the 401 path needs, when this request may be refreshed and sent again.
             let mut watch = None;
             let generation = match token {
                 Token::Callers => None,
                 Token::Set(generation) => Some(generation),
                 Token::Acquire => {
-                    let (authorization, generation) = Box::pin(self.inner.cache.authorization())
-                        .await
-                        .map_err(AuthError::into_middleware_error)?;
+                    // A wait of this layer's: ended by the call deadline, when there is one.
+                    let (authorization, generation) =
+                        by_deadline(signals.deadline, Box::pin(self.inner.cache.authorization()))
+                            .await
+                            .map_err(DeadlineReached::into_error)?
+                            .map_err(AuthError::into_middleware_error)?;
                     request.headers_mut().insert(AUTHORIZATION, authorization);
                     Some(generation)
                 }
@@ -317,12 +326,14 @@ impl AuthMiddleware {
             generation,
         } = watch;
         let can_retry = offered || replay.is_some();
-        match self
-            .inner
-            .cache
-            .on_unauthorized(generation, can_retry)
-            .await
-        {
+        // A wait of this layer's (the refresh): ended by the call deadline, when there is one.
+        let refreshed = by_deadline(
+            signals.deadline,
+            self.inner.cache.on_unauthorized(generation, can_retry),
+        )
+        .await
+        .map_err(DeadlineReached::into_error)?;
+        match refreshed {
             Ok(Some(entry)) => match replay {
                 Some(mut replay) => {
                     tracing::info!(
@@ -334,7 +345,11 @@ impl AuthMiddleware {
                         .headers_mut()
                         .insert(AUTHORIZATION, entry.header.clone());
                     drop(response);
-                    downstream.send(replay, &mut Signals::default()).await
+                    let mut below = Signals {
+                        deadline: signals.deadline,
+                        ..Signals::default()
+                    };
+                    downstream.send(replay, &mut below).await
                 }
                 None if offered => {
                     tracing::info!(
@@ -386,6 +401,9 @@ impl AuthMiddleware {
 
 impl<D: Downstream> Downstream for Authenticated<'_, D> {
     type Reply = D::Reply;
+    /// Auth's own waits (a token to acquire, the refresh after a 401) end by
+    /// [`Signals::deadline`]; the rest is `below`'s.
+    const BOUNDS_WAITS: bool = D::BOUNDS_WAITS;
 
     fn send<'a>(
         &'a mut self,

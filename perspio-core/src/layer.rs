@@ -8,7 +8,9 @@
 //! the caller's stack. The middlewares (`RetryMiddleware`, `AuthMiddleware`) are this code with
 //! a `Next` as their downstream, so both forms have one implementation.
 
+use std::fmt;
 use std::future::Future;
+use std::time::Instant;
 
 use reqwest::header::HeaderMap;
 use reqwest::{Request, Response, StatusCode, Url};
@@ -26,6 +28,56 @@ pub struct Signals {
     /// Set by the layer below on the way back: send the copy once more
     /// ([`ReplayWanted`](crate::replay::ReplayWanted)).
     pub replay_wanted: bool,
+    /// The call's deadline, from a layer above that bounds this send by it without a timer of
+    /// its own, because the layers below end each of their waits by it
+    /// ([`Downstream::BOUNDS_WAITS`]): a wait that would outlast it ends with
+    /// [`DeadlineReached`], and reqwest's own timer is set no later than it. Passed on to the
+    /// layer below. `None`: no deadline to keep here (the layer above has its own timer, or
+    /// none).
+    pub deadline: Option<Instant>,
+}
+
+/// A layer below stopped waiting at [`Signals::deadline`]: the call's deadline was reached
+/// during a send. The layer that set the deadline reports it (perspio-policy's
+/// `PolicyError::DeadlineExceeded`); it does not reach a caller as it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeadlineReached;
+
+impl fmt::Display for DeadlineReached {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the call deadline was reached during a request")
+    }
+}
+
+impl std::error::Error for DeadlineReached {}
+
+impl DeadlineReached {
+    /// As the error of a layer: `reqwest_middleware::Error::Middleware`.
+    pub fn into_error(self) -> reqwest_middleware::Error {
+        reqwest_middleware::Error::Middleware(self.into())
+    }
+
+    /// Whether `error` is this one (from [`into_error`](Self::into_error)).
+    pub fn is(error: &reqwest_middleware::Error) -> bool {
+        matches!(error, reqwest_middleware::Error::Middleware(e) if e.is::<DeadlineReached>())
+    }
+}
+
+/// `future`, ended at `deadline` when there is one ([`Signals::deadline`]): what a layer that
+/// says it [bounds its waits](Downstream::BOUNDS_WAITS) does with each wait of its own.
+///
+/// # Errors
+/// [`DeadlineReached`] when `deadline` comes first (`future` is dropped).
+pub async fn by_deadline<F: Future>(
+    deadline: Option<Instant>,
+    future: F,
+) -> Result<F::Output, DeadlineReached> {
+    match deadline {
+        Some(at) => tokio::time::timeout_at(at.into(), future)
+            .await
+            .map_err(|_| DeadlineReached),
+        None => Ok(future.await),
+    }
 }
 
 /// What a layer reads of an answer on its way back up: its status, headers and URL. The body
@@ -67,6 +119,13 @@ pub trait Downstream: Send {
     /// What the rest of the stack answers with.
     type Reply: Reply;
 
+    /// Whether every wait of this downstream ends by [`Signals::deadline`] when one is given
+    /// (its timers set no later than it, its other waits raced against it with
+    /// [`by_deadline`]), so that a layer above may bound a send by a deadline without a timer
+    /// of its own. `false` unless the downstream says so; a layer over others says so only when
+    /// it bounds its own waits and the layers below do too.
+    const BOUNDS_WAITS: bool = false;
+
     /// Sends `request` through the rest of the stack.
     fn send<'a>(
         &'a mut self,
@@ -78,6 +137,7 @@ pub trait Downstream: Send {
 /// A downstream lent for a while is a downstream.
 impl<D: Downstream + ?Sized> Downstream for &mut D {
     type Reply = D::Reply;
+    const BOUNDS_WAITS: bool = D::BOUNDS_WAITS;
 
     fn send<'a>(
         &'a mut self,
@@ -185,6 +245,39 @@ mod tests {
             a.body().and_then(|b| b.as_bytes()),
             b.body().and_then(|b| b.as_bytes())
         );
+    }
+
+    #[tokio::test]
+    async fn a_wait_ends_at_its_deadline_and_not_before_and_without_one_runs_out() {
+        use std::time::Instant;
+
+        let started = Instant::now();
+        let cut = by_deadline(
+            Some(started + Duration::from_millis(30)),
+            std::future::pending::<()>(),
+        )
+        .await;
+        assert_eq!(cut, Err(DeadlineReached));
+        assert!(started.elapsed() >= Duration::from_millis(30));
+
+        let in_time = by_deadline(Some(Instant::now() + Duration::from_secs(60)), async { 7 });
+        assert_eq!(in_time.await, Ok(7));
+        let passed = by_deadline(Some(started), async { 8 }).await;
+        assert_eq!(passed, Ok(8), "a ready future is polled before the timer");
+        let slow = by_deadline(None, tokio::time::sleep(Duration::from_millis(40))).await;
+        assert_eq!(slow, Ok(()));
+    }
+
+    #[test]
+    fn the_deadline_error_is_recognised_as_a_layer_error_and_nothing_else_is() {
+        let error = DeadlineReached.into_error();
+        assert!(DeadlineReached::is(&error));
+        assert_eq!(
+            error.to_string(),
+            "the call deadline was reached during a request"
+        );
+        let other = reqwest_middleware::Error::Middleware(std::io::Error::other("x").into());
+        assert!(!DeadlineReached::is(&other));
     }
 
     #[test]

@@ -11,7 +11,9 @@ use reqwest_middleware::{Middleware, Next};
 
 use crate::error::{PolicyError, scrubbed};
 use crate::retry_after::parse_retry_after;
-use perspio_core::layer::{Downstream, Reply, RequestParts, Signals, copy_request};
+use perspio_core::layer::{
+    DeadlineReached, Downstream, Reply, RequestParts, Signals, copy_request,
+};
 use perspio_core::replay::{ReplayOffered, ReplayWanted, Replaying};
 use perspio_core::{Clock, SystemClock};
 
@@ -565,6 +567,7 @@ impl RetryMiddleware {
                         replay_offered: !replaying && template.is_some(),
                         replaying,
                         replay_wanted: false,
+                        deadline: None,
                     };
                     let outcome = self
                         .attempt(
@@ -656,8 +659,10 @@ impl RetryMiddleware {
     /// Sends one request down the stack, bounded by the `remaining` time of the call: `Err` is
     /// the call's end ([`PolicyError::DeadlineExceeded`]), `Ok` the attempt's outcome.
     ///
-    /// On the system clock the bound is a `tokio::time::timeout` in this future (no boxed
-    /// timer per call); an injected clock's [`Clock::deadline_timer`] is raced instead.
+    /// On the system clock the bound is the layers' own when they [bound their
+    /// waits](Downstream::BOUNDS_WAITS) (the default stack's: no timer here at all), else a
+    /// `tokio::time::timeout` in this future (no boxed timer per call); an injected clock's
+    /// [`Clock::deadline_timer`] is raced instead.
     #[allow(clippy::too_many_arguments)]
     #[allow(
         clippy::manual_async_fn,
@@ -675,7 +680,16 @@ impl RetryMiddleware {
     ) -> impl Future<Output = Result<reqwest_middleware::Result<B::Reply>, reqwest_middleware::Error>>
     {
         async move {
-            let outcome = if self.system_clock {
+            let outcome = if self.system_clock && B::BOUNDS_WAITS {
+                // The layers below end each wait by the deadline (the default stack's: reqwest's
+                // own timer set no later than it, auth's slow paths raced against it), so no
+                // timer of this loop's is registered per call, only the one reqwest has anyway.
+                signals.deadline = Some(call.at);
+                match below.send(to_send, signals, call).await {
+                    Err(e) if reached(&e, call.at) => None,
+                    outcome => Some(outcome),
+                }
+            } else if self.system_clock {
                 tokio::time::timeout(remaining, below.send(to_send, signals, call))
                     .await
                     .ok()
@@ -765,10 +779,25 @@ fn keep_and_copy<B: Below>(
     }
 }
 
+/// Whether `error`, from layers that [bound their waits](Downstream::BOUNDS_WAITS) by the call
+/// deadline `at`, is that deadline's: a layer stopped waiting at it ([`DeadlineReached`]), or
+/// reqwest's timer, which the layers set no later than `at`, fired at or after it (a timeout
+/// before `at` is the attempt's own, retried as any other). On the system clock only, as the
+/// branch that calls it.
+fn reached(error: &reqwest_middleware::Error, at: Instant) -> bool {
+    match error {
+        reqwest_middleware::Error::Reqwest(e) => e.is_timeout() && Instant::now() >= at,
+        other => DeadlineReached::is(other),
+    }
+}
+
 /// The layers below the retry loop, with the call deadline of each attempt.
 trait Below: Send {
     /// What the layers below answer with.
     type Reply: Reply;
+
+    /// As [`Downstream::BOUNDS_WAITS`]: the attempt needs no timer of its own.
+    const BOUNDS_WAITS: bool = false;
 
     /// A copy of `request` for the template: `try_clone`, which keeps every extension of a
     /// request someone else built.
@@ -820,11 +849,14 @@ impl Below for NextBelow<'_, '_> {
     }
 }
 
-/// Layers called directly: the deadline is enforced here and not passed on.
+/// Layers called directly: the deadline is enforced by a timer of the loop's, or, when the
+/// layers [bound their waits](Downstream::BOUNDS_WAITS), handed to them in [`Signals`] and
+/// not published as an extension.
 struct Direct<D>(D);
 
 impl<D: Downstream> Below for Direct<D> {
     type Reply = D::Reply;
+    const BOUNDS_WAITS: bool = D::BOUNDS_WAITS;
 
     /// The requests of a stack called directly are the generated operations', built by
     /// reqwest's `RequestBuilder`: copied without `try_clone`'s extension map.

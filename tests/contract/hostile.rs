@@ -15,7 +15,9 @@ use tokio::net::{TcpListener, TcpStream};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, ResponseTemplate};
 
-use crate::helpers::Perspio;
+use crate::helpers::{
+    Perspio, RefusesTokens, TOKEN_PATH, TokenSequence, fixture, fixture_access_token,
+};
 
 type Script = Arc<
     dyn Fn(TcpStream, Arc<AtomicU64>) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync,
@@ -251,6 +253,90 @@ async fn a_trickled_body_is_bounded_by_the_attempt_timeout_and_retried() {
         ),
         "{error:?}"
     );
+}
+
+#[tokio::test]
+async fn the_call_deadline_covers_waiting_for_a_token() {
+    // Arrange: Entra answers after 5 s (each token attempt gives up at 500 ms, the token
+    // deadline is 3 s); the call may take 300 ms.
+    let perspio = Perspio::start().await;
+    Mock::given(method("POST"))
+        .and(path(TOKEN_PATH))
+        .respond_with(TokenSequence::slow(Duration::from_secs(5)))
+        .mount(&perspio.entra)
+        .await;
+    let client = client_for(&perspio, &perspio.api.uri(), |b| {
+        b.with_retry(Perspio::fast_retry().with_deadline(Duration::from_millis(300)))
+    });
+    let started = Instant::now();
+
+    // Act
+    let error = client.list_assets().call().await.unwrap_err();
+
+    // Assert: the call's deadline, not the token's, and nothing sent to the API.
+    let took = started.elapsed();
+    assert!(took < Duration::from_millis(1500), "{took:?}");
+    assert!(
+        matches!(
+            error.policy_error(),
+            Some(PolicyError::DeadlineExceeded {
+                attempts: 1,
+                next_wait: None,
+                ..
+            })
+        ),
+        "{error:?}"
+    );
+    assert!(perspio.api_requests().await.is_empty());
+}
+
+#[tokio::test]
+async fn the_call_deadline_covers_the_token_refresh_after_a_401() {
+    // Arrange: the first token at once, refused with a 401; the refresh answers after 5 s; the
+    // call may take 300 ms.
+    let perspio = Perspio::start().await;
+    Mock::given(method("POST"))
+        .and(path(TOKEN_PATH))
+        .respond_with(ResponseTemplate::new(200).set_body_json(fixture("entra_token.json")))
+        .up_to_n_times(1)
+        .mount(&perspio.entra)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(TOKEN_PATH))
+        .respond_with(TokenSequence::slow(Duration::from_secs(5)))
+        .mount(&perspio.entra)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/assets/v3/"))
+        .respond_with(RefusesTokens {
+            refused: vec![fixture_access_token()],
+            body: fixture("assets.json"),
+        })
+        .mount(&perspio.api)
+        .await;
+    let client = client_for(&perspio, &perspio.api.uri(), |b| {
+        b.with_retry(Perspio::fast_retry().with_deadline(Duration::from_millis(300)))
+    });
+    let started = Instant::now();
+
+    // Act
+    let error = client.list_assets().call().await.unwrap_err();
+
+    // Assert: the deadline cut the refresh short; the 401 was the only request.
+    let took = started.elapsed();
+    assert!(took < Duration::from_millis(1500), "{took:?}");
+    assert!(
+        matches!(
+            error.policy_error(),
+            Some(PolicyError::DeadlineExceeded {
+                attempts: 1,
+                next_wait: None,
+                ..
+            })
+        ),
+        "{error:?}"
+    );
+    assert_eq!(perspio.api_requests().await.len(), 1);
 }
 
 #[tokio::test]
