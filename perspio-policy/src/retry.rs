@@ -332,7 +332,9 @@ impl Reason {
 /// for its `401` retry ([`perspio_core::replay`]): that replay is part of the attempt, not one
 /// of the [`max_attempts`](RetryConfig::with_max_attempts). On the system clock the call
 /// deadline bounds each request with a `tokio::time::timeout` inside this middleware's future
-/// (no boxed timer per call).
+/// (no boxed timer per call). Run by `perspio-api`'s default stack over layers that end their
+/// own waits by the deadline ([`Downstream::BOUNDS_WAITS`]), it registers no timer at all:
+/// reqwest's, which every request has, is set no later than the deadline.
 ///
 /// See the [crate docs](crate) for where it goes in the middleware stack.
 #[derive(Debug, Clone)]
@@ -340,7 +342,7 @@ pub struct RetryMiddleware {
     config: RetryConfig,
     clock: Arc<dyn Clock>,
     /// `clock` is the real clock ([`Clock::is_system`]): the deadline is a
-    /// `tokio::time::timeout`, not a boxed timer.
+    /// `tokio::time::timeout`, not a boxed timer, or kept by the layers below.
     system_clock: bool,
     /// Whether the call deadline is put in the request extensions for a rate limiter below.
     publish_deadline: bool,
@@ -551,7 +553,12 @@ impl RetryMiddleware {
                 let last_attempt = attempt >= self.config.max_attempts;
                 let to_send = next_send(below, current, &mut template, last_attempt, &method);
 
-                let now = self.clock.instant();
+                // The first attempt starts as the call does: one clock read less per call.
+                let now = if attempt == 1 {
+                    start
+                } else {
+                    self.clock.instant()
+                };
                 let remaining = call.at.saturating_duration_since(now);
                 if remaining.is_zero() {
                     return Err(call.exceeded(now, None, attempt - 1).into());
