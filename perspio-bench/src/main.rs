@@ -56,8 +56,9 @@ struct Args {
     only: Vec<String>,
     /// Scenario 1 with one of its variants only, for profiling it alone (`valgrind
     /// --tool=callgrind`, `perf stat`): 0 raw reqwest, 1 the generated client without
-    /// middleware, 2 with auth only, 3 the default stack. Its rows then carry no ratios.
-    #[arg(long, value_parser = clap::value_parser!(u8).range(0..4))]
+    /// middleware, 2 with auth only, 3 the default stack, 4 a second raw reqwest client (the
+    /// control). Its rows then carry no ratios.
+    #[arg(long, value_parser = clap::value_parser!(u8).range(0..5))]
     variant: Option<u8>,
     /// Client runtime worker threads (defaults to the number of CPUs).
     #[arg(long)]

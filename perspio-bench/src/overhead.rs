@@ -20,11 +20,17 @@ pub(crate) struct Params {
     /// Calls per task per round at concurrency 64.
     pub(crate) throughput_calls: usize,
     /// Only the variant at this index (0 raw reqwest, 1 generated without middleware, 2
-    /// generated with auth only, 3 the default stack).
+    /// generated with auth only, 3 the default stack, 4 a second raw reqwest client).
     pub(crate) variant: Option<usize>,
 }
 
 const CONCURRENCY: usize = 64;
+/// The index of the default stack among the variants.
+const DEFAULT: usize = 3;
+/// The index of the control: a second raw reqwest client, made exactly as the first. Its ratios
+/// to the first are the measurement's own error (a bias of order, of connection set-up, of where
+/// a client's memory lies), which the default stack's ratios carry too.
+const CONTROL: usize = 4;
 /// Sequential calls per variant for the allocation count.
 const ALLOCATION_CALLS: usize = 500;
 
@@ -105,6 +111,10 @@ pub(crate) async fn run(server: &Server, params: Params) -> anyhow::Result<Vec<R
             Variant::Generated(clients::generated_with_stack(server, true)?),
         ),
         ("default stack (perspio)", Variant::Generated(default_stack)),
+        (
+            "control: raw reqwest, a second client",
+            Variant::Raw(Raw::new(server)?),
+        ),
     ];
     // One variant alone (`--variant`): for a profiler or a syscall count of one way of making
     // the call, whose figures are then the process's own; the ratio rows need raw reqwest.
@@ -173,7 +183,7 @@ pub(crate) async fn run(server: &Server, params: Params) -> anyhow::Result<Vec<R
     for (i, (name, _)) in variants.iter().enumerate().skip(1) {
         let lat_ratio = median(&latency[i]) / lat_raw;
         let thr_ratio = median(&throughput[i]) / thr_raw;
-        let is_default = i == n - 1;
+        let is_default = compared && i == DEFAULT;
         let mut lat_row = Row::new(
             s,
             format!(
@@ -237,8 +247,17 @@ pub(crate) async fn run(server: &Server, params: Params) -> anyhow::Result<Vec<R
             "default stack: CPU per call ÷ raw reqwest's, c=1 / c=64 (sums over all rounds)",
             format!(
                 "{:.3} / {:.3}",
-                sequential[n - 1] / sequential[0],
-                concurrent[n - 1] / concurrent[0]
+                sequential[DEFAULT] / sequential[0],
+                concurrent[DEFAULT] / concurrent[0]
+            ),
+        ));
+        rows.push(Row::new(
+            s,
+            "control (a second raw client): CPU per call ÷ the first's, c=1 / c=64: the measurement's own error",
+            format!(
+                "{:.3} / {:.3}",
+                sequential[CONTROL] / sequential[0],
+                concurrent[CONTROL] / concurrent[0]
             ),
         ));
     }
@@ -258,8 +277,8 @@ pub(crate) async fn run(server: &Server, params: Params) -> anyhow::Result<Vec<R
             .collect::<Vec<_>>()
             .join(" / "),
     ));
-    let added = allocations[n - 1] - allocations[0];
     if compared {
+        let added = allocations[DEFAULT] - allocations[0];
         rows.push(
             Row::new(
                 s,
