@@ -242,24 +242,26 @@ pub(crate) async fn run(server: &Server, params: Params) -> anyhow::Result<Vec<R
         ));
     }
     if cpu_sequential[0] > 0 && compared {
-        rows.push(Row::new(
-            s,
-            "default stack: CPU per call ÷ raw reqwest's, c=1 / c=64 (sums over all rounds)",
-            format!(
-                "{:.3} / {:.3}",
-                sequential[DEFAULT] / sequential[0],
-                concurrent[DEFAULT] / concurrent[0]
+        for (i, what) in [
+            (
+                DEFAULT,
+                "default stack: CPU per call ÷ raw reqwest's, c=1 / c=64 (sums over all rounds)",
             ),
-        ));
-        rows.push(Row::new(
-            s,
-            "control (a second raw client): CPU per call ÷ the first's, c=1 / c=64: the measurement's own error",
-            format!(
-                "{:.3} / {:.3}",
-                sequential[CONTROL] / sequential[0],
-                concurrent[CONTROL] / concurrent[0]
+            (
+                CONTROL,
+                "control (a second raw client): CPU per call ÷ the first's, c=1 / c=64: the measurement's own error",
             ),
-        ));
+        ] {
+            rows.push(Row::new(
+                s,
+                what,
+                format!(
+                    "{:.3} / {:.3}",
+                    sequential[i] / sequential[0],
+                    concurrent[i] / concurrent[0]
+                ),
+            ));
+        }
     }
     rows.push(Row::new(
         s,

@@ -140,8 +140,13 @@ impl Middleware for RecordHeaders {
     }
 }
 
-#[tokio::test]
-async fn authorization_and_subscription_key_are_marked_sensitive_and_tid_is_not() {
+/// A fixture whose token endpoint and `/x` answer, and a client that sends through its auth
+/// middleware and then records the headers.
+async fn recorded() -> (
+    Fixture,
+    reqwest_middleware::ClientWithMiddleware,
+    RecordHeaders,
+) {
     let f = Fixture::start().await;
     token_endpoint()
         .respond_with(token_response(TOKEN_A, 3599))
@@ -157,6 +162,12 @@ async fn authorization_and_subscription_key_are_marked_sensitive_and_tid_is_not(
         .with(f.auth.clone())
         .with(recorder.clone())
         .build();
+    (f, client, recorder)
+}
+
+#[tokio::test]
+async fn authorization_and_subscription_key_are_marked_sensitive_and_tid_is_not() {
+    let (f, client, recorder) = recorded().await;
 
     client.get(f.url("/x")).send().await.unwrap();
 
@@ -171,21 +182,7 @@ async fn authorization_and_subscription_key_are_marked_sensitive_and_tid_is_not(
 async fn each_header_is_sent_once_whatever_the_request_already_carries() {
     // Arrange: requests of every shape; `Accept` alone is a generated operation's (appended
     // without lookups), the others take the path that looks for each header first.
-    let f = Fixture::start().await;
-    token_endpoint()
-        .respond_with(token_response(TOKEN_A, 3599))
-        .mount(&f.server)
-        .await;
-    Mock::given(path("/x"))
-        .respond_with(ResponseTemplate::new(200))
-        .mount(&f.server)
-        .await;
-    let recorder = RecordHeaders::default();
-    perspio_core::tls::install_crypto_provider();
-    let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
-        .with(f.auth.clone())
-        .with(recorder.clone())
-        .build();
+    let (f, client, recorder) = recorded().await;
     let shapes: [&[(&str, &str)]; 6] = [
         &[],
         &[("accept", "application/json")],
