@@ -66,12 +66,12 @@ pub(crate) fn send_request<'c, E>(
 ) -> impl Future<Output = Result<ReadResponse, ProgenitorError<E>>> + 'c {
     // `pre` has nothing to do (see the module's documentation). `exec` and `post`, without
     // the synthetic response that carries a middleware failure from one to the other. Not an
-    // `async fn`: the call's future holds the transport's once.
+    // `async fn`: the call's future holds the transport's once, and `exec`'s mapping, which
+    // waits for nothing, is a function applied to its outcome, not a second future.
     client
         .inner
         .execute(request, operation_id)
-        .then(move |outcome| settle(outcome, operation_id))
-        .map(|settled| match settled {
+        .map(move |outcome| match settle(outcome, operation_id) {
             Ok(response) => Ok(response),
             Err(Failure::Transport(e)) => Err(ProgenitorError::from(e)),
             Err(Failure::Middleware(message)) => Err(ProgenitorError::Custom(message)),
@@ -89,7 +89,7 @@ enum Failure {
 
 /// What `exec` makes of the transport's outcome: error bodies made JSON, a middleware failure
 /// typed for `call()`.
-async fn settle(
+fn settle(
     outcome: reqwest_middleware::Result<ReadResponse>,
     operation_id: &'static str,
 ) -> Result<ReadResponse, Failure> {
@@ -178,7 +178,7 @@ impl ClientHooks<Transport> for Client {
         info: &OperationInfo,
     ) -> reqwest::Result<reqwest::Response> {
         let outcome = self.inner.execute(request, info.operation_id).await;
-        match settle(outcome, info.operation_id).await {
+        match settle(outcome, info.operation_id) {
             Ok(response) => Ok(response.into_response()),
             Err(Failure::Transport(e)) => Err(e),
             Err(Failure::Middleware(message)) => {
@@ -251,7 +251,7 @@ mod properties {
             let response = ReadResponse::read(reqwest::Response::from(response), u64::MAX)
                 .await
                 .unwrap();
-            let settled = settle(Ok(response), "op").await.ok().unwrap();
+            let settled = settle(Ok(response), "op").ok().unwrap();
             settled.into_response().bytes().await.unwrap()
         })
     }
