@@ -255,9 +255,14 @@ async fn a_trickled_body_is_bounded_by_the_attempt_timeout_and_retried() {
     );
 }
 
-/// The call, started at `started` with a 300 ms deadline, ended by that deadline during its
-/// first attempt (not before a wait), well before the token deadline of 3 s.
-fn assert_cut_during_the_first_attempt(started: Instant, error: &Error) {
+/// `list_assets` through the default stack with a 300 ms call deadline: it must end by that
+/// deadline during its first attempt (not before a wait), well before the token deadline of 3 s.
+async fn list_assets_cut_by_a_300_ms_deadline(perspio: &Perspio) {
+    let client = client_for(perspio, &perspio.api.uri(), |b| {
+        b.with_retry(Perspio::fast_retry().with_deadline(Duration::from_millis(300)))
+    });
+    let started = Instant::now();
+    let error = client.list_assets().call().await.unwrap_err();
     let took = started.elapsed();
     assert!(took < Duration::from_millis(1500), "{took:?}");
     assert!(
@@ -283,16 +288,8 @@ async fn the_call_deadline_covers_waiting_for_a_token() {
         .respond_with(TokenSequence::slow(Duration::from_secs(5)))
         .mount(&perspio.entra)
         .await;
-    let client = client_for(&perspio, &perspio.api.uri(), |b| {
-        b.with_retry(Perspio::fast_retry().with_deadline(Duration::from_millis(300)))
-    });
-    let started = Instant::now();
-
-    // Act
-    let error = client.list_assets().call().await.unwrap_err();
-
-    // Assert: the call's deadline, not the token's, and nothing sent to the API.
-    assert_cut_during_the_first_attempt(started, &error);
+    // Act and assert: the call's deadline, not the token's, and nothing sent to the API.
+    list_assets_cut_by_a_300_ms_deadline(&perspio).await;
     assert!(perspio.api_requests().await.is_empty());
 }
 
@@ -320,16 +317,8 @@ async fn the_call_deadline_covers_the_token_refresh_after_a_401() {
         })
         .mount(&perspio.api)
         .await;
-    let client = client_for(&perspio, &perspio.api.uri(), |b| {
-        b.with_retry(Perspio::fast_retry().with_deadline(Duration::from_millis(300)))
-    });
-    let started = Instant::now();
-
-    // Act
-    let error = client.list_assets().call().await.unwrap_err();
-
-    // Assert: the deadline cut the refresh short; the 401 was the only request.
-    assert_cut_during_the_first_attempt(started, &error);
+    // Act and assert: the deadline cut the refresh short; the 401 was the only request.
+    list_assets_cut_by_a_300_ms_deadline(&perspio).await;
     assert_eq!(perspio.api_requests().await.len(), 1);
 }
 
