@@ -12,6 +12,7 @@ use http::{HeaderMap, StatusCode};
 use progenitor_client::{ByteStream, Error as ProgenitorError, ResponseValue};
 
 use crate::request::PathRefusal;
+use crate::then_or::{Next, ThenOr};
 
 tokio::task_local! {
     /// Where `exec` leaves a middleware failure, typed, for the `call()` (or
@@ -618,8 +619,9 @@ pub(crate) fn finish_stream<T>(
     })
 }
 
-/// The call's future: `send` held once, in place (see [`capture_failure`]), then the
-/// error mapping, which takes its place when `send` is done.
+/// The call's future: `send` held once, in place (see [`capture_failure`]), then the error
+/// mapping. A success is the answer at once; only an error answer whose body is still to be
+/// read waits once more ([`ThenOr`]: no second future on the success path).
 fn finish_with<T, E, Body, Read>(
     operation: &'static str,
     send: impl Future<Output = Result<ResponseValue<T>, ProgenitorError<E>>>,
@@ -629,21 +631,50 @@ where
     Read: FnOnce(E) -> Body,
     Body: Future<Output = serde_json::Value>,
 {
-    capture_failure(send).then(move |(result, failure)| async move {
-        match result {
-            Ok(value) => Ok(value),
-            Err(ProgenitorError::UnexpectedResponse(response)) => {
-                Err(unexpected(operation, response).await)
-            }
+    ThenOr::new(
+        capture_failure(send),
+        move |(result, failure)| match result {
+            Ok(value) => Next::Now(Ok(value)),
+            Err(ProgenitorError::UnexpectedResponse(response)) => Next::Wait(error_answer(
+                operation,
+                Answer::Unexpected(response),
+                read_body,
+            )),
             Err(error) => match Error::from_progenitor(operation, error, failure) {
-                Ok(error) => Err(error),
+                Ok(error) => Next::Now(Err(error)),
                 Err(answer) => {
-                    let status = answer.status();
-                    let headers = answer.headers().clone();
-                    let body = read_body(answer.into_inner()).await;
-                    Err(Error::api(operation, status, headers, body))
+                    Next::Wait(error_answer(operation, Answer::Declared(answer), read_body))
                 }
             },
+        },
+    )
+}
+
+/// An error answer whose body is still to be read.
+enum Answer<E> {
+    /// A status the spec does not list.
+    Unexpected(reqwest::Response),
+    /// A declared error answer, its body as the generated code gives it.
+    Declared(ResponseValue<E>),
+}
+
+/// The [`Error`] of an error answer, its body read.
+async fn error_answer<T, E, Body, Read>(
+    operation: &'static str,
+    answer: Answer<E>,
+    read_body: Read,
+) -> Result<ResponseValue<T>, Error>
+where
+    Read: FnOnce(E) -> Body,
+    Body: Future<Output = serde_json::Value>,
+{
+    Err(match answer {
+        Answer::Unexpected(response) => unexpected(operation, response).await,
+        Answer::Declared(answer) => {
+            let status = answer.status();
+            let headers = answer.headers().clone();
+            let body = read_body(answer.into_inner()).await;
+            Error::api(operation, status, headers, body)
         }
     })
 }
