@@ -156,15 +156,41 @@ impl Middleware for AuthMiddleware {
             // A middleware stack's retry layer bounds the call with its own timer.
             deadline: None,
         };
+        // No layer above offers a copy: this future keeps the one for the 401 replay and plays
+        // the outer layer's part itself, so that `authenticate` needs no copy of its own (the
+        // default stack's call future then holds no room for one). A request that carries its
+        // own `Authorization` is never replayed, so it is not copied.
+        let own = if signals.replay_offered || request.headers().contains_key(AUTHORIZATION) {
+            None
+        } else {
+            request.try_clone()
+        };
+        signals.replay_offered |= own.is_some();
         let mut rest = NextDown {
-            next,
+            next: next.clone(),
             extensions: &mut *extensions,
         };
         let outcome = self.authenticate(request, &mut signals, &mut rest).await;
-        if signals.replay_wanted {
-            extensions.insert(ReplayWanted);
+        if !signals.replay_wanted {
+            return outcome;
         }
-        outcome
+        match own {
+            Some(copy) => {
+                let mut again = Signals {
+                    replaying: true,
+                    ..Signals::default()
+                };
+                let mut rest = NextDown {
+                    next,
+                    extensions: &mut *extensions,
+                };
+                self.authenticate(copy, &mut again, &mut rest).await
+            }
+            None => {
+                extensions.insert(ReplayWanted);
+                outcome
+            }
+        }
     }
 }
 
@@ -288,7 +314,11 @@ impl AuthMiddleware {
                     // template) when it offers one, so that a call makes one copy, not two.
                     let offered = signals.replay_offered;
                     watch = Some(Watch {
-                        replay: if offered { None } else { request.try_clone() },
+                        replay: if offered {
+                            None
+                        } else {
+                            request.try_clone().map(Box::new)
+                        },
                         // For the log line of an outer replay (a standard method is copied
                         // without allocating).
                         method: offered.then(|| request.method().clone()),
@@ -335,7 +365,8 @@ impl AuthMiddleware {
         .map_err(DeadlineReached::into_error)?;
         match refreshed {
             Ok(Some(entry)) => match replay {
-                Some(mut replay) => {
+                Some(replay) => {
+                    let mut replay = *replay;
                     tracing::info!(
                         method = %replay.method(),
                         path = replay.url().path(),
@@ -426,8 +457,10 @@ enum Token {
 
 /// What the 401 path of one request needs.
 struct Watch {
-    /// Our own copy, when the outer layer offered none.
-    replay: Option<Request>,
+    /// Our own copy, when the outer layer offered none. Boxed: the default stack's retry
+    /// layer offers its copy, and an inline `Request` (264 bytes) would be in every call's
+    /// future all the same.
+    replay: Option<Box<Request>>,
     /// The method, for the log line of an outer replay.
     method: Option<http::Method>,
     /// The outer layer keeps a copy and sends it again on [`Signals::replay_wanted`].

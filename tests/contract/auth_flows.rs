@@ -184,6 +184,109 @@ async fn a_401_refreshes_the_token_and_retries_once_with_the_new_one() {
     assert_eq!(sent, [TokenSequence::token(1), TokenSequence::token(2)]);
 }
 
+/// The auth middleware alone in a `reqwest_middleware` stack (no retry layer above it to
+/// lend a copy): a client built with `Client::from_middleware`.
+fn client_with_auth_alone(perspio: &Perspio) -> perspio_api::Client {
+    perspio_core::tls::install_crypto_provider();
+    let stack = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+        .with(perspio.auth())
+        .build();
+    perspio_api::Client::from_middleware(&perspio.api.uri(), stack).unwrap()
+}
+
+#[tokio::test]
+async fn the_auth_middleware_alone_refreshes_after_a_401_and_retries_once_with_the_new_token() {
+    let perspio = Perspio::start().await;
+    let tokens = perspio.token_endpoint_issues_sequence(2).await;
+    Mock::given(method("GET"))
+        .and(path("/assets/v3/"))
+        .respond_with(RefusesTokens {
+            refused: vec![TokenSequence::token(1)],
+            body: fixture("assets.json"),
+        })
+        .named("api refusing token-1")
+        .expect(2)
+        .mount(&perspio.api)
+        .await;
+
+    let response = client_with_auth_alone(&perspio).list_assets().call().await;
+
+    assert!(response.is_ok(), "{response:?}");
+    assert_eq!(tokens.issued(), 2);
+    let requests = perspio.api_requests().await;
+    let sent: Vec<_> = requests.iter().filter_map(bearer).collect();
+    assert_eq!(sent, [TokenSequence::token(1), TokenSequence::token(2)]);
+    for request in &requests {
+        // The replay carries the Perspio headers once each, like the first send.
+        for name in [
+            "tid",
+            "ocp-apim-subscription-key",
+            "authorization",
+            "accept",
+        ] {
+            assert_eq!(
+                request.headers.get_all(name).iter().count(),
+                1,
+                "{name} in {:?}",
+                request.headers
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_auth_middleware_alone_sends_at_most_twice_to_an_api_that_always_answers_401() {
+    let perspio = Perspio::start().await;
+    perspio.token_endpoint_issues_sequence(2).await;
+    Mock::given(method("GET"))
+        .and(path("/assets/v3/"))
+        .respond_with(ResponseTemplate::new(401).set_body_json(fixture("apim_401.json")))
+        .named("api always 401")
+        .expect(2)
+        .mount(&perspio.api)
+        .await;
+
+    let error = client_with_auth_alone(&perspio)
+        .list_assets()
+        .call()
+        .await
+        .unwrap_err();
+
+    assert_eq!(error.status(), Some(http::StatusCode::UNAUTHORIZED));
+}
+
+#[tokio::test]
+async fn the_auth_middleware_alone_sends_a_request_with_the_callers_authorization_once() {
+    use progenitor_client::ClientInfo;
+
+    let perspio = Perspio::start().await;
+    // The caller's token is used: none is fetched, before the send or after the 401.
+    perspio.token_endpoint_answers(0).await;
+    Mock::given(method("GET"))
+        .and(path("/assets/v3/"))
+        .respond_with(ResponseTemplate::new(401))
+        .named("api 401")
+        .expect(1)
+        .mount(&perspio.api)
+        .await;
+    let client = client_with_auth_alone(&perspio);
+
+    let response = client
+        .inner()
+        .get(format!("{}/assets/v3/", perspio.api.uri()))
+        .header("authorization", "Bearer the-callers-own")
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(response.status(), 401);
+    let requests = perspio.api_requests().await;
+    assert_eq!(
+        requests[0].headers.get("authorization").unwrap(),
+        "Bearer the-callers-own"
+    );
+}
+
 #[tokio::test]
 async fn an_api_that_always_answers_401_gets_exactly_two_requests_and_the_caller_gets_the_401() {
     let perspio = Perspio::start().await;
