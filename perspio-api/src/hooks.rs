@@ -115,7 +115,8 @@ fn settle(
 /// What progenitor's `ResponseValue::from_response` does (the body decoded as JSON, with the
 /// status and headers), on the stack's read response: the generator calls this instead
 /// (perspio-codegen, `generate.rs`), so no `reqwest::Response` is rebuilt around the body and
-/// the header map is moved, not copied.
+/// the header map is moved, not copied. Not a future: the body is already read, so there is
+/// nothing to wait for (the generator drops progenitor's `.await`).
 ///
 /// # Errors
 /// As `from_response`: [`ProgenitorError::InvalidResponsePayload`] when the body is not the
@@ -124,7 +125,7 @@ fn settle(
     dead_code,
     reason = "called by generated code only; with no tag feature on, no operation is compiled"
 )]
-pub(crate) async fn response_value<T: serde::de::DeserializeOwned, E>(
+pub(crate) fn response_value<T: serde::de::DeserializeOwned, E>(
     response: ReadResponse,
 ) -> Result<progenitor_client::ResponseValue<T>, ProgenitorError<E>> {
     let (status, headers, body) = response.into_parts();

@@ -868,8 +868,8 @@ fn request_from_url(stmt: &[TokenTree]) -> Option<Vec<TokenTree>> {
 
 /// What a fused `send`'s status `match` does with `response` (the stack's read response,
 /// perspio-api `body.rs`), rewritten to read its body directly, at any depth:
-/// - `ResponseValue::from_response(response)` → `crate::hooks::response_value(response)`
-///   (the same decoding, the header map moved rather than copied);
+/// - `ResponseValue::from_response(response).await` → `crate::hooks::response_value(response)`
+///   (the same decoding, the header map moved rather than copied, no future);
 /// - `ResponseValue::empty(response)` / `ResponseValue::stream(response)` →
 ///   `crate::hooks::response_empty(response)` / `crate::hooks::response_stream(response)`;
 /// - `Error::UnexpectedResponse(response)` → `Error::UnexpectedResponse(response.into_response())`;
@@ -906,7 +906,13 @@ fn read_response_uses(tokens: &[TokenTree]) -> Option<Vec<TokenTree>> {
     let is_punct =
         |t: Option<&TokenTree>, c: char| matches!(t, Some(TokenTree::Punct(p)) if p.as_char() == c);
     let mut out: Vec<TokenTree> = Vec::with_capacity(tokens.len());
+    // Tokens already written by a replacement (the `. await` after `from_response (response)`).
+    let mut skip = 0;
     for (i, tree) in tokens.iter().enumerate() {
+        if skip > 0 {
+            skip -= 1;
+            continue;
+        }
         match tree {
             TokenTree::Ident(id) if id == "response" => {
                 // `response . status ()`.
@@ -927,7 +933,13 @@ fn read_response_uses(tokens: &[TokenTree]) -> Option<Vec<TokenTree>> {
                     && !is_punct(out.get(n.wrapping_sub(5)), ':'))
                 .then(|| (out[n - 4].to_string(), out[n - 1].to_string()));
                 let replacement = match call.as_ref().map(|(p, f)| (p.as_str(), f.as_str())) {
-                    Some(("ResponseValue", "from_response")) => {
+                    // progenitor's `from_response` is awaited; `response_value` waits for
+                    // nothing (the body is read), so it is a plain call, not a future.
+                    Some(("ResponseValue", "from_response"))
+                        if is_punct(tokens.get(i + 1), '.')
+                            && is_ident(tokens.get(i + 2), "await") =>
+                    {
+                        skip = 2;
                         quote::quote!(crate::hooks::response_value(response))
                     }
                     Some(("ResponseValue", "empty")) => {
@@ -1329,6 +1341,10 @@ mod tests {
         }
         assert!(!source.contains("ResponseValue::"), "{source}");
         assert!(!source.contains(".await?.into_response()"), "{source}");
+        assert!(
+            !source.contains("response_value(response).await"),
+            "the decoding is a plain call: {source}"
+        );
     }
 
     #[test]
