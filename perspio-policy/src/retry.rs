@@ -4,6 +4,9 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures::FutureExt as _;
+use futures::future::Either;
+
 use http::{Extensions, Method, StatusCode};
 use rand::Rng;
 use reqwest::{Request, Response};
@@ -667,56 +670,72 @@ impl RetryMiddleware {
     /// the call's end ([`PolicyError::DeadlineExceeded`]), `Ok` the attempt's outcome.
     ///
     /// On the system clock the bound is the layers' own when they [bound their
-    /// waits](Downstream::BOUNDS_WAITS) (the default stack's: no timer here at all), else a
-    /// `tokio::time::timeout` in this future (no boxed timer per call); an injected clock's
-    /// [`Clock::deadline_timer`] is raced instead.
+    /// waits](Downstream::BOUNDS_WAITS) (the default stack's): no timer here at all, and no
+    /// future of this function's either, only `below`'s with its outcome mapped, so that the
+    /// call's future holds no second copy of the request and no state of its own for the
+    /// attempt. Otherwise a `tokio::time::timeout`, or an injected clock's
+    /// [`Clock::deadline_timer`] raced, in a boxed future: a middleware stack (one box more
+    /// among its boxed middlewares, under a rate limiter) or a test's clock, so that this
+    /// state does not make the default stack's call future larger.
     #[allow(clippy::too_many_arguments)]
-    #[allow(
-        clippy::manual_async_fn,
-        reason = "an `async fn` keeps each by-value argument twice in its future (the argument and the local it is moved to); the `async move` block keeps the request once, 264 bytes less per call future"
-    )]
-    fn attempt<B: Below>(
-        &self,
+    fn attempt<'a, B: Below>(
+        &'a self,
         to_send: Request,
-        below: &mut B,
-        signals: &mut Signals,
+        below: &'a mut B,
+        signals: &'a mut Signals,
         remaining: Duration,
+        call: &'a CallDeadline,
+        attempt: u32,
+        method: &'a Method,
+    ) -> impl Future<Output = Result<reqwest_middleware::Result<B::Reply>, reqwest_middleware::Error>> + 'a
+    {
+        if self.system_clock && B::BOUNDS_WAITS {
+            // The layers below end each wait by the deadline (the default stack's: reqwest's
+            // own timer set no later than it, auth's slow paths raced against it), so no timer
+            // of this loop's is registered per call, only the one reqwest has anyway.
+            signals.deadline = Some(call.at);
+            Either::Left(
+                below
+                    .send(to_send, signals, call)
+                    .map(move |outcome| match outcome {
+                        Err(e) if reached(&e, call.at) => {
+                            Err(self.deadline_reached(call, attempt, method))
+                        }
+                        outcome => Ok(outcome),
+                    }),
+            )
+        } else {
+            Either::Right(Box::pin(async move {
+                let outcome = if self.system_clock {
+                    tokio::time::timeout(remaining, below.send(to_send, signals, call))
+                        .await
+                        .ok()
+                } else {
+                    tokio::select! {
+                        biased;
+                        outcome = below.send(to_send, signals, call) => Some(outcome),
+                        () = self.clock.deadline_timer(remaining) => None,
+                    }
+                };
+                outcome.ok_or_else(|| self.deadline_reached(call, attempt, method))
+            }))
+        }
+    }
+
+    /// The call's end when its deadline came during attempt `attempt`.
+    fn deadline_reached(
+        &self,
         call: &CallDeadline,
         attempt: u32,
         method: &Method,
-    ) -> impl Future<Output = Result<reqwest_middleware::Result<B::Reply>, reqwest_middleware::Error>>
-    {
-        async move {
-            let outcome = if self.system_clock && B::BOUNDS_WAITS {
-                // The layers below end each wait by the deadline (the default stack's: reqwest's
-                // own timer set no later than it, auth's slow paths raced against it), so no
-                // timer of this loop's is registered per call, only the one reqwest has anyway.
-                signals.deadline = Some(call.at);
-                match below.send(to_send, signals, call).await {
-                    Err(e) if reached(&e, call.at) => None,
-                    outcome => Some(outcome),
-                }
-            } else if self.system_clock {
-                tokio::time::timeout(remaining, below.send(to_send, signals, call))
-                    .await
-                    .ok()
-            } else {
-                tokio::select! {
-                    biased;
-                    outcome = below.send(to_send, signals, call) => Some(outcome),
-                    () = self.clock.deadline_timer(remaining) => None,
-                }
-            };
-            outcome.ok_or_else(|| {
-                tracing::debug!(
-                    target: "perspio_policy",
-                    %method,
-                    attempt,
-                    "call deadline reached during a request"
-                );
-                call.exceeded(self.clock.instant(), None, attempt).into()
-            })
-        }
+    ) -> reqwest_middleware::Error {
+        tracing::debug!(
+            target: "perspio_policy",
+            %method,
+            attempt,
+            "call deadline reached during a request"
+        );
+        call.exceeded(self.clock.instant(), None, attempt).into()
     }
 }
 
