@@ -2,7 +2,7 @@
 
 use std::cell::RefCell;
 
-use futures::FutureExt as _;
+use perspio_core::future::{Next, map_in_place, then_or};
 use std::future::Future;
 use std::time::Duration;
 
@@ -12,7 +12,6 @@ use http::{HeaderMap, StatusCode};
 use progenitor_client::{ByteStream, Error as ProgenitorError, ResponseValue};
 
 use crate::request::PathRefusal;
-use crate::then_or::{Next, ThenOr};
 
 tokio::task_local! {
     /// Where `exec` leaves a middleware failure, typed, for the `call()` (or
@@ -385,8 +384,8 @@ pub(crate) fn error_body_json(body: &[u8]) -> serde_json::Value {
 pub fn capture_failure<F: Future>(future: F) -> impl Future<Output = (F::Output, Option<Error>)> {
     MIDDLEWARE_FAILURE.scope(
         RefCell::new(None),
-        // Runs inside the scope, as the future completes.
-        future.map(|output| {
+        // Runs inside the scope, as the future completes; the finished future is not copied.
+        map_in_place(future, |output| {
             let failure = MIDDLEWARE_FAILURE
                 .try_with(RefCell::take)
                 .ok()
@@ -621,7 +620,7 @@ pub(crate) fn finish_stream<T>(
 
 /// The call's future: `send` held once, in place (see [`capture_failure`]), then the error
 /// mapping. A success is the answer at once; only an error answer whose body is still to be
-/// read waits once more ([`ThenOr`]: no second future on the success path).
+/// read waits once more (`then_or`: no second future on the success path).
 fn finish_with<T, E, Body, Read>(
     operation: &'static str,
     send: impl Future<Output = Result<ResponseValue<T>, ProgenitorError<E>>>,
@@ -631,7 +630,7 @@ where
     Read: FnOnce(E) -> Body,
     Body: Future<Output = serde_json::Value>,
 {
-    ThenOr::new(
+    then_or(
         capture_failure(send),
         move |(result, failure)| match result {
             Ok(value) => Next::Now(Ok(value)),

@@ -25,7 +25,7 @@
 use std::future::Future;
 
 use bytes::Bytes;
-use futures::FutureExt as _;
+use perspio_core::future::map_in_place;
 use progenitor_client::{ClientHooks, Error as ProgenitorError, OperationInfo};
 
 use crate::body::ReadResponse;
@@ -68,14 +68,14 @@ pub(crate) fn send_request<'c, E>(
     // the synthetic response that carries a middleware failure from one to the other. Not an
     // `async fn`: the call's future holds the transport's once, and `exec`'s mapping, which
     // waits for nothing, is a function applied to its outcome, not a second future.
-    client
-        .inner
-        .execute(request, operation_id)
-        .map(move |outcome| match settle(outcome, operation_id) {
+    map_in_place(
+        client.inner.execute(request, operation_id),
+        move |outcome| match settle(outcome, operation_id) {
             Ok(response) => Ok(response),
             Err(Failure::Transport(e)) => Err(ProgenitorError::from(e)),
             Err(Failure::Middleware(message)) => Err(ProgenitorError::Custom(message)),
-        })
+        },
+    )
 }
 
 /// How a call that brought no response ended.

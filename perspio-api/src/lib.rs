@@ -141,7 +141,6 @@ mod request;
 mod spec;
 #[cfg(test)]
 mod test_json;
-mod then_or;
 mod transport;
 
 pub use body::{BodyLimitMiddleware, DEFAULT_MAX_BODY_SIZE};

@@ -10,6 +10,8 @@
 //! - [`retry_after`]: the value of a `Retry-After` header, read the same way by every layer.
 //! - [`replay`]: one request copy per call, lent by the retry layer to the authentication
 //!   layer's `401` replay.
+//! - [`future`]: `map` and `then` that leave a finished future in place (no copy of a call's
+//!   whole future when it finishes).
 //! - [`layer`]: the layers of a stack called directly ([`layer::Downstream`]), one future
 //!   for the whole default stack instead of one boxed future per middleware.
 //! - `testing` (feature `testing`): stand-ins for the network that answer without I/O, for
@@ -25,6 +27,7 @@
 
 pub mod body;
 pub mod clock;
+pub mod future;
 pub mod layer;
 pub mod redact;
 pub mod replay;

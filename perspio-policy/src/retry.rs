@@ -4,8 +4,8 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures::FutureExt as _;
 use futures::future::Either;
+use perspio_core::future::map_in_place;
 
 use http::{Extensions, Method, StatusCode};
 use rand::Rng;
@@ -694,16 +694,15 @@ impl RetryMiddleware {
             // own timer set no later than it, auth's slow paths raced against it), so no timer
             // of this loop's is registered per call, only the one reqwest has anyway.
             signals.deadline = Some(call.at);
-            Either::Left(
-                below
-                    .send(to_send, signals, call)
-                    .map(move |outcome| match outcome {
-                        Err(e) if reached(&e, call.at) => {
-                            Err(self.deadline_reached(call, attempt, method))
-                        }
-                        outcome => Ok(outcome),
-                    }),
-            )
+            Either::Left(map_in_place(
+                below.send(to_send, signals, call),
+                move |outcome| match outcome {
+                    Err(e) if reached(&e, call.at) => {
+                        Err(self.deadline_reached(call, attempt, method))
+                    }
+                    outcome => Ok(outcome),
+                },
+            ))
         } else {
             Either::Right(Box::pin(async move {
                 let outcome = if self.system_clock {
