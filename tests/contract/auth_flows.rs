@@ -156,9 +156,12 @@ async fn refresh_ahead_leaves_calls_unblocked_while_the_new_token_is_fetched() {
     assert!(carried_new, "the refreshed token is used once it arrives");
 }
 
-#[tokio::test]
-async fn a_401_refreshes_the_token_and_retries_once_with_the_new_one() {
-    let perspio = Perspio::start().await;
+/// Mounts an API that refuses `token-1`, calls `list_assets` with `client`, and checks that the
+/// call succeeds after one refresh and one retry with `token-2`; the requests the API received.
+async fn list_assets_through_one_401(
+    perspio: &Perspio,
+    client: &perspio_api::Client,
+) -> Vec<wiremock::Request> {
     let tokens = perspio.token_endpoint_issues_sequence(2).await;
     Mock::given(method("GET"))
         .and(path("/assets/v3/"))
@@ -171,17 +174,20 @@ async fn a_401_refreshes_the_token_and_retries_once_with_the_new_one() {
         .mount(&perspio.api)
         .await;
 
-    let response = perspio.client().list_assets().call().await;
+    let response = client.list_assets().call().await;
 
     assert!(response.is_ok(), "{response:?}");
     assert_eq!(tokens.issued(), 2);
-    let sent: Vec<_> = perspio
-        .api_requests()
-        .await
-        .iter()
-        .filter_map(bearer)
-        .collect();
+    let requests = perspio.api_requests().await;
+    let sent: Vec<_> = requests.iter().filter_map(bearer).collect();
     assert_eq!(sent, [TokenSequence::token(1), TokenSequence::token(2)]);
+    requests
+}
+
+#[tokio::test]
+async fn a_401_refreshes_the_token_and_retries_once_with_the_new_one() {
+    let perspio = Perspio::start().await;
+    list_assets_through_one_401(&perspio, &perspio.client()).await;
 }
 
 /// The auth middleware alone in a `reqwest_middleware` stack (no retry layer above it to
@@ -197,25 +203,7 @@ fn client_with_auth_alone(perspio: &Perspio) -> perspio_api::Client {
 #[tokio::test]
 async fn the_auth_middleware_alone_refreshes_after_a_401_and_retries_once_with_the_new_token() {
     let perspio = Perspio::start().await;
-    let tokens = perspio.token_endpoint_issues_sequence(2).await;
-    Mock::given(method("GET"))
-        .and(path("/assets/v3/"))
-        .respond_with(RefusesTokens {
-            refused: vec![TokenSequence::token(1)],
-            body: fixture("assets.json"),
-        })
-        .named("api refusing token-1")
-        .expect(2)
-        .mount(&perspio.api)
-        .await;
-
-    let response = client_with_auth_alone(&perspio).list_assets().call().await;
-
-    assert!(response.is_ok(), "{response:?}");
-    assert_eq!(tokens.issued(), 2);
-    let requests = perspio.api_requests().await;
-    let sent: Vec<_> = requests.iter().filter_map(bearer).collect();
-    assert_eq!(sent, [TokenSequence::token(1), TokenSequence::token(2)]);
+    let requests = list_assets_through_one_401(&perspio, &client_with_auth_alone(&perspio)).await;
     for request in &requests {
         // The replay carries the Perspio headers once each, like the first send.
         for name in [
