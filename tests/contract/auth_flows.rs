@@ -184,6 +184,18 @@ async fn list_assets_through_one_401(
     requests
 }
 
+/// `/assets/v3/` answers every `http_method` request with the gateway's 401, and expects
+/// exactly `expected` of them (checked when the server is dropped).
+async fn assets_answer_401(perspio: &Perspio, http_method: &str, expected: u64) {
+    Mock::given(method(http_method))
+        .and(path("/assets/v3/"))
+        .respond_with(ResponseTemplate::new(401).set_body_json(fixture("apim_401.json")))
+        .named("api answering 401")
+        .expect(expected)
+        .mount(&perspio.api)
+        .await;
+}
+
 #[tokio::test]
 async fn a_401_refreshes_the_token_and_retries_once_with_the_new_one() {
     let perspio = Perspio::start().await;
@@ -226,13 +238,7 @@ async fn the_auth_middleware_alone_refreshes_after_a_401_and_retries_once_with_t
 async fn the_auth_middleware_alone_sends_at_most_twice_to_an_api_that_always_answers_401() {
     let perspio = Perspio::start().await;
     perspio.token_endpoint_issues_sequence(2).await;
-    Mock::given(method("GET"))
-        .and(path("/assets/v3/"))
-        .respond_with(ResponseTemplate::new(401).set_body_json(fixture("apim_401.json")))
-        .named("api always 401")
-        .expect(2)
-        .mount(&perspio.api)
-        .await;
+    assets_answer_401(&perspio, "GET", 2).await;
 
     let error = client_with_auth_alone(&perspio)
         .list_assets()
@@ -250,13 +256,7 @@ async fn the_auth_middleware_alone_sends_a_request_with_the_callers_authorizatio
     let perspio = Perspio::start().await;
     // The caller's token is used: none is fetched, before the send or after the 401.
     perspio.token_endpoint_answers(0).await;
-    Mock::given(method("GET"))
-        .and(path("/assets/v3/"))
-        .respond_with(ResponseTemplate::new(401))
-        .named("api 401")
-        .expect(1)
-        .mount(&perspio.api)
-        .await;
+    assets_answer_401(&perspio, "GET", 1).await;
     let client = client_with_auth_alone(&perspio);
 
     let response = client
@@ -279,13 +279,7 @@ async fn the_auth_middleware_alone_sends_a_request_with_the_callers_authorizatio
 async fn an_api_that_always_answers_401_gets_exactly_two_requests_and_the_caller_gets_the_401() {
     let perspio = Perspio::start().await;
     perspio.token_endpoint_issues_sequence(2).await;
-    Mock::given(method("GET"))
-        .and(path("/assets/v3/"))
-        .respond_with(ResponseTemplate::new(401).set_body_json(fixture("apim_401.json")))
-        .named("api always 401")
-        .expect(2)
-        .mount(&perspio.api)
-        .await;
+    assets_answer_401(&perspio, "GET", 2).await;
 
     let error = perspio.client().list_assets().call().await.unwrap_err();
 
@@ -300,13 +294,7 @@ async fn repeated_401s_from_a_fresh_token_do_not_cause_a_refetch_storm() {
     // A refused subscription key makes every call 401, whatever the token.
     let perspio = Perspio::start().await;
     let tokens = perspio.token_endpoint_issues_sequence(2).await;
-    Mock::given(method("GET"))
-        .and(path("/assets/v3/"))
-        .respond_with(ResponseTemplate::new(401).set_body_json(fixture("apim_401.json")))
-        .named("api always 401")
-        .expect(21)
-        .mount(&perspio.api)
-        .await;
+    assets_answer_401(&perspio, "GET", 21).await;
     let client = perspio.client();
 
     for _ in 0..20 {
@@ -325,13 +313,7 @@ async fn a_401_on_a_request_whose_body_cannot_be_cloned_is_sent_once_and_returne
 
     let perspio = Perspio::start().await;
     perspio.token_endpoint_answers(1).await;
-    Mock::given(method("POST"))
-        .and(path("/assets/v3/"))
-        .respond_with(ResponseTemplate::new(401))
-        .named("api 401 for a streamed body")
-        .expect(1)
-        .mount(&perspio.api)
-        .await;
+    assets_answer_401(&perspio, "POST", 1).await;
     let client = perspio.client();
     let chunks: Vec<Result<&'static str, std::io::Error>> = vec![Ok("{\"name\":"), Ok("\"x\"}")];
     let body = reqwest::Body::wrap_stream(futures::stream::iter(chunks));
