@@ -343,7 +343,8 @@ impl ClientBuilder {
             invalid(
                 name,
                 format!(
-                    "this program was built without perspio-api's `{feature}` feature; unset it or enable the feature"
+                    "this program was built without the `{feature}` feature (of perspio-api or the \
+                     perspio CLI); unset it, or build with the feature"
                 ),
             )
         };

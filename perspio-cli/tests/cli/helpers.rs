@@ -135,23 +135,18 @@ pub(crate) fn perspio_at(
     perspio(args, &all)
 }
 
-/// As [`perspio`], writing `stdin` to its standard input.
+/// As [`perspio`] (the same isolation), writing `stdin` to its standard input.
 pub(crate) fn perspio_with_stdin(args: &[&str], env: &[(&str, &str)], stdin: &[u8]) -> Run {
     use std::io::Write as _;
     use std::process::Stdio;
 
-    let mut command = Command::new(env!("CARGO_BIN_EXE_perspio"));
-    command
-        .env_clear()
-        .args(args)
+    let (mut command, _dir) = command(args, env);
+    let mut child = command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    if let Some(path) = std::env::var_os("PATH") {
-        command.env("PATH", path);
-    }
-    command.envs(env.iter().copied());
-    let mut child = command.spawn().expect("perspio runs");
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("perspio runs");
     child
         .stdin
         .take()

@@ -8,6 +8,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod api;
+mod features;
 mod helpers;
 mod hostile;
 mod login;

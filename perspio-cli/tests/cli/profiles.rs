@@ -2,9 +2,6 @@
 //! a secret, checked after every command that writes it), the precedence through the CLI,
 //! and the secret store's visible fallback where no keyring service exists.
 
-use std::io::Write as _;
-use std::process::Stdio;
-
 use perspio_sandbox::{CLIENT_ID, Sandbox, TENANT_ID};
 
 use crate::helpers::*;
@@ -37,26 +34,9 @@ impl Config {
         let dir = self.dir();
         let mut env = vec![("PERSPIO_CONFIG_DIR", dir.as_str())];
         env.extend_from_slice(extra);
-        let (mut command, _) = command(args, &env);
-        let mut child = command
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(stdin.as_bytes())
-            .unwrap();
-        let output = child.wait_with_output().unwrap();
+        let run = perspio_with_stdin(args, &env, stdin.as_bytes());
         self.assert_no_secret();
-        Run {
-            code: output.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        }
+        run
     }
 
     fn text(&self) -> String {

@@ -306,7 +306,8 @@ pub fn default_keyring() -> Arc<dyn KeyringBackend> {
         #[cfg(not(feature = "keyring"))]
         {
             Arc::new(NoKeyring::new(
-                "this program was built without perspio-config's `keyring` feature",
+                "this program was built without keyring support (the `keyring` feature of \
+                 perspio-config, perspio-api or the perspio CLI)",
             ))
         }
     }))
