@@ -59,9 +59,10 @@ pub(crate) struct ProfileArgs {
 enum ProfileCommand {
     /// Creates a profile, or sets the given keys of an existing one. Settings come from the
     /// flags (--base-url, --token-url, --tenant-id, --client-id, --scope, --output and the
-    /// ones below); secrets from stdin (one per line: the client secret, then the
-    /// subscription key) or from --client-secret / --subscription-key (visible in the
-    /// process list), into the secret store, never into config.toml.
+    /// ones below); secrets from stdin with --client-secret-stdin and
+    /// --subscription-key-stdin (one per line: the client secret, then the subscription key;
+    /// stdin is not read without them) or from --client-secret / --subscription-key (visible
+    /// in the process list), into the secret store, never into config.toml.
     Add(AddArgs),
     /// Removes a profile and its stored secrets.
     Remove {
