@@ -87,6 +87,32 @@ impl<C: Clock + ?Sized> Clock for Arc<C> {
     }
 }
 
+/// How far ahead [`later`] reaches when `instant + wait` is past what an [`Instant`] can hold:
+/// about a hundred years, which is "never" for a deadline, a pause or a backoff.
+pub const FAR_FUTURE: Duration = Duration::from_secs(100 * 365 * 86_400);
+
+/// `instant + wait`, saturating: at most [`FAR_FUTURE`] ahead when the sum is past what an
+/// [`Instant`] can hold, where `Instant + Duration` panics.
+///
+/// Use it wherever the wait is not a constant of the code: a server's `Retry-After` (a
+/// `u64` of seconds parses, and `Instant::now() + Duration::from_secs(u64::MAX)` panics), a
+/// store's answer, or a setting a user chose (`Duration::MAX` as "no deadline").
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// use perspio_core::clock::{FAR_FUTURE, later};
+///
+/// let now = Instant::now();
+/// assert_eq!(later(now, Duration::from_secs(5)), now + Duration::from_secs(5));
+/// assert_eq!(later(now, Duration::MAX), now + FAR_FUTURE);
+/// ```
+pub fn later(instant: Instant, wait: Duration) -> Instant {
+    instant
+        .checked_add(wait)
+        .or_else(|| instant.checked_add(FAR_FUTURE))
+        .unwrap_or(instant)
+}
+
 /// The real clock: [`SystemTime::now`], [`Instant::now`] and [`tokio::time::sleep`].
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SystemClock;

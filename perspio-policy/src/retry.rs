@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::future::Either;
+use perspio_core::clock::later;
 use perspio_core::future::map_in_place;
 
 use http::{Extensions, Method, StatusCode};
@@ -539,7 +540,7 @@ impl RetryMiddleware {
             let may_repeat = is_idempotent(&method) || opted_in;
             let mut call = CallDeadline {
                 start,
-                at: start + self.config.deadline,
+                at: later(start, self.config.deadline),
                 deadline: self.config.deadline,
                 attempts_before: 0,
             };
@@ -629,7 +630,7 @@ impl RetryMiddleware {
                 let status = outcome.as_ref().ok().map(|response| response.status());
 
                 let now = self.clock.instant();
-                if now + wait > call.at {
+                if later(now, wait) > call.at {
                     tracing::debug!(
                         target: "perspio_policy",
                         %method,

@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use perspio_core::Clock;
+use perspio_core::clock::later;
 
 use crate::config::StoreConfig;
 
@@ -98,7 +99,7 @@ impl Breaker {
             }
             // A probe that never reported (its caller was cancelled) frees the way after
             // another `open_for`.
-            Phase::HalfOpen { since } if now >= since + self.open_for => {
+            Phase::HalfOpen { since } if now >= later(since, self.open_for) => {
                 *phase = Phase::HalfOpen { since: now };
                 Ok(())
             }
@@ -108,7 +109,7 @@ impl Breaker {
             }
             Phase::HalfOpen { since } => {
                 self.rejected.fetch_add(1, Ordering::Relaxed);
-                Err((since + self.open_for).saturating_duration_since(now))
+                Err(later(since, self.open_for).saturating_duration_since(now))
             }
         }
     }
@@ -146,7 +147,7 @@ impl Breaker {
         if open {
             let reopened = matches!(*phase, Phase::HalfOpen { .. });
             *phase = Phase::Open {
-                until: now + self.open_for,
+                until: later(now, self.open_for),
             };
             self.opened.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(

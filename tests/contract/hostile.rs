@@ -456,3 +456,115 @@ async fn the_call_deadline_covers_reading_the_body() {
         "{error:?}"
     );
 }
+
+/// `Retry-After` values whose wait is past what an `Instant` holds, or far beyond any window:
+/// `Instant::now() + Duration::from_secs(u64::MAX)` panics, and the rate limiter pauses its
+/// budget for the advised wait.
+const ENDLESS_WAITS: [&str; 3] = [
+    "18446744073709551615",
+    "9223372036854775807",
+    "Fri, 31 Dec 9999 23:59:59 GMT",
+];
+
+#[tokio::test]
+async fn a_retry_after_of_any_length_pauses_the_rate_limiter_an_hour_at_most_and_never_panics() {
+    for advised in ENDLESS_WAITS {
+        let perspio = Perspio::start().await;
+        perspio.token_endpoint_answers(1).await;
+        Mock::given(method("GET"))
+            .and(path("/assets/v3/"))
+            .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", advised))
+            .expect(1)
+            .named("api throttling for longer than an Instant holds")
+            .mount(&perspio.api)
+            .await;
+        let client = perspio_api::Client::builder_with_auth(perspio.auth())
+            .with_base_url(perspio.api.uri())
+            .with_retry(Perspio::fast_retry())
+            .with_rate_limit(perspio_policy::RateLimit::perspio_documented())
+            .build()
+            .unwrap();
+
+        let throttled = client.list_assets().call().await.unwrap_err();
+        let next = client.list_assets().call().await.unwrap_err();
+
+        assert_eq!(
+            throttled.status(),
+            Some(http::StatusCode::TOO_MANY_REQUESTS),
+            "{advised}: {throttled:?}"
+        );
+        // The pause holds the next call back without sending it, for an hour at most.
+        match next.policy_error() {
+            Some(PolicyError::RateLimitWaitExceeded { wait, .. }) => assert!(
+                *wait <= perspio_policy::RateLimit::MAX_PAUSE && *wait > Duration::from_secs(3000),
+                "{advised}: {wait:?}"
+            ),
+            other => panic!("{advised}: {other:?} ({next:?})"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_deadline_set_to_the_longest_duration_is_a_setting_not_a_panic() {
+    let perspio = Perspio::start().await;
+    perspio.token_endpoint_answers(1).await;
+    Mock::given(method("GET"))
+        .and(path("/assets/v3/"))
+        .respond_with(ResponseTemplate::new(503).insert_header("Retry-After", ENDLESS_WAITS[0]))
+        .up_to_n_times(1)
+        .named("one 503 advising an endless wait")
+        .mount(&perspio.api)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/assets/v3/"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(fixture("assets.json")))
+        .named("then the assets")
+        .mount(&perspio.api)
+        .await;
+    let client = perspio_api::Client::builder_with_auth(perspio.auth())
+        .with_base_url(perspio.api.uri())
+        .with_retry(
+            Perspio::fast_retry()
+                .with_deadline(Duration::MAX)
+                .with_max_retry_after(Duration::from_millis(1)),
+        )
+        .with_rate_limit(perspio_policy::RateLimit::perspio_documented())
+        .build()
+        .unwrap();
+
+    // The advice is past the retry cap: the 503 is the answer, and the call after it goes.
+    let first = client.list_assets().call().await.unwrap_err();
+    let second = client.list_assets().call().await;
+
+    assert_eq!(
+        first.status(),
+        Some(http::StatusCode::SERVICE_UNAVAILABLE),
+        "{first:?}"
+    );
+    assert!(second.is_ok(), "{second:?}");
+}
+
+#[tokio::test]
+async fn an_endless_advice_under_an_uncapped_retry_wait_ends_at_the_call_deadline() {
+    let perspio = Perspio::start().await;
+    perspio.token_endpoint_answers(1).await;
+    Mock::given(method("GET"))
+        .and(path("/assets/v3/"))
+        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", ENDLESS_WAITS[0]))
+        .expect(1)
+        .named("api throttling for longer than an Instant holds")
+        .mount(&perspio.api)
+        .await;
+    let client = perspio_api::Client::builder_with_auth(perspio.auth())
+        .with_base_url(perspio.api.uri())
+        .with_retry(Perspio::fast_retry().with_max_retry_after(Duration::MAX))
+        .build()
+        .unwrap();
+
+    let error = client.list_assets().call().await.unwrap_err();
+
+    match error.policy_error() {
+        Some(PolicyError::DeadlineExceeded { attempts, .. }) => assert_eq!(*attempts, 1),
+        other => panic!("{other:?} ({error:?})"),
+    }
+}

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use perspio_core::Clock;
+use perspio_core::clock::later;
 
 use super::{RateLimit, Reservation};
 
@@ -60,7 +61,7 @@ impl LocalBudget {
             if log.len() >= limit.requests as usize
                 && let Some(oldest) = log.front()
             {
-                slot = slot.max(*oldest + limit.per + guard);
+                slot = slot.max(later(*oldest, limit.per.saturating_add(guard)));
             }
         }
         if let Some(bandwidth) = self.config.bandwidth {
@@ -81,7 +82,7 @@ impl LocalBudget {
                     break;
                 }
                 total -= n;
-                slot = slot.max(at + bandwidth.per + guard);
+                slot = slot.max(later(at, bandwidth.per.saturating_add(guard)));
             }
         }
         let wait = slot.saturating_duration_since(now);
@@ -102,7 +103,7 @@ impl LocalBudget {
     /// so that this budget, if it takes over, knows what this process already sent.
     #[cfg(feature = "redis")]
     pub(crate) fn note(&self, wait: Duration) {
-        let slot = self.clock.instant() + wait;
+        let slot = later(self.clock.instant(), wait);
         let mut state = self.lock();
         for (limit, log) in self.config.limits.iter().zip(state.logs.iter_mut()) {
             if log.back().is_none_or(|last| *last <= slot) {
@@ -116,7 +117,7 @@ impl LocalBudget {
 
     /// No request goes for `advised` from now (a pause only ever moves later).
     pub(crate) fn pause_for(&self, advised: Duration) {
-        let until = self.clock.instant() + advised;
+        let until = later(self.clock.instant(), advised);
         let mut state = self.lock();
         state.paused_until = Some(state.paused_until.map_or(until, |old| old.max(until)));
     }

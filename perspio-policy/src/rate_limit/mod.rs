@@ -207,6 +207,12 @@ impl RateLimit {
     pub const DEFAULT_MAX_WAIT: Duration = Duration::from_secs(120);
     /// Default for [`with_guard`](Self::with_guard).
     pub const DEFAULT_GUARD: Duration = Duration::from_secs(1);
+    /// The longest pause one answer's `Retry-After` puts on the budget: an hour, the longest
+    /// window of PerspioTalk's documented limits (10,000 requests and 40 MB per hour). A longer
+    /// advice (a quota of a day or a month, or a server's mistake: `Retry-After` can be any
+    /// number of seconds) pauses for this long; the next request then asks the server again,
+    /// so one wrong answer cannot stop a process, or a fleet through Redis, for longer.
+    pub const MAX_PAUSE: Duration = Duration::from_secs(3600);
 
     /// The limits in PerspioTalk's documentation: [`Limit::PERSPIO_PER_APPLICATION`],
     /// [`Limit::PERSPIO_PER_TENANT`] and [`Bandwidth::PERSPIO_PER_TENANT`]. Also the
@@ -320,7 +326,7 @@ pub struct RateLimitStats {
 /// [`max_wait`](RateLimit::with_max_wait), or past the call deadline set by an outer
 /// [`RetryMiddleware`](crate::RetryMiddleware), it fails without being sent. A `429`, or a
 /// `403` with `Retry-After` (Azure API Management's quota answer), pauses the whole budget for
-/// the advised wait; the pause only ever moves later.
+/// the advised wait, at most [`RateLimit::MAX_PAUSE`]; the pause only ever moves later.
 ///
 /// **One process** ([`new`](Self::new)): the budget lives behind an `Arc`, so all clones of the
 /// middleware, and so all clones of a client built with it, share one budget.
@@ -551,7 +557,8 @@ impl Middleware for RateLimitMiddleware {
                 delay = ?advised,
                 "server throttled: pausing the rate limiter"
             );
-            self.pause_for(advised, scope).await;
+            self.pause_for(advised.min(RateLimit::MAX_PAUSE), scope)
+                .await;
         }
         Ok(match self.bandwidth_sink() {
             Some(sink) => counted::charge(response, sink),
