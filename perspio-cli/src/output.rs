@@ -12,9 +12,10 @@
 //! stdout holds that document (or that ndjson stream) and nothing else: notices and errors go
 //! to stderr. Output is written to a locked, buffered stdout and write errors are ignored, so
 //! `perspio list-assets | head -1` ends quietly. Server text is never interpreted: JSON and
-//! ndjson are escaped by the encoder, table cells (and csv/tsv cells on a terminal) are
-//! neutralised ([`perspio_core::text`]). JSON without `--jq` is encoded straight from the
-//! answer (no second copy of it). Object keys keep the order they arrived in (serde_json's
+//! ndjson are escaped by the encoder (control characters by serde_json, the Unicode
+//! bidirectional controls by [`NoBidi`]); table cells, and on a terminal csv/tsv cells and
+//! yaml's bidirectional controls, are neutralised ([`perspio_core::text`]). JSON without
+//! `--jq` is encoded straight from the answer (no second copy of it). Object keys keep the order they arrived in (serde_json's
 //! `preserve_order`), so csv columns follow the server's order, or the one a filter builds.
 //!
 //! With `--jq FILTER` (compiled before any request: [`JqFilter`]) the document is the filter's
@@ -180,8 +181,7 @@ pub(crate) fn render(
     match format {
         OutputFormat::Json => write_json(out, document, terminal),
         OutputFormat::Ndjson => records::write_ndjson(out, document),
-        OutputFormat::Yaml => serde_norway::to_writer(&mut *out, document)
-            .map_err(|e| std::io::Error::other(e.to_string())),
+        OutputFormat::Yaml => write_yaml(out, document, terminal),
         OutputFormat::Csv => records::write_delimited(out, document, b',', terminal),
         OutputFormat::Tsv => records::write_delimited(out, document, b'\t', terminal),
         OutputFormat::Table if terminal => match records::render_table(document) {
@@ -246,18 +246,113 @@ impl CliConfig for Printer {
     }
 }
 
+/// `document` as YAML. On a terminal the Unicode bidirectional controls are shown as escapes
+/// (`\u{202e}`), as in table cells: YAML has no escape for them outside double quotes, so
+/// the bytes are exact only when piped.
+fn write_yaml(out: &mut impl Write, document: &Value, terminal: bool) -> std::io::Result<()> {
+    let yaml =
+        serde_norway::to_string(document).map_err(|e| std::io::Error::other(e.to_string()))?;
+    if !terminal || !yaml.contains(perspio_core::text::is_bidi_control) {
+        return out.write_all(yaml.as_bytes());
+    }
+    for c in yaml.chars() {
+        if perspio_core::text::is_bidi_control(c) {
+            write!(out, "\\u{{{:x}}}", u32::from(c))?;
+        } else {
+            let mut utf8 = [0u8; 4];
+            out.write_all(c.encode_utf8(&mut utf8).as_bytes())?;
+        }
+    }
+    Ok(())
+}
+
 /// `value` as JSON and a line end, encoded straight into `out`.
 fn write_json<T: Serialize + ?Sized>(
     out: &mut impl Write,
     value: &T,
     pretty: bool,
 ) -> std::io::Result<()> {
-    if pretty {
-        serde_json::to_writer_pretty(&mut *out, value)?;
-    } else {
-        serde_json::to_writer(&mut *out, value)?;
-    }
+    encode_json(&mut *out, value, pretty)?;
     writeln!(out)
+}
+
+/// `value` as JSON (pretty or compact) in `out`, with the Unicode bidirectional controls
+/// written as `\uXXXX` escapes ([`NoBidi`]). Every JSON this CLI prints goes through here.
+pub(crate) fn encode_json<T: Serialize + ?Sized>(
+    out: impl Write,
+    value: &T,
+    pretty: bool,
+) -> serde_json::Result<()> {
+    if pretty {
+        let formatter = NoBidi(serde_json::ser::PrettyFormatter::new());
+        value.serialize(&mut serde_json::Serializer::with_formatter(out, formatter))
+    } else {
+        let formatter = NoBidi(serde_json::ser::CompactFormatter);
+        value.serialize(&mut serde_json::Serializer::with_formatter(out, formatter))
+    }
+}
+
+/// A serde_json formatter that writes the Unicode bidirectional controls
+/// ([`perspio_core::text::is_bidi_control`]) of strings as `\uXXXX` escapes: the same JSON,
+/// but a server's text cannot make a terminal show it in another order than it was sent.
+/// serde_json escapes every control character itself. Layout is the inner formatter's.
+struct NoBidi<F>(F);
+
+impl<F: serde_json::ser::Formatter> serde_json::ser::Formatter for NoBidi<F> {
+    fn write_string_fragment<W: ?Sized + Write>(
+        &mut self,
+        writer: &mut W,
+        fragment: &str,
+    ) -> std::io::Result<()> {
+        let mut rest = fragment;
+        while let Some(at) = rest.find(perspio_core::text::is_bidi_control) {
+            writer.write_all(&rest.as_bytes()[..at])?;
+            let control = rest[at..].chars().next().unwrap_or_default();
+            write!(writer, "\\u{:04x}", u32::from(control))?;
+            rest = &rest[at + control.len_utf8()..];
+        }
+        writer.write_all(rest.as_bytes())
+    }
+
+    // The layout: PrettyFormatter overrides these (CompactFormatter keeps the defaults).
+    fn begin_array<W: ?Sized + Write>(&mut self, writer: &mut W) -> std::io::Result<()> {
+        self.0.begin_array(writer)
+    }
+    fn end_array<W: ?Sized + Write>(&mut self, writer: &mut W) -> std::io::Result<()> {
+        self.0.end_array(writer)
+    }
+    fn begin_array_value<W: ?Sized + Write>(
+        &mut self,
+        writer: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        self.0.begin_array_value(writer, first)
+    }
+    fn end_array_value<W: ?Sized + Write>(&mut self, writer: &mut W) -> std::io::Result<()> {
+        self.0.end_array_value(writer)
+    }
+    fn begin_object<W: ?Sized + Write>(&mut self, writer: &mut W) -> std::io::Result<()> {
+        self.0.begin_object(writer)
+    }
+    fn end_object<W: ?Sized + Write>(&mut self, writer: &mut W) -> std::io::Result<()> {
+        self.0.end_object(writer)
+    }
+    fn begin_object_key<W: ?Sized + Write>(
+        &mut self,
+        writer: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        self.0.begin_object_key(writer, first)
+    }
+    fn end_object_key<W: ?Sized + Write>(&mut self, writer: &mut W) -> std::io::Result<()> {
+        self.0.end_object_key(writer)
+    }
+    fn begin_object_value<W: ?Sized + Write>(&mut self, writer: &mut W) -> std::io::Result<()> {
+        self.0.begin_object_value(writer)
+    }
+    fn end_object_value<W: ?Sized + Write>(&mut self, writer: &mut W) -> std::io::Result<()> {
+        self.0.end_object_value(writer)
+    }
 }
 
 #[cfg(test)]
@@ -271,6 +366,52 @@ mod tests {
         let mut out = Vec::new();
         render(&mut out, &document, format, terminal).unwrap();
         String::from_utf8(out).unwrap()
+    }
+
+    /// Every bidirectional control, in a key, a value and a nested value, beside ESC.
+    fn with_every_bidi_control() -> String {
+        let controls: String = ('\u{0}'..='\u{10ffff}')
+            .filter(|c| perspio_core::text::is_bidi_control(*c))
+            .collect();
+        assert_eq!(controls.chars().count(), 12, "{controls:?}");
+        serde_json::json!([{
+            format!("k{controls}"): format!("a{controls}b\u{1b}[2J"),
+            "nested": {"n": [format!("x{controls}")]}
+        }])
+        .to_string()
+    }
+
+    #[test]
+    fn no_format_shows_a_bidirectional_control_on_a_terminal_and_json_keeps_its_value() {
+        let json = with_every_bidi_control();
+        let document: Value = serde_json::from_str(&json).unwrap();
+        for format in [
+            OutputFormat::Json,
+            OutputFormat::Ndjson,
+            OutputFormat::Yaml,
+            OutputFormat::Csv,
+            OutputFormat::Tsv,
+            OutputFormat::Table,
+        ] {
+            let shown = rendered(&json, format, true);
+            assert!(
+                !shown.contains(perspio_core::text::is_bidi_control),
+                "{format:?}: {shown:?}"
+            );
+            assert!(!shown.contains('\u{1b}'), "{format:?}: {shown:?}");
+        }
+        for terminal in [false, true] {
+            // Escaped, not removed: the JSON printed is the server's value.
+            let printed = rendered(&json, OutputFormat::Json, terminal);
+            assert!(!printed.contains(perspio_core::text::is_bidi_control));
+            assert_eq!(serde_json::from_str::<Value>(&printed).unwrap(), document);
+            let line = rendered(&json, OutputFormat::Ndjson, terminal);
+            let record: Value = serde_json::from_str(&line).unwrap();
+            assert_eq!(record, document[0]);
+        }
+        // Piped, YAML keeps the exact text.
+        let yaml = rendered(&json, OutputFormat::Yaml, false);
+        assert_eq!(serde_norway::from_str::<Value>(&yaml).unwrap(), document);
     }
 
     #[test]

@@ -77,8 +77,9 @@ pub fn sanitize(text: &str, max_chars: usize) -> String {
 }
 
 /// The Unicode bidirectional formatting characters, which can make a terminal show text in
-/// another order than it was sent ("Trojan Source").
-fn is_bidi_control(c: char) -> bool {
+/// another order than it was sent ("Trojan Source"). [`sanitize`] shows them as escapes; an
+/// encoder of JSON can write them as `\uXXXX` (the same JSON, shown in order).
+pub fn is_bidi_control(c: char) -> bool {
     matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}' | '\u{61c}')
 }
 

@@ -73,7 +73,7 @@ pub(crate) fn grid(records: &[Value]) -> (Vec<String>, Vec<Vec<String>>) {
 /// One compact JSON document per line.
 pub(crate) fn write_ndjson(out: &mut impl Write, document: &Value) -> io::Result<()> {
     for record in records(document) {
-        serde_json::to_writer(&mut *out, record)?;
+        super::encode_json(&mut *out, record, false)?;
         writeln!(out)?;
     }
     Ok(())
