@@ -15,18 +15,25 @@
 
 use std::time::{Duration, SystemTime};
 
-/// The wait `value` advises, relative to `now`: a number of seconds (`120`, digits only) or an
+/// The wait `value` advises, relative to `now`: a number of seconds (`120`, digits only; one
+/// too large for a `u64` is [`Duration::MAX`], a wait longer than any cap, not garbage) or an
 /// HTTP date (`Wed, 21 Oct 2026 07:28:00 GMT`; a date in the past means
 /// [`Duration::ZERO`]). `None` when the value is neither (empty, negative, fractional, signed,
-/// too large for a `u64`, not a date): the caller then uses its own backoff and, when it shows
-/// the value, says it was unusable rather than echoing it.
+/// not a date): the caller then uses its own backoff and, when it shows the value, says it was
+/// unusable rather than echoing it. A wait can be any length: add it to an `Instant` with
+/// [`clock::later`](crate::clock::later).
 pub fn parse(value: &str, now: SystemTime) -> Option<Duration> {
     let value = value.trim();
     if value.is_empty() {
         return None;
     }
     if value.bytes().all(|b| b.is_ascii_digit()) {
-        return value.parse::<u64>().ok().map(Duration::from_secs);
+        // Digits only: only too many of them fails to parse.
+        return Some(
+            value
+                .parse::<u64>()
+                .map_or(Duration::MAX, Duration::from_secs),
+        );
     }
     let at = httpdate::parse_http_date(value).ok()?;
     Some(at.duration_since(now).unwrap_or(Duration::ZERO))
@@ -70,15 +77,9 @@ mod tests {
             parse("Wed, 21 Oct 2026 07:00:00 GMT", now),
             Some(Duration::ZERO)
         );
-        for value in [
-            "soon",
-            "-5",
-            "+5",
-            "1.5",
-            "",
-            "99999999999999999999999",
-            "5 s",
-        ] {
+        // More seconds than a `u64` holds: longer than any cap, not unusable.
+        assert_eq!(parse("99999999999999999999999", now), Some(Duration::MAX));
+        for value in ["soon", "-5", "+5", "1.5", "", "5 s"] {
             assert_eq!(parse(value, now), None, "{value:?}");
         }
     }

@@ -458,12 +458,13 @@ async fn the_call_deadline_covers_reading_the_body() {
 }
 
 /// `Retry-After` values whose wait is past what an `Instant` holds, or far beyond any window:
-/// `Instant::now() + Duration::from_secs(u64::MAX)` panics, and the rate limiter pauses its
-/// budget for the advised wait.
-const ENDLESS_WAITS: [&str; 3] = [
+/// `Instant::now() + Duration::from_secs(u64::MAX)` panics, the rate limiter pauses its
+/// budget for the advised wait, and more seconds than a `u64` holds are still a wait.
+const ENDLESS_WAITS: [&str; 4] = [
     "18446744073709551615",
     "9223372036854775807",
     "Fri, 31 Dec 9999 23:59:59 GMT",
+    "99999999999999999999999",
 ];
 
 #[tokio::test]
