@@ -467,24 +467,46 @@ const ENDLESS_WAITS: [&str; 4] = [
     "99999999999999999999999",
 ];
 
+/// A PerspioTalk whose `/assets/v3/` answers `status` with `Retry-After: advised` exactly
+/// once and the assets after that, and a client of it with `retry`, and with the documented
+/// rate limits when `limited`.
+async fn advising_once(
+    status: u16,
+    advised: &str,
+    retry: perspio_policy::RetryConfig,
+    limited: bool,
+) -> (Perspio, perspio_api::Client) {
+    let perspio = Perspio::start().await;
+    perspio.token_endpoint_answers(1).await;
+    Mock::given(method("GET"))
+        .and(path("/assets/v3/"))
+        .respond_with(ResponseTemplate::new(status).insert_header("Retry-After", advised))
+        .up_to_n_times(1)
+        .expect(1)
+        .named("one answer advising a wait longer than an Instant holds")
+        .mount(&perspio.api)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/assets/v3/"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(fixture("assets.json")))
+        .named("then the assets")
+        .mount(&perspio.api)
+        .await;
+    let builder = perspio_api::Client::builder_with_auth(perspio.auth())
+        .with_base_url(perspio.api.uri())
+        .with_retry(retry);
+    let builder = if limited {
+        builder.with_rate_limit(perspio_policy::RateLimit::perspio_documented())
+    } else {
+        builder.without_rate_limit()
+    };
+    (perspio, builder.build().unwrap())
+}
+
 #[tokio::test]
 async fn a_retry_after_of_any_length_pauses_the_rate_limiter_an_hour_at_most_and_never_panics() {
     for advised in ENDLESS_WAITS {
-        let perspio = Perspio::start().await;
-        perspio.token_endpoint_answers(1).await;
-        Mock::given(method("GET"))
-            .and(path("/assets/v3/"))
-            .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", advised))
-            .expect(1)
-            .named("api throttling for longer than an Instant holds")
-            .mount(&perspio.api)
-            .await;
-        let client = perspio_api::Client::builder_with_auth(perspio.auth())
-            .with_base_url(perspio.api.uri())
-            .with_retry(Perspio::fast_retry())
-            .with_rate_limit(perspio_policy::RateLimit::perspio_documented())
-            .build()
-            .unwrap();
+        let (_perspio, client) = advising_once(429, advised, Perspio::fast_retry(), true).await;
 
         let throttled = client.list_assets().call().await.unwrap_err();
         let next = client.list_assets().call().await.unwrap_err();
@@ -507,31 +529,10 @@ async fn a_retry_after_of_any_length_pauses_the_rate_limiter_an_hour_at_most_and
 
 #[tokio::test]
 async fn a_deadline_set_to_the_longest_duration_is_a_setting_not_a_panic() {
-    let perspio = Perspio::start().await;
-    perspio.token_endpoint_answers(1).await;
-    Mock::given(method("GET"))
-        .and(path("/assets/v3/"))
-        .respond_with(ResponseTemplate::new(503).insert_header("Retry-After", ENDLESS_WAITS[0]))
-        .up_to_n_times(1)
-        .named("one 503 advising an endless wait")
-        .mount(&perspio.api)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/assets/v3/"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(fixture("assets.json")))
-        .named("then the assets")
-        .mount(&perspio.api)
-        .await;
-    let client = perspio_api::Client::builder_with_auth(perspio.auth())
-        .with_base_url(perspio.api.uri())
-        .with_retry(
-            Perspio::fast_retry()
-                .with_deadline(Duration::MAX)
-                .with_max_retry_after(Duration::from_millis(1)),
-        )
-        .with_rate_limit(perspio_policy::RateLimit::perspio_documented())
-        .build()
-        .unwrap();
+    let retry = Perspio::fast_retry()
+        .with_deadline(Duration::MAX)
+        .with_max_retry_after(Duration::from_millis(1));
+    let (_perspio, client) = advising_once(503, ENDLESS_WAITS[0], retry, true).await;
 
     // The advice is past the retry cap: the 503 is the answer, and the call after it goes.
     let first = client.list_assets().call().await.unwrap_err();
@@ -547,20 +548,8 @@ async fn a_deadline_set_to_the_longest_duration_is_a_setting_not_a_panic() {
 
 #[tokio::test]
 async fn an_endless_advice_under_an_uncapped_retry_wait_ends_at_the_call_deadline() {
-    let perspio = Perspio::start().await;
-    perspio.token_endpoint_answers(1).await;
-    Mock::given(method("GET"))
-        .and(path("/assets/v3/"))
-        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", ENDLESS_WAITS[0]))
-        .expect(1)
-        .named("api throttling for longer than an Instant holds")
-        .mount(&perspio.api)
-        .await;
-    let client = perspio_api::Client::builder_with_auth(perspio.auth())
-        .with_base_url(perspio.api.uri())
-        .with_retry(Perspio::fast_retry().with_max_retry_after(Duration::MAX))
-        .build()
-        .unwrap();
+    let retry = Perspio::fast_retry().with_max_retry_after(Duration::MAX);
+    let (_perspio, client) = advising_once(429, ENDLESS_WAITS[0], retry, false).await;
 
     let error = client.list_assets().call().await.unwrap_err();
 
