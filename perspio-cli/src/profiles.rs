@@ -370,12 +370,10 @@ fn add(globals: &GlobalArgs, args: &AddArgs) -> Result<(), CliError> {
     } else if let Some(key) = &globals.subscription_key {
         secrets.push((SecretName::SubscriptionKey, SecretString::from(key.clone())));
     }
-    save(&file)?;
-    say(&format!(
-        "profile {name} {} in {}",
-        if created { "created" } else { "updated" },
-        file.path().display()
-    ));
+    // The secrets first, then the settings: a store that refuses them (no keyring service, a
+    // build without the `keyring` feature) leaves config.toml as it was, not a profile whose
+    // settings changed and whose secrets did not.
+    let mut kept = None;
     if !secrets.is_empty() {
         let store = globals
             .resolver(|n| std::env::var(n).ok(), Some(config_dir()?))
@@ -388,7 +386,24 @@ fn add(globals: &GlobalArgs, args: &AddArgs) -> Result<(), CliError> {
                 }
             })
             .map_err(|e| config_error(&e))?;
-        let location = store.location();
+        kept = Some(store.location());
+    }
+    save(&file).map_err(|mut e| {
+        if kept.is_some() {
+            e.message = format!(
+                "{}; the secrets given were stored, so running the same `profile add` again \
+                 once config.toml can be written completes the profile",
+                e.message
+            );
+        }
+        e
+    })?;
+    say(&format!(
+        "profile {name} {} in {}",
+        if created { "created" } else { "updated" },
+        file.path().display()
+    ));
+    if let Some(location) = kept {
         say(&format!(
             "{} kept in: {location}",
             secrets

@@ -327,6 +327,57 @@ fn mode_keyring_without_a_keyring_service_fails_and_writes_no_secret() {
     }
 }
 
+/// A store that refuses the secrets leaves config.toml as it was: neither a new profile nor an
+/// existing one's changed settings, without their secrets.
+#[test]
+fn secrets_the_store_refuses_leave_the_settings_as_they_were() {
+    let config = Config::new();
+    config
+        .run(
+            &[
+                "--base-url",
+                "https://one.example",
+                "profile",
+                "add",
+                "acme",
+            ],
+            &[],
+        )
+        .assert_code(0);
+    let before = config.text();
+    assert!(before.contains("https://one.example"), "{before}");
+
+    let keyring = [("PERSPIO_SECRET_STORE", "keyring")];
+    let updated = config.run_stdin(
+        &[
+            "--base-url",
+            "https://two.example",
+            "profile",
+            "add",
+            "acme",
+            "--default",
+            "--client-secret-stdin",
+        ],
+        "hunter2\n",
+        &keyring,
+    );
+    let created = config.run_stdin(
+        &["profile", "add", "beta", "--client-secret-stdin"],
+        "hunter2\n",
+        &keyring,
+    );
+
+    // Where a keyring service answers (not on this CI), the store accepts and nothing is refused.
+    if cfg!(target_os = "linux") {
+        for run in [&updated, &created] {
+            run.assert_code(1).assert_nothing_of(&["hunter2"]);
+            assert!(!run.stderr.contains("updated"), "{run:#?}");
+            assert!(!run.stderr.contains("created"), "{run:#?}");
+        }
+        assert_eq!(config.text(), before);
+    }
+}
+
 #[test]
 fn mode_file_is_a_plain_file_that_status_calls_so() {
     let config = Config::new();
