@@ -592,7 +592,9 @@ impl ClientBuilder {
             .connect_timeout(self.connect_timeout)
             .redirect(perspio_auth::same_origin_redirect_policy());
         if let Some(read_timeout) = self.read_timeout {
-            http = http.read_timeout(read_timeout);
+            // reqwest adds the read timeout to `Instant::now()` as a body arrives, which panics
+            // past what an `Instant` holds: a longer one is 100 years, the same wait to anyone.
+            http = http.read_timeout(read_timeout.min(perspio_core::clock::FAR_FUTURE));
         }
         let http = http.build().map_err(Error::HttpClient)?;
         let retry = RetryMiddleware::new(self.retry).with_clock(Arc::clone(&self.clock));

@@ -584,7 +584,8 @@ impl TokenCache {
             return self.fetch(reason).await.map(|t| (t, "source"));
         }
         let lease_ttl = self.timings.lease_ttl;
-        let give_up_at = self.clock.instant() + lease_ttl.saturating_mul(2);
+        let give_up_at =
+            perspio_core::clock::later(self.clock.instant(), lease_ttl.saturating_mul(2));
         let mut poll = LEASE_POLL_FIRST;
         loop {
             match self.store.try_lease(lease_ttl).await {

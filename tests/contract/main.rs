@@ -11,6 +11,7 @@
 
 mod auth_flows;
 mod coverage;
+mod extremes;
 mod faults;
 mod fleet;
 mod helpers;

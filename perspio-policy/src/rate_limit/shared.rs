@@ -306,10 +306,10 @@ impl SharedBudget {
             windows: config
                 .limits
                 .iter()
-                .map(|l| (l.requests, millis(l.per + guard)))
+                .map(|l| (l.requests, millis(l.per.saturating_add(guard))))
                 .collect(),
             bandwidth: config.bandwidth.map(|b| {
-                let per = b.per + guard;
+                let per = b.per.saturating_add(guard);
                 let width = (b.per.as_millis() / BANDWIDTH_BUCKETS).max(1);
                 (b.bytes, millis(per), u64::try_from(width).unwrap_or(1))
             }),
