@@ -560,17 +560,40 @@ impl SharedBackend for MemcachedTokenBackend {
     }
 }
 
-/// Memcached counts whole seconds: round up, at least one.
+/// The longest TTL Memcached reads as seconds from now: above it, the number is a Unix time,
+/// so 31 days would be a moment in 1970 and the entry gone at once.
+#[cfg(feature = "memcached")]
+const MEMCACHED_MAX_RELATIVE_TTL: u64 = 30 * 86_400;
+
+/// Memcached counts whole seconds: round up, at least one, at most thirty days
+/// ([`MEMCACHED_MAX_RELATIVE_TTL`]; a token lives an hour, a lease seconds).
 #[cfg(feature = "memcached")]
 fn seconds(ttl: Duration) -> u32 {
-    let secs = ttl.as_secs() + u64::from(ttl.subsec_nanos() > 0);
-    u32::try_from(secs.max(1)).unwrap_or(u32::MAX)
+    let secs = ttl
+        .as_secs()
+        .saturating_add(u64::from(ttl.subsec_nanos() > 0));
+    u32::try_from(secs.clamp(1, MEMCACHED_MAX_RELATIVE_TTL)).unwrap_or(1)
 }
 
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[cfg(feature = "memcached")]
+    #[test]
+    fn memcached_ttls_are_whole_seconds_from_now_never_a_unix_time() {
+        assert_eq!(seconds(Duration::ZERO), 1);
+        assert_eq!(seconds(Duration::from_millis(1500)), 2);
+        assert_eq!(seconds(Duration::from_secs(3600)), 3600);
+        for long in [
+            Duration::from_secs(31 * 86_400),
+            Duration::from_secs(u64::from(u32::MAX) + 1),
+            Duration::MAX,
+        ] {
+            assert_eq!(seconds(long), 30 * 86_400, "{long:?}");
+        }
+    }
 
     fn token(value: &str) -> StoredToken {
         StoredToken {
