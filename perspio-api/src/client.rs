@@ -408,12 +408,14 @@ impl ClientBuilder {
     }
 
     /// Timeout of one HTTP attempt. Defaults to [`DEFAULT_TIMEOUT`] (30 s).
+    /// Zero is refused by [`build`](Self::build) ([`Error::InvalidSetting`]).
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
     }
 
     /// Connect timeout of one HTTP attempt. Defaults to [`DEFAULT_CONNECT_TIMEOUT`] (10 s).
+    /// Zero is refused by [`build`](Self::build) ([`Error::InvalidSetting`]).
     pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
         self
@@ -424,6 +426,7 @@ impl ClientBuilder {
     /// server that accepted the connection and went quiet sooner than
     /// [`with_timeout`](Self::with_timeout), without cutting a large answer that keeps
     /// arriving. Defaults to none (the attempt timeout bounds it).
+    /// Zero is refused by [`build`](Self::build) ([`Error::InvalidSetting`]).
     pub fn with_read_timeout(mut self, timeout: Duration) -> Self {
         self.read_timeout = Some(timeout);
         self
@@ -523,9 +526,58 @@ impl ClientBuilder {
     ///
     /// # Errors
     /// [`Error::InvalidBaseUrl`], [`Error::AuthConfig`] (for example plain `http` to a host
-    /// that is not loopback), [`Error::InvalidStore`] (a fleet store URL), [`Error::HttpClient`].
+    /// that is not loopback, or a zero token timeout), [`Error::InvalidStore`] (a fleet store
+    /// URL), [`Error::InvalidSetting`] (a zero timeout or deadline: no call could finish),
+    /// [`Error::HttpClient`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use perspio_api::auth::{ClientSecret, Credentials, SubscriptionKey};
+    ///
+    /// let credentials = Credentials::new(
+    ///     "client-id",
+    ///     ClientSecret::new("secret"),
+    ///     "in-tenant",
+    ///     SubscriptionKey::new("key"),
+    /// )?;
+    /// let refused = perspio_api::ClientBuilder::new(credentials)
+    ///     .with_timeout(Duration::ZERO)
+    ///     .build();
+    /// assert!(matches!(
+    ///     refused,
+    ///     Err(perspio_api::Error::InvalidSetting { setting: "ClientBuilder::with_timeout", .. })
+    /// ));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn build(self) -> Result<Client, Error> {
         self.build_with_auth().map(|(client, _)| client)
+    }
+
+    /// The durations no call could succeed with ([`Error::InvalidSetting`]): a zero timeout,
+    /// connect timeout, read timeout or call deadline ends every request at once. Checked
+    /// before anything is built, so the error names the setting instead of every call failing
+    /// later with a timeout.
+    fn check_durations(&self) -> Result<(), Error> {
+        let settings = [
+            ("ClientBuilder::with_timeout", Some(self.timeout)),
+            (
+                "ClientBuilder::with_connect_timeout",
+                Some(self.connect_timeout),
+            ),
+            ("ClientBuilder::with_read_timeout", self.read_timeout),
+            ("RetryConfig::with_deadline", Some(self.retry.deadline())),
+        ];
+        match settings
+            .into_iter()
+            .find(|(_, value)| value.is_some_and(|value| value.is_zero()))
+        {
+            Some((setting, _)) => Err(Error::InvalidSetting {
+                setting,
+                reason: "must be above zero: a request given no time cannot finish \
+                         (for no practical limit, give Duration::MAX)",
+            }),
+            None => Ok(()),
+        }
     }
 
     /// As [`build`](Self::build), and the client's authentication middleware: it shares the
@@ -554,6 +606,7 @@ impl ClientBuilder {
     /// # Errors
     /// As [`build`](Self::build).
     pub fn build_parts(self) -> Result<ClientParts, Error> {
+        self.check_durations()?;
         let base_url = normalize_base_url(&self.base_url)?;
         let api_url = Url::parse(&base_url).map_err(|_| Error::InvalidBaseUrl {
             url: redact_str(&self.base_url),

@@ -76,6 +76,16 @@ pub enum Error {
         source: perspio_store::StoreError,
     },
 
+    /// A setting no call could succeed with, refused when the client is built: a timeout or
+    /// deadline of zero (every request would fail at once).
+    #[error("invalid setting {setting}: {reason}")]
+    InvalidSetting {
+        /// The builder method that set it, e.g. `ClientBuilder::with_timeout`.
+        setting: &'static str,
+        /// Why it was refused.
+        reason: &'static str,
+    },
+
     /// A middleware (authentication, retry, rate limit) failed before a response arrived.
     /// [`Error::auth_error`] gives the typed authentication error when there is one.
     #[error("{operation}: {}", self.middleware_failure())]
@@ -206,6 +216,11 @@ impl std::fmt::Debug for Error {
                 .debug_struct("InvalidStore")
                 .field("setting", setting)
                 .field("source", source)
+                .finish(),
+            Error::InvalidSetting { setting, reason } => f
+                .debug_struct("InvalidSetting")
+                .field("setting", setting)
+                .field("reason", reason)
                 .finish(),
             Error::Middleware { operation, source } => f
                 .debug_struct("Middleware")
@@ -418,7 +433,8 @@ impl Error {
             | Error::AuthConfig(_)
             | Error::Config(_)
             | Error::HttpClient(_)
-            | Error::InvalidStore { .. } => None,
+            | Error::InvalidStore { .. }
+            | Error::InvalidSetting { .. } => None,
             Error::Middleware { operation, .. }
             | Error::Transport { operation, .. }
             | Error::BodyTooLarge { operation, .. }

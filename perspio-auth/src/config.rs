@@ -313,12 +313,14 @@ impl AuthConfig {
 
     /// Connect timeout of the token endpoint's HTTP client.
     /// Defaults to [`DEFAULT_TOKEN_CONNECT_TIMEOUT`] (5 seconds).
+    /// Zero is refused when the middleware is built ([`AuthError::InvalidConfig`]).
     pub fn with_token_connect_timeout(mut self, timeout: Duration) -> Self {
         self.token_endpoint.connect_timeout = timeout;
         self
     }
 
     /// Timeout of one token request attempt. Defaults to [`DEFAULT_TOKEN_ATTEMPT_TIMEOUT`] (10 seconds).
+    /// Zero is refused when the middleware is built ([`AuthError::InvalidConfig`]).
     pub fn with_token_attempt_timeout(mut self, timeout: Duration) -> Self {
         self.token_endpoint.attempt_timeout = timeout;
         self
@@ -326,6 +328,7 @@ impl AuthConfig {
 
     /// Deadline for one token acquisition, all attempts and waits included.
     /// Defaults to [`DEFAULT_TOKEN_DEADLINE`] (30 seconds).
+    /// Zero is refused when the middleware is built ([`AuthError::InvalidConfig`]).
     pub fn with_token_deadline(mut self, deadline: Duration) -> Self {
         self.token_endpoint.deadline = deadline;
         self
@@ -399,8 +402,8 @@ impl AuthConfig {
         &self.scope
     }
 
-    /// Checks the URLs: both must be `http(s)` with a host, and `https` unless loopback or
-    /// insecure http is enabled.
+    /// Checks the URLs (both must be `http(s)` with a host, and `https` unless loopback or
+    /// insecure http is enabled), the scope, and the token request's timeouts (above zero).
     pub(crate) fn validate(&self) -> Result<(), AuthError> {
         for (field, url) in [
             ("api_base_url", &self.api_base_url),
@@ -419,6 +422,22 @@ impl AuthConfig {
                 field: "scope",
                 reason: "must not be empty".into(),
             });
+        }
+        // A token request given no time cannot succeed: refused here, naming the setting,
+        // rather than every call failing later with "authentication failed".
+        for (field, value) in [
+            ("token_connect_timeout", self.token_endpoint.connect_timeout),
+            ("token_attempt_timeout", self.token_endpoint.attempt_timeout),
+            ("token_deadline", self.token_endpoint.deadline),
+        ] {
+            if value.is_zero() {
+                return Err(AuthError::InvalidConfig {
+                    field,
+                    reason: "must be above zero: a token request given no time cannot \
+                             succeed (for no practical limit, give Duration::MAX)"
+                        .into(),
+                });
+            }
         }
         Ok(())
     }

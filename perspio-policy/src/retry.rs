@@ -142,6 +142,7 @@ impl RetryConfig {
     /// The overall time budget of one call: every attempt, every wait and every rate-limit
     /// slot. When the next wait would cross it, or a request in flight reaches it, the call
     /// ends with [`PolicyError::DeadlineExceeded`]. Defaults to 180 s.
+    /// Zero ends every call at once; `perspio_api::ClientBuilder::build` refuses it.
     pub fn with_deadline(mut self, deadline: Duration) -> Self {
         self.deadline = deadline;
         self

@@ -108,6 +108,10 @@ const RATE: [Setting<RateLimit>; 2] = [
 /// What one case sets: each of the four families' defaults, one of them changed.
 struct Case {
     name: String,
+    /// The builder method, e.g. `ClientBuilder::with_timeout`.
+    setting: &'static str,
+    /// Whether it is set to `Duration::ZERO` (else `Duration::MAX`).
+    zero: bool,
     auth: Box<dyn Fn(AuthConfig) -> AuthConfig + Send + Sync>,
     client: Box<dyn Fn(ClientBuilder) -> ClientBuilder + Send + Sync>,
     retry: Box<dyn Fn(RetryConfig) -> RetryConfig + Send + Sync>,
@@ -118,8 +122,10 @@ fn cases() -> Vec<Case> {
     let mut cases = Vec::new();
     for value in [Duration::ZERO, Duration::MAX] {
         let shown = if value.is_zero() { "ZERO" } else { "MAX" };
-        let case = |name: &str| Case {
+        let case = |name: &'static str| Case {
             name: format!("{name}(Duration::{shown})"),
+            setting: name,
+            zero: value.is_zero(),
             auth: Box::new(|c| c),
             client: Box::new(|c| c),
             retry: Box::new(|c| c),
@@ -184,28 +190,32 @@ enum Kept {
     Memcached(String),
 }
 
-/// Two calls of `case` against fresh fakes; the outcomes, as text.
-async fn run(case: &Case, kept: Kept) -> Result<Vec<String>, String> {
-    let perspio = fakes().await;
-    // The test's own settings (fast token retries) first, then the case's change over them.
+/// The builder of `case`: the test's own settings first, then the case's change over them.
+fn builder(case: &Case, token_url: &str, base_url: &str, kept: Kept) -> ClientBuilder {
     let auth = (case.auth)(
         AuthConfig::default()
-            .with_token_url(perspio.token_url().parse().unwrap())
-            .with_api_base_url(perspio.api.uri().parse().unwrap()),
+            .with_token_url(token_url.parse().unwrap())
+            .with_api_base_url(base_url.parse().unwrap()),
     );
     let retry = (case.retry)(RetryConfig::default());
     let rate = (case.rate)(RateLimit::perspio_documented());
-    let mut builder = ClientBuilder::new(Perspio::credentials())
+    let builder = ClientBuilder::new(Perspio::credentials())
         .with_auth_config(auth)
-        .with_base_url(perspio.api.uri())
+        .with_base_url(base_url)
         .with_retry(retry)
         .with_rate_limit(rate);
-    builder = match kept {
+    let builder = match kept {
         Kept::InProcess => builder,
         Kept::Redis(url) => builder.with_redis(url),
         Kept::Memcached(url) => builder.with_memcached(url),
     };
-    let client = (case.client)(builder)
+    (case.client)(builder)
+}
+
+/// Two calls of `case` against fresh fakes; the outcomes, as text.
+async fn run(case: &Case, kept: Kept) -> Result<Vec<String>, String> {
+    let perspio = fakes().await;
+    let client = builder(case, &perspio.token_url(), &perspio.api.uri(), kept)
         .build()
         .map_err(|e| format!("build: {e}"))?;
     let mut outcomes = Vec::new();
@@ -276,4 +286,49 @@ async fn every_duration_setting_at_zero_or_max_is_a_setting_not_a_panic_or_a_han
         ended,
         2 * 3 * (AUTH.len() + CLIENT.len() + RETRY.len() + RATE.len())
     );
+}
+
+/// The settings at zero that no call could succeed with: refused when the client is built.
+const REFUSED_AT_ZERO: [&str; 7] = [
+    "AuthConfig::with_token_connect_timeout",
+    "AuthConfig::with_token_attempt_timeout",
+    "AuthConfig::with_token_deadline",
+    "ClientBuilder::with_timeout",
+    "ClientBuilder::with_connect_timeout",
+    "ClientBuilder::with_read_timeout",
+    "RetryConfig::with_deadline",
+];
+
+/// A zero timeout or deadline is refused by `build()` with a typed error naming the setting
+/// (the auth settings through `AuthError::InvalidConfig`, naming the field); every other
+/// setting at zero, and every setting at `Duration::MAX`, builds.
+#[tokio::test]
+async fn zero_timeouts_and_deadlines_are_refused_when_the_client_is_built() {
+    let mut wrong = Vec::new();
+    for case in cases() {
+        let built = builder(
+            &case,
+            "https://login.microsoftonline.com/in-tenant/oauth2/v2.0/token",
+            "https://talk.perspio.io",
+            Kept::InProcess,
+        )
+        .build();
+        let refused = case.zero && REFUSED_AT_ZERO.contains(&case.setting);
+        match built {
+            Ok(_) if !refused => {}
+            Err(perspio_api::Error::InvalidSetting { setting, reason })
+                if refused && setting == case.setting =>
+            {
+                assert!(reason.contains("above zero"), "{reason}");
+            }
+            Err(perspio_api::Error::AuthConfig(perspio_auth::AuthError::InvalidConfig {
+                field,
+                reason,
+            })) if refused && case.setting == format!("AuthConfig::with_{field}") => {
+                assert!(reason.contains("above zero"), "{reason}");
+            }
+            other => wrong.push(format!("{}: {other:?}", case.name)),
+        }
+    }
+    assert!(wrong.is_empty(), "{wrong:#?}");
 }
