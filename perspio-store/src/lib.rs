@@ -18,7 +18,8 @@
 //!   through, and its success closes the breaker again. Transitions are logged (`WARN` when
 //!   it opens, `INFO` when it recovers) and counted ([`BreakerStats`]).
 //! - `testing` (feature `testing`): `testing::RedisServer` and
-//!   `testing::MemcachedServer`, real servers on free loopback ports for a test's lifetime.
+//!   `testing::MemcachedServer`, real servers on free loopback ports for a test's lifetime,
+//!   and `testing::SecretService`, a real OS keyring (GNOME Keyring on a private D-Bus bus).
 //!
 //! Store URLs are validated when a store is opened (a typed [`StoreError::InvalidUrl`]), and
 //! shown only redacted ([`perspio_core::redact`]): a password in a URL never reaches an error

@@ -1,4 +1,5 @@
-//! Real Redis and Memcached servers for tests: never a mock standing in for them.
+//! Real Redis and Memcached servers, and a real Secret Service, for tests: never a mock
+//! standing in for them.
 //!
 //! [`RedisServer::start`] and [`MemcachedServer::start`] run the OS's `redis-server` and
 //! `memcached` on a free loopback port, in a temporary directory, for as long as the value
@@ -6,6 +7,10 @@
 //! that needs it installs the Debian packages `redis-server` and `memcached` with `apt-get`
 //! if it runs as root (one installer at a time, across test processes); otherwise it fails
 //! with [`TestServerError::NotInstalled`], naming the package to install.
+//!
+//! [`SecretService::start`] runs GNOME Keyring's Secret Service on a private D-Bus session
+//! bus in a temporary home (packages `dbus` and `gnome-keyring`, installed the same way): a
+//! real OS keyring for keyring tests, never the user's own.
 //!
 //! ```no_run
 //! # fn run() -> Result<(), perspio_store::testing::TestServerError> {
@@ -21,6 +26,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod secret_service;
+
+pub use secret_service::SecretService;
+
 /// Why a test server could not be started.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -35,6 +44,15 @@ pub enum TestServerError {
         /// The OS package that provides it.
         package: &'static str,
         /// Why no installation was attempted, or how it failed.
+        why: String,
+    },
+    /// A service that listens on no port (a D-Bus bus, the keyring on it) did not start or
+    /// did not answer.
+    #[error("`{program}` did not start: {why}")]
+    ServiceDidNotStart {
+        /// The program.
+        program: &'static str,
+        /// What went wrong.
         why: String,
     },
     /// The server did not start or did not answer.
@@ -198,7 +216,8 @@ struct Server {
 
 impl Server {
     fn start(kind: Kind) -> Result<Self, TestServerError> {
-        let program = ensure_installed(kind)?;
+        let packages: Vec<&str> = PACKAGES.iter().map(|(_, package)| *package).collect();
+        let program = ensure_installed(kind.program(), kind.package(), &packages)?;
         let dir = tempfile::tempdir().map_err(|e| TestServerError::DidNotStart {
             program: kind.program(),
             port: 0,
@@ -309,14 +328,19 @@ fn find(program: &str) -> Option<PathBuf> {
         .find(|candidate| candidate.is_file())
 }
 
-/// The program's path, installing both packages first if it is missing and we may.
-fn ensure_installed(kind: Kind) -> Result<PathBuf, TestServerError> {
-    if let Some(path) = find(kind.program()) {
+/// The path of `program` (from the OS package `package`), installing `packages` (which
+/// include it) first if it is missing and we may.
+fn ensure_installed(
+    program: &'static str,
+    package: &'static str,
+    packages: &[&str],
+) -> Result<PathBuf, TestServerError> {
+    if let Some(path) = find(program) {
         return Ok(path);
     }
     let not_installed = |why: String| TestServerError::NotInstalled {
-        program: kind.program(),
-        package: kind.package(),
+        program,
+        package,
         why,
     };
     if !is_root() {
@@ -335,14 +359,13 @@ fn ensure_installed(kind: Kind) -> Result<PathBuf, TestServerError> {
         .map_err(|e| not_installed(format!("cannot open {}: {e}", lock_path.display())))?;
     lock.lock()
         .map_err(|e| not_installed(format!("cannot lock {}: {e}", lock_path.display())))?;
-    if let Some(path) = find(kind.program()) {
+    if let Some(path) = find(program) {
         return Ok(path);
     }
-    let packages: Vec<&str> = PACKAGES.iter().map(|(_, package)| *package).collect();
     let install = || {
         Command::new(&apt)
             .args(["install", "-y", "--no-install-recommends", "-q"])
-            .args(&packages)
+            .args(packages)
             .env("DEBIAN_FRONTEND", "noninteractive")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -363,7 +386,7 @@ fn ensure_installed(kind: Kind) -> Result<PathBuf, TestServerError> {
         installed = updated && install().is_ok_and(|s| s.success());
     }
     drop(lock);
-    match find(kind.program()) {
+    match find(program) {
         Some(path) => Ok(path),
         None if installed => Err(not_installed(
             "apt-get succeeded but the program is not on PATH".into(),

@@ -434,3 +434,77 @@ fn removing_a_profile_removes_its_secrets_and_the_default() {
     assert!(!config.text().contains("acme"), "{}", config.text());
     assert!(!config.dir.path().join("secrets.enc").exists());
 }
+
+/// The keyring's success path, through a real Secret Service (GNOME Keyring on a private
+/// session bus, `perspio_store::testing::SecretService`): `keyring` and `auto` keep the key
+/// of the sealed secrets in the OS keyring and nowhere else; the profile works from it, fails
+/// clearly while the keyring is gone, and works again when it is back.
+#[cfg(all(feature = "keyring", target_os = "linux"))]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_profile_whose_key_is_in_a_real_os_keyring_works_from_it_alone() {
+    let mut keyring = perspio_store::testing::SecretService::start().unwrap();
+    let bus = keyring.bus_address().to_owned();
+    let sandbox = Sandbox::start().await.unwrap();
+    for mode in ["keyring", "auto"] {
+        let config = Config::new();
+        let env = [
+            ("DBUS_SESSION_BUS_ADDRESS", bus.as_str()),
+            ("PERSPIO_SECRET_STORE", mode),
+        ];
+
+        let added = config.add_sandbox_profile(&sandbox, &env);
+
+        added
+            .assert_code(0)
+            .assert_nothing_of(&[SANDBOX_SECRET, SANDBOX_SUBSCRIPTION_KEY]);
+        assert!(
+            added.stderr.contains(
+                "kept in: the OS keyring (Secret Service) holds the key; secrets sealed in"
+            ),
+            "{mode}: {added:#?}"
+        );
+        // The key is in the keyring only: no key file beside the sealed secrets, and no file
+        // of the configuration holds a secret in the clear.
+        assert!(!config.dir.path().join("secrets.key").exists(), "{mode}");
+        for file in std::fs::read_dir(config.dir.path()).unwrap() {
+            let bytes = std::fs::read(file.unwrap().path()).unwrap();
+            let text = String::from_utf8_lossy(&bytes);
+            assert!(!text.contains(SANDBOX_SECRET), "{mode}: {text}");
+            assert!(!text.contains(SANDBOX_SUBSCRIPTION_KEY), "{mode}: {text}");
+        }
+        let status = config.run(&["auth", "status"], &env);
+        status.assert_code(0);
+        let status = status.json();
+        assert_eq!(
+            status["secret_store"]["kind"], "keyring",
+            "{mode}: {status:#}"
+        );
+        assert_eq!(
+            status["profiles"][0]["secrets"]["client_secret"], "keyring",
+            "{mode}: {status:#}"
+        );
+        let run = config.run(&["list-sites"], &env);
+        run.assert_code(0);
+        assert!(run.stdout.contains("SBX-SITE-000001"), "{mode}: {run:#?}");
+
+        // The keyring gone: the secrets cannot be opened, and the error says where they are.
+        keyring.stop();
+        let gone = config.run(&["list-sites"], &env);
+        gone.assert_code(1)
+            .assert_nothing_of(&[SANDBOX_SECRET, SANDBOX_SUBSCRIPTION_KEY]);
+        assert!(
+            gone.stderr
+                .contains("the OS keyring (Secret Service) is not usable"),
+            "{mode}: {gone:#?}"
+        );
+        assert!(gone.stdout.is_empty(), "{mode}: {gone:#?}");
+        // …and `auto` did not quietly make a new key beside them in its place.
+        assert!(!config.dir.path().join("secrets.key").exists(), "{mode}");
+
+        // Back (the same keyring, unlocked again): the profile works as before.
+        keyring.restart().unwrap();
+        let back = config.run(&["list-sites"], &env);
+        back.assert_code(0);
+        assert!(back.stdout.contains("SBX-SITE-000001"), "{mode}: {back:#?}");
+    }
+}
