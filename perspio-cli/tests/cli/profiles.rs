@@ -493,10 +493,21 @@ async fn a_profile_whose_key_is_in_a_real_os_keyring_works_from_it_alone() {
         gone.assert_code(1)
             .assert_nothing_of(&[SANDBOX_SECRET, SANDBOX_SUBSCRIPTION_KEY]);
         assert!(
-            gone.stderr
-                .contains("the OS keyring (Secret Service) is not usable"),
+            gone.stderr.contains(
+                "secrets.enc cannot be opened: its key is in the OS keyring (Secret Service), \
+                 which is not usable: "
+            ),
             "{mode}: {gone:#?}"
         );
+        // The fix is the keyring: the file must be kept, not removed.
+        assert!(
+            gone.stderr.contains(
+                "fix: start or unlock the OS keyring, then run the command again (the secrets \
+                 are kept as they are)"
+            ),
+            "{mode}: {gone:#?}"
+        );
+        assert!(!gone.stderr.contains("remove"), "{mode}: {gone:#?}");
         assert!(gone.stdout.is_empty(), "{mode}: {gone:#?}");
         // …and `auto` did not quietly make a new key beside them in its place.
         assert!(!config.dir.path().join("secrets.key").exists(), "{mode}");

@@ -120,6 +120,23 @@ impl Inner {
         }
     }
 
+    /// The keyring that holds the file's key did not answer (stopped, locked, gone): the file
+    /// is fine and must be kept, so the fix is the keyring, not removing the file.
+    fn key_unreachable(&self, error: ConfigError) -> ConfigError {
+        match error {
+            ConfigError::Keyring { backend, reason } => ConfigError::SecretsUnreadable {
+                path: self.file.clone(),
+                reason: format!(
+                    "its key is in the OS keyring ({backend}), which is not usable: {reason}"
+                ),
+                fix: "start or unlock the OS keyring, then run the command again (the secrets \
+                      are kept as they are)"
+                    .to_owned(),
+            },
+            other => other,
+        }
+    }
+
     fn read_header(&self) -> Result<Option<SealedFile>, ConfigError> {
         let bytes = match std::fs::read(&self.file) {
             Ok(bytes) => bytes,
@@ -148,7 +165,8 @@ impl Inner {
         let encoded = match home {
             KeyHome::Keyring => self
                 .keyring
-                .get(KEYRING_SERVICE, &self.entry)?
+                .get(KEYRING_SERVICE, &self.entry)
+                .map_err(|e| self.key_unreachable(e))?
                 .ok_or_else(|| self.unreadable("its key is no longer in the OS keyring"))?,
             KeyHome::File => match std::fs::read_to_string(&self.key_file) {
                 Ok(text) => text,
