@@ -514,6 +514,27 @@ async fn a_profile_whose_key_is_in_a_real_os_keyring_works_from_it_alone() {
 
         // Back (the same keyring, unlocked again): the profile works as before.
         keyring.restart().unwrap();
+        config.run(&["list-sites"], &env).assert_code(0);
+
+        // Frozen (on the bus, answering nothing, as a keyring behind an unseen prompt): the
+        // call gives up after the keyring timeout (3 s) with the reason, and does not hang.
+        keyring.pause().unwrap();
+        let started = std::time::Instant::now();
+        let frozen = config.run(&["list-sites"], &env);
+        let waited = started.elapsed();
+        keyring.resume().unwrap();
+        frozen
+            .assert_code(1)
+            .assert_nothing_of(&[SANDBOX_SECRET, SANDBOX_SUBSCRIPTION_KEY]);
+        assert!(
+            frozen.stderr.contains("did not answer within 3 s"),
+            "{mode}: {frozen:#?}"
+        );
+        assert!(
+            waited < std::time::Duration::from_secs(20),
+            "{mode}: {waited:?}"
+        );
+        // Thawed, it answers again.
         let back = config.run(&["list-sites"], &env);
         back.assert_code(0);
         assert!(back.stdout.contains("SBX-SITE-000001"), "{mode}: {back:#?}");

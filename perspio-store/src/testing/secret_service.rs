@@ -9,8 +9,9 @@ use std::time::{Duration, Instant};
 
 use super::{TestServerError, ensure_installed};
 
-/// The OS packages: `dbus` brings `dbus-daemon` and `dbus-send`, `gnome-keyring` the daemon.
-const PACKAGES: [&str; 2] = ["dbus", "gnome-keyring"];
+/// The OS packages: `dbus` brings `dbus-daemon` and `dbus-send`, `gnome-keyring` the daemon,
+/// `procps` the `kill` that pauses it.
+const PACKAGES: [&str; 3] = ["dbus", "gnome-keyring", "procps"];
 
 /// The password of the test's login keyring (in a temporary home).
 const PASSWORD: &str = "perspio-test-keyring";
@@ -51,6 +52,7 @@ pub struct SecretService {
     address: String,
     keyring_program: PathBuf,
     dbus_send: PathBuf,
+    kill: PathBuf,
     bus: Child,
     keyring: Option<Child>,
 }
@@ -66,6 +68,7 @@ impl SecretService {
         let dbus_daemon = ensure_installed("dbus-daemon", "dbus", &PACKAGES)?;
         let dbus_send = ensure_installed("dbus-send", "dbus", &PACKAGES)?;
         let keyring_program = ensure_installed("gnome-keyring-daemon", "gnome-keyring", &PACKAGES)?;
+        let kill = ensure_installed("kill", "procps", &PACKAGES)?;
         let fail = |why: String| TestServerError::ServiceDidNotStart {
             program: "dbus-daemon",
             why,
@@ -107,6 +110,7 @@ impl SecretService {
             address,
             keyring_program,
             dbus_send,
+            kill,
             bus,
             keyring: None,
         };
@@ -125,6 +129,48 @@ impl SecretService {
         if let Some(mut keyring) = self.keyring.take() {
             let _ = keyring.kill();
             let _ = keyring.wait();
+        }
+    }
+
+    /// Freezes the keyring (`SIGSTOP`): it stays on the bus and answers nothing, as a keyring
+    /// waiting for an unlock prompt nobody sees does. [`resume`](Self::resume) thaws it.
+    ///
+    /// # Errors
+    /// [`TestServerError::ServiceDidNotStart`] when the keyring is not running or `kill`
+    /// fails.
+    pub fn pause(&mut self) -> Result<(), TestServerError> {
+        self.signal("-STOP")
+    }
+
+    /// Thaws a keyring [`pause`](Self::pause) froze (`SIGCONT`); it answers what waited.
+    ///
+    /// # Errors
+    /// As [`pause`](Self::pause).
+    pub fn resume(&mut self) -> Result<(), TestServerError> {
+        self.signal("-CONT")
+    }
+
+    fn signal(&mut self, signal: &str) -> Result<(), TestServerError> {
+        let fail = |why: String| TestServerError::ServiceDidNotStart {
+            program: "gnome-keyring-daemon",
+            why,
+        };
+        let pid = self
+            .keyring
+            .as_ref()
+            .map(Child::id)
+            .ok_or_else(|| fail("it is not running".into()))?;
+        let sent = Command::new(&self.kill)
+            .args([signal, &pid.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .map_err(|e| fail(format!("cannot run {}: {e}", self.kill.display())))?;
+        if sent.success() {
+            Ok(())
+        } else {
+            Err(fail(format!("kill {signal} {pid} failed: {sent}")))
         }
     }
 
@@ -216,6 +262,8 @@ impl SecretService {
 
 impl Drop for SecretService {
     fn drop(&mut self) {
+        // A frozen keyring is thawed first, so that it can end.
+        let _ = self.resume();
         self.stop();
         let _ = self.bus.kill();
         let _ = self.bus.wait();
