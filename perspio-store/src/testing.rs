@@ -262,30 +262,14 @@ impl Server {
             .command(&self.program, self.port, self.dir.path())
             .spawn()
             .map_err(|e| fail(format!("cannot run {}: {e}", self.program.display())))?;
-        let deadline = Instant::now() + Duration::from_secs(10);
         let (request, healthy) = self.kind.probe();
-        loop {
-            if let Ok(Some(status)) = child.try_wait() {
-                let mut stderr = String::new();
-                if let Some(mut pipe) = child.stderr.take() {
-                    let _ = pipe.read_to_string(&mut stderr);
-                }
-                return Err(fail(format!(
-                    "exited with {status}: {}",
-                    perspio_core::text::remote(&stderr)
-                )));
-            }
-            if answers(self.port, request, healthy) {
-                self.child = Some(child);
-                return Ok(());
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(fail("no healthy answer within 10 s".into()));
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        let port = self.port;
+        await_ready(&mut child, "no healthy answer", || {
+            answers(port, request, healthy)
+        })
+        .map_err(fail)?;
+        self.child = Some(child);
+        Ok(())
     }
 
     fn stop(&mut self) {
@@ -299,6 +283,37 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// Waits for `ready` while `child` runs, 10 s at most: `Err` says why not (it exited, with its
+/// standard error; or `not_ready` within 10 s, and then it is killed).
+fn await_ready(
+    child: &mut Child,
+    not_ready: &str,
+    mut ready: impl FnMut() -> bool,
+) -> Result<(), String> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            let mut stderr = String::new();
+            if let Some(mut pipe) = child.stderr.take() {
+                let _ = pipe.read_to_string(&mut stderr);
+            }
+            return Err(format!(
+                "exited with {status}: {}",
+                perspio_core::text::remote(&stderr)
+            ));
+        }
+        if ready() {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!("{not_ready} within 10 s"));
+        }
+        std::thread::sleep(Duration::from_millis(10));
     }
 }
 

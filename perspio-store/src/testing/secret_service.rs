@@ -2,12 +2,11 @@
 //! private D-Bus session bus, in a temporary home, its login keyring unlocked with a password
 //! of the test's. Nothing of the user's own session (bus, keyring, home) is touched.
 
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::io::{BufRead as _, BufReader, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
-use super::{TestServerError, ensure_installed};
+use super::{TestServerError, await_ready, ensure_installed};
 
 /// The OS packages: `dbus` brings `dbus-daemon` and `dbus-send`, `gnome-keyring` the daemon,
 /// `procps` the `kill` that pauses it.
@@ -211,31 +210,14 @@ impl SecretService {
                 .write_all(PASSWORD.as_bytes())
                 .map_err(|e| fail(format!("cannot give it the password: {e}")))?;
         }
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Ok(Some(status)) = keyring.try_wait() {
-                let mut stderr = String::new();
-                if let Some(mut pipe) = keyring.stderr.take() {
-                    let _ = pipe.read_to_string(&mut stderr);
-                }
-                return Err(fail(format!(
-                    "exited with {status}: {}",
-                    perspio_core::text::remote(&stderr)
-                )));
-            }
-            if self.default_collection_is_open() {
-                self.keyring = Some(keyring);
-                return Ok(());
-            }
-            if Instant::now() > deadline {
-                let _ = keyring.kill();
-                let _ = keyring.wait();
-                return Err(fail(
-                    "the Secret Service had no default collection within 10 s".into(),
-                ));
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        await_ready(
+            &mut keyring,
+            "the Secret Service had no default collection",
+            || self.default_collection_is_open(),
+        )
+        .map_err(fail)?;
+        self.keyring = Some(keyring);
+        Ok(())
     }
 
     /// Whether the Secret Service answers on the bus with a default collection (the login
