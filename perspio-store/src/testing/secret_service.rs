@@ -205,10 +205,12 @@ impl SecretService {
             })?;
         // `--unlock` reads the login keyring's password from stdin, to the end: it creates the
         // keyring with it the first time and opens it with it after.
-        if let Some(mut stdin) = keyring.stdin.take() {
-            stdin
-                .write_all(PASSWORD.as_bytes())
-                .map_err(|e| fail(format!("cannot give it the password: {e}")))?;
+        if let Some(mut stdin) = keyring.stdin.take()
+            && let Err(e) = stdin.write_all(PASSWORD.as_bytes())
+        {
+            let _ = keyring.kill();
+            let _ = keyring.wait();
+            return Err(fail(format!("cannot give it the password: {e}")));
         }
         await_ready(
             &mut keyring,
