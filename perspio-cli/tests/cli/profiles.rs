@@ -534,9 +534,18 @@ async fn a_profile_whose_key_is_in_a_real_os_keyring_works_from_it_alone() {
             waited < std::time::Duration::from_secs(20),
             "{mode}: {waited:?}"
         );
+        // One entry of the keyring holds the key (service `perspio`)…
+        assert_eq!(keyring.items("service", "perspio").unwrap(), 1, "{mode}");
         // Thawed, it answers again.
         let back = config.run(&["list-sites"], &env);
         back.assert_code(0);
         assert!(back.stdout.contains("SBX-SITE-000001"), "{mode}: {back:#?}");
+
+        // Removing the only profile removes its secrets, and the key's entry with them.
+        config
+            .run(&["profile", "remove", "sbx"], &env)
+            .assert_code(0);
+        assert_eq!(keyring.items("service", "perspio").unwrap(), 0, "{mode}");
+        assert!(!config.dir.path().join("secrets.enc").exists(), "{mode}");
     }
 }

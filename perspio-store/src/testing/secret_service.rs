@@ -222,6 +222,38 @@ impl SecretService {
         Ok(())
     }
 
+    /// How many items of the keyring carry the attribute `name` = `value` (the Secret
+    /// Service's `SearchItems`, locked and unlocked): what a test reads to see that an entry
+    /// was written, or removed, without a client library of its own.
+    ///
+    /// # Errors
+    /// [`TestServerError::ServiceDidNotStart`] when the keyring does not answer.
+    pub fn items(&self, name: &str, value: &str) -> Result<usize, TestServerError> {
+        let fail = |why: String| TestServerError::ServiceDidNotStart {
+            program: "gnome-keyring-daemon",
+            why,
+        };
+        let out = Command::new(&self.dbus_send)
+            .arg(format!("--bus={}", self.address))
+            .args([
+                "--print-reply",
+                "--dest=org.freedesktop.secrets",
+                "/org/freedesktop/secrets",
+                "org.freedesktop.Secret.Service.SearchItems",
+            ])
+            .arg(format!("dict:string:string:{name},{value}"))
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .output()
+            .map_err(|e| fail(format!("cannot run {}: {e}", self.dbus_send.display())))?;
+        if !out.status.success() {
+            return Err(fail(format!("SearchItems failed: {}", out.status)));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout)
+            .matches("object path \"")
+            .count())
+    }
+
     /// Whether the Secret Service answers on the bus with a default collection (the login
     /// keyring, created and unlocked by `--unlock`).
     fn default_collection_is_open(&self) -> bool {
