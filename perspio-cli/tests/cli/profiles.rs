@@ -549,3 +549,41 @@ async fn a_profile_whose_key_is_in_a_real_os_keyring_works_from_it_alone() {
         assert!(!config.dir.path().join("secrets.enc").exists(), "{mode}");
     }
 }
+
+/// Secrets an `auto` run sealed under a key file (no keyring then) are moved into a real OS
+/// keyring by the next write in mode `keyring`: the key file goes, the keyring holds the key,
+/// and every profile works as before.
+#[cfg(all(feature = "keyring", target_os = "linux"))]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mode_keyring_moves_secrets_sealed_under_a_key_file_into_the_keyring() {
+    let keyring = perspio_store::testing::SecretService::start().unwrap();
+    let bus = keyring.bus_address().to_owned();
+    let sandbox = Sandbox::start().await.unwrap();
+    let config = Config::new();
+    // No keyring on the bus the test helpers give (nothing listens there): a key file.
+    config.add_sandbox_profile(&sandbox, &[]).assert_code(0);
+    assert!(config.dir.path().join("secrets.key").exists());
+    let env = [
+        ("DBUS_SESSION_BUS_ADDRESS", bus.as_str()),
+        ("PERSPIO_SECRET_STORE", "keyring"),
+    ];
+
+    let added = config.run_stdin(
+        &["profile", "add", "other", "--client-secret-stdin"],
+        "hunter2\n",
+        &env,
+    );
+
+    added.assert_code(0).assert_nothing_of(&["hunter2"]);
+    assert!(
+        added
+            .stderr
+            .contains("kept in: the OS keyring (Secret Service) holds the key"),
+        "{added:#?}"
+    );
+    assert!(!config.dir.path().join("secrets.key").exists());
+    assert_eq!(keyring.items("service", "perspio").unwrap(), 1);
+    let run = config.run(&["list-sites"], &env);
+    run.assert_code(0);
+    assert!(run.stdout.contains("SBX-SITE-000001"), "{run:#?}");
+}

@@ -39,7 +39,10 @@ const VERSION: u32 = 1;
 ///   (they can read the key too). The fallback is reported ([`SecretLocation::notice`]).
 ///
 /// The key's home is chosen when the first secret is written and kept until every secret is
-/// removed (the files and the keyring entry are then deleted).
+/// removed (the files and the keyring entry are then deleted). One exception: a write in mode
+/// `keyring` to secrets sealed under the key file seals them again under a new key in the
+/// keyring and deletes the key file; when the keyring refuses, the write fails and nothing
+/// changes (`keyring` is the keyring, or an error).
 #[derive(Debug, Clone)]
 pub struct SealedFileStore {
     inner: Arc<Inner>,
@@ -217,7 +220,12 @@ impl Inner {
     /// in the key file.
     fn key_for_write(&self) -> Result<(SealingKey, KeyHome), ConfigError> {
         if let Some(sealed) = self.read_header()? {
-            return Ok((self.key_at(sealed.key)?, sealed.key));
+            // Mode `keyring` is the keyring or an error: secrets sealed under the key file
+            // (written in `auto` without a keyring) are sealed again under a new key in the
+            // keyring by this write, or the write fails and nothing changes.
+            if !(self.mode == SecretMode::Keyring && sealed.key == KeyHome::File) {
+                return Ok((self.key_at(sealed.key)?, sealed.key));
+            }
         }
         let mut bytes = [0u8; 32];
         rand::rng().fill_bytes(&mut bytes);
@@ -263,7 +271,17 @@ impl Inner {
         };
         let text = serde_json::to_vec_pretty(&sealed)
             .map_err(|e| ConfigError::write(&self.file, std::io::Error::other(e.to_string())))?;
-        write_atomically(&self.file, &text, true)
+        write_atomically(&self.file, &text, true)?;
+        if home == KeyHome::Keyring {
+            // Secrets that were sealed under the key file are now under the keyring's key
+            // (mode `keyring`): the old key goes, once the file it opened is replaced.
+            match std::fs::remove_file(&self.key_file) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(ConfigError::write(&self.key_file, e)),
+            }
+        }
+        Ok(())
     }
 
     /// No secret left: the sealed file, the key file and the keyring entry go.

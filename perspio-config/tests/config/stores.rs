@@ -189,6 +189,69 @@ fn mode_keyring_without_a_keyring_is_an_error_and_writes_nothing() {
     assert!(!dir.path().join(KEY_FILE).exists());
 }
 
+/// Mode `keyring` is the keyring or an error, also for secrets an earlier `auto` run sealed
+/// under the key file (no keyring then): a write seals them again under a key in the keyring
+/// and deletes the key file; when the keyring refuses, the write fails and nothing changes.
+#[test]
+fn mode_keyring_moves_secrets_sealed_under_the_key_file_into_the_keyring_or_changes_nothing() {
+    let dir = Dir::new();
+    let auto = open_store(
+        Some(&dir.path()),
+        SecretMode::Auto,
+        Arc::new(FakeKeyring::broken()),
+    );
+    fill(auto.as_ref());
+    assert!(dir.path().join(KEY_FILE).exists());
+    let sealed_before = std::fs::read(dir.path().join(SEALED_FILE)).unwrap();
+
+    // No keyring: refused, and the files are as they were (the secrets still open).
+    let refused = open_store(
+        Some(&dir.path()),
+        SecretMode::Keyring,
+        Arc::new(FakeKeyring::broken()),
+    );
+    let error = refused
+        .update(&mut |s| s.set("gamma", SecretName::ClientSecret, "gamma-secret"))
+        .unwrap_err();
+    assert!(matches!(error, ConfigError::Keyring { .. }), "{error:?}");
+    assert_eq!(
+        std::fs::read(dir.path().join(SEALED_FILE)).unwrap(),
+        sealed_before
+    );
+    assert!(dir.path().join(KEY_FILE).exists());
+    assert_reads_back(auto.as_ref());
+
+    // A keyring: the next write moves every secret under its key, and the key file goes.
+    let keyring = FakeKeyring::default();
+    let moved = open_store(
+        Some(&dir.path()),
+        SecretMode::Keyring,
+        Arc::new(keyring.clone()),
+    );
+    moved
+        .update(&mut |s| s.set("gamma", SecretName::ClientSecret, "gamma-secret"))
+        .unwrap();
+    assert!(!dir.path().join(KEY_FILE).exists());
+    assert_eq!(keyring.entries.lock().unwrap().len(), 1);
+    assert_eq!(moved.location().kind(), "keyring");
+    assert!(!moved.location().is_fallback());
+    assert_no_plaintext_in(&dir.path().join(SEALED_FILE));
+    let reopened = open_store(
+        Some(&dir.path()),
+        SecretMode::Auto,
+        Arc::new(keyring.clone()),
+    );
+    assert_reads_back(reopened.as_ref());
+    assert_eq!(
+        reopened
+            .get("gamma", SecretName::ClientSecret)
+            .unwrap()
+            .unwrap()
+            .expose_secret(),
+        "gamma-secret"
+    );
+}
+
 #[test]
 fn removing_every_secret_removes_the_files_and_the_keyring_entry() {
     let dir = Dir::new();
