@@ -9,8 +9,8 @@
 //! with [`TestServerError::NotInstalled`], naming the package to install.
 //!
 //! [`SecretService::start`] runs GNOME Keyring's Secret Service on a private D-Bus session
-//! bus in a temporary home (packages `dbus` and `gnome-keyring`, installed the same way): a
-//! real OS keyring for keyring tests, never the user's own.
+//! bus in a temporary home (packages `dbus`, `gnome-keyring` and `procps`, installed the same
+//! way): a real OS keyring for keyring tests, never the user's own.
 //!
 //! ```no_run
 //! # fn run() -> Result<(), perspio_store::testing::TestServerError> {

@@ -35,8 +35,8 @@ const BUS_CONFIG: &str = r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bu
 /// lives: point a program at it with `DBUS_SESSION_BUS_ADDRESS` =
 /// [`bus_address`](Self::bus_address). Dropping it stops the keyring and the bus.
 ///
-/// When `dbus-daemon` or `gnome-keyring-daemon` is missing, the Debian packages `dbus` and
-/// `gnome-keyring` are installed as for [`RedisServer`](super::RedisServer).
+/// When `dbus-daemon`, `gnome-keyring-daemon` or `kill` is missing, the Debian packages `dbus`,
+/// `gnome-keyring` and `procps` are installed as for [`RedisServer`](super::RedisServer).
 ///
 /// ```no_run
 /// # fn run() -> Result<(), perspio_store::testing::TestServerError> {
